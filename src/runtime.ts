@@ -1,0 +1,97 @@
+// Everything that differs between Node and Deno lives here, and only here.
+// The rest of the tap sees one small interface: arguments, environment,
+// stdout as an async byte sink with backpressure, stderr lines, signals, exit.
+import process from "node:process";
+
+export interface Runtime {
+  readonly name: "node" | "deno";
+  readonly version: string;
+  readonly args: string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stderrIsTTY: boolean;
+  /** Writes bytes to stdout; resolves once the sink can take more. Rejects on EPIPE. */
+  writeStdout(bytes: Uint8Array): Promise<void>;
+  writeStderr(text: string): void;
+  /** Calls `handler` on SIGINT / SIGTERM; returns a function that removes it. */
+  onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
+  exit(code: number): never;
+}
+
+interface DenoGlobal {
+  version: { deno: string };
+  args: string[];
+  env: { toObject(): Record<string, string> };
+  stdout: { writable: WritableStream<Uint8Array> };
+  stderr: { writeSync(bytes: Uint8Array): number; isTerminal(): boolean };
+  addSignalListener(signal: string, handler: () => void): void;
+  removeSignalListener(signal: string, handler: () => void): void;
+  exit(code: number): never;
+}
+
+const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+function denoRuntime(d: DenoGlobal): Runtime {
+  const encoder = new TextEncoder();
+  let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  return {
+    name: "deno",
+    version: d.version.deno,
+    args: d.args,
+    env: d.env.toObject(),
+    stderrIsTTY: d.stderr.isTerminal(),
+    async writeStdout(bytes) {
+      writer ??= d.stdout.writable.getWriter();
+      await writer.ready;
+      await writer.write(bytes);
+    },
+    writeStderr(text) {
+      // writeSync may write part of the buffer; loop until all of it is out.
+      let bytes = encoder.encode(text);
+      while (bytes.length > 0) bytes = bytes.subarray(d.stderr.writeSync(bytes));
+    },
+    onSignal(handler) {
+      const listeners = SIGNALS.map((s) => [s, () => handler(s)] as const);
+      for (const [s, l] of listeners) d.addSignalListener(s, l);
+      return () => listeners.forEach(([s, l]) => d.removeSignalListener(s, l));
+    },
+    exit: (code) => d.exit(code),
+  };
+}
+
+function nodeRuntime(): Runtime {
+  let broken: Error | undefined;
+  process.stdout.on("error", (e) => (broken = e));
+  return {
+    name: "node",
+    version: process.versions.node,
+    args: process.argv.slice(2),
+    env: process.env,
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    writeStdout(bytes) {
+      return new Promise((resolve, reject) => {
+        if (broken) return reject(broken);
+        // The callback fires once the chunk is handed to the OS (or fails),
+        // so awaiting it both orders the output and bounds what is buffered.
+        process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+    writeStderr(text) {
+      process.stderr.write(text);
+    },
+    onSignal(handler) {
+      const listeners = SIGNALS.map((s) => [s, () => handler(s)] as const);
+      for (const [s, l] of listeners) process.on(s, l);
+      return () => listeners.forEach(([s, l]) => process.off(s, l));
+    },
+    exit(code) {
+      // Let stderr drain: process.exit would cut a pending write short.
+      process.exitCode = code;
+      process.stderr.write("", () => process.exit(code));
+      // Keep the contract of `never` while the write drains.
+      return undefined as never;
+    },
+  };
+}
+
+export const runtime: Runtime = deno ? denoRuntime(deno) : nodeRuntime();
