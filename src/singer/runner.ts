@@ -1,0 +1,234 @@
+// The sync loop shared by every stream: read the user's selection, write
+// SCHEMA, let the stream write its records, and carry state and metrics.
+import { pickSchema, isStreamSelected, metadataAt, selectedProperties, StreamMetadata } from "./catalog.ts";
+import type { Catalog, ReplicationMethod } from "./catalog.ts";
+import type { Record_ } from "./messages.ts";
+import { RawJson } from "./messages.ts";
+import type { Bookmark, State } from "./state.ts";
+import type { Stream, SyncContext } from "./stream.ts";
+import type { MessageWriter } from "./writer.ts";
+import { fail, ok, RunError, StreamSkipped, UsageError } from "../errors.ts";
+import type { Result } from "../errors.ts";
+import { log, metric } from "../log.ts";
+import { formatIssue } from "../zod-issues.ts";
+
+export interface PlannedStream {
+  readonly stream: Stream;
+  readonly replicationMethod: ReplicationMethod;
+  readonly replicationKey: string | undefined;
+  readonly properties: ReadonlySet<string>;
+}
+
+/**
+ * Matches the catalog against the streams this tap has and checks the state's
+ * bookmarks, so that every mistake in either file is found before any output.
+ * Without a catalog, the streams selected by default are synced.
+ */
+export function planSync(
+  streams: readonly Stream[],
+  catalog: { file: string; value: Catalog } | undefined,
+  state: { file: string; value: State } | undefined,
+): Result<PlannedStream[]> {
+  const byId = new Map(streams.map((s) => [s.id, s]));
+  const planned: PlannedStream[] = [];
+  const entries = catalog?.value.streams ?? streams.map((s) => discoverEntry(s));
+  const where = catalog?.file ?? "the default catalog";
+
+  for (const [i, entry] of entries.entries()) {
+    const at = `${where}: streams[${i}] (${entry.tap_stream_id})`;
+    const md = StreamMetadata.safeParse(metadataAt(entry, []));
+    if (!md.success) return fail(new UsageError(`${at}: ${formatIssue(md.error, "metadata")}`));
+    if (!isStreamSelected(entry)) continue;
+    const stream = byId.get(entry.tap_stream_id);
+    if (!stream) {
+      return fail(new UsageError(`${at}: the stream is selected but this tap has no such stream; run --discover for the current list`));
+    }
+    const method = md.data["replication-method"] ?? entry.replication_method ?? stream.defaultReplicationMethod;
+    if (method === "LOG_BASED") {
+      return fail(new UsageError(`${at}: replication-method LOG_BASED is not supported (Heroku grants no logical replication); use INCREMENTAL or FULL_TABLE`));
+    }
+    let key: string | undefined;
+    if (method === "INCREMENTAL") {
+      if (stream.validReplicationKeys.length === 0) {
+        return fail(new UsageError(`${at}: replication-method INCREMENTAL is impossible for this stream (it has no replication key); use FULL_TABLE`));
+      }
+      key = md.data["replication-key"] ?? entry.replication_key ?? stream.validReplicationKeys[0];
+      if (!key || !stream.validReplicationKeys.includes(key)) {
+        return fail(new UsageError(`${at}: replication-key "${key}" is not one of the stream's valid replication keys (${stream.validReplicationKeys.join(", ")})`));
+      }
+    }
+    const automatic = [...stream.keyProperties, ...(key ? [key] : [])];
+    const properties = selectedProperties({ ...entry, schema: stream.schema }, automatic);
+    // A catalog that deselects a column still names it; one it does not name is kept.
+    planned.push({ stream, replicationMethod: method, replicationKey: key, properties: restrictTo(entry, properties) });
+  }
+
+  for (const p of planned) {
+    const bookmark = state?.value.bookmarks[p.stream.id];
+    if (bookmark === undefined) continue;
+    const parsed = p.stream.bookmark.safeParse(bookmark);
+    if (!parsed.success) {
+      return fail(new UsageError(`${state!.file}: ${formatIssue(parsed.error, `bookmarks.${p.stream.id}`)}`));
+    }
+  }
+  return ok(planned);
+}
+
+/** Properties the catalog's own schema leaves out are not emitted. */
+function restrictTo(entry: Catalog["streams"][number], properties: Set<string>): Set<string> {
+  const listed = entry.schema.properties;
+  if (!listed) return properties;
+  return new Set([...properties].filter((p) => p in listed));
+}
+
+/** The catalog entry discovery publishes for a stream. */
+export function discoverEntry(stream: Stream): Catalog["streams"][number] {
+  const incremental = stream.validReplicationKeys.length > 0;
+  const streamMd: Record<string, unknown> = {
+    inclusion: "available",
+    "selected-by-default": stream.selectedByDefault,
+    "table-key-properties": [...stream.keyProperties],
+    "valid-replication-keys": [...stream.validReplicationKeys],
+    "replication-method": stream.defaultReplicationMethod,
+  };
+  if (!incremental) streamMd["forced-replication-method"] = "FULL_TABLE";
+  if (stream.defaultReplicationMethod === "INCREMENTAL") streamMd["replication-key"] = stream.validReplicationKeys[0];
+
+  const extra = stream.extraMetadata ?? [];
+  const extraAt = (b: string[]) => extra.find((m) => m.breadcrumb.join("/") === b.join("/"))?.metadata ?? {};
+  const automatic = new Set([...stream.keyProperties, ...(incremental ? stream.validReplicationKeys.slice(0, 1) : [])]);
+  const metadata = [
+    { breadcrumb: [], metadata: { ...streamMd, ...extraAt([]) } },
+    ...Object.keys(stream.schema.properties ?? {}).map((name) => ({
+      breadcrumb: ["properties", name],
+      metadata: {
+        inclusion: automatic.has(name) ? "automatic" : "available",
+        "selected-by-default": true,
+        ...extraAt(["properties", name]),
+      },
+    })),
+  ];
+  return {
+    tap_stream_id: stream.id,
+    stream: stream.id,
+    ...stream.extraEntry,
+    key_properties: [...stream.keyProperties],
+    schema: stream.schema,
+    metadata,
+  };
+}
+
+export interface RunOptions {
+  readonly writer: MessageWriter;
+  readonly state: State;
+  readonly startDate: string | undefined;
+  readonly signal: AbortSignal;
+  /** A STATE line is written when a bookmark is saved and this many records or seconds have passed. */
+  readonly stateEvery?: { records: number; seconds: number };
+}
+
+export interface StreamSummary {
+  readonly stream: string;
+  readonly records: number;
+  readonly seconds: number;
+  readonly outcome: "done" | "skipped" | "failed" | "stopped";
+  readonly message?: string;
+}
+
+/** Syncs the planned streams in order, resuming an interrupted one first. */
+export async function runSync(plan: readonly PlannedStream[], opts: RunOptions): Promise<StreamSummary[]> {
+  const { writer, state } = opts;
+  const every = opts.stateEvery ?? { records: 10_000, seconds: 30 };
+  const ordered = resumeFirst(plan, state.currently_syncing);
+  const summaries: StreamSummary[] = [];
+
+  for (const p of ordered) {
+    if (opts.signal.aborted) break;
+    const id = p.stream.id;
+    const started = Date.now();
+    let records = 0;
+    let sinceState = 0;
+    let lastState = started;
+    const timeExtracted = new Date().toISOString();
+    const props = p.properties;
+    const all = Object.keys(p.stream.schema.properties ?? {}).every((k) => props.has(k));
+
+    state.currently_syncing = id;
+    await writer.schema({
+      stream: id,
+      schema: pickSchema(p.stream.schema, props),
+      key_properties: [...p.stream.keyProperties],
+      ...(p.replicationKey ? { bookmark_properties: [p.replicationKey] } : {}),
+    });
+
+    const writeState = async () => {
+      await writer.state(state);
+      metric("counter", "record_count", sinceState, { endpoint: id });
+      sinceState = 0;
+      lastState = Date.now();
+    };
+
+    const ctx: SyncContext = {
+      replicationMethod: p.replicationMethod,
+      replicationKey: p.replicationKey,
+      properties: props,
+      bookmark: state.bookmarks[id],
+      startDate: opts.startDate,
+      signal: opts.signal,
+      writeRecord(record: Record_, version?: number) {
+        records++;
+        sinceState++;
+        const out = all || record instanceof RawJson ? record : pick(record, props);
+        return writer.record(id, out, timeExtracted, version);
+      },
+      async saveBookmark(bookmark: Bookmark) {
+        state.bookmarks[id] = bookmark;
+        if (sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
+      },
+      activateVersion(version: number) {
+        return writer.activateVersion({ stream: id, version });
+      },
+    };
+
+    let outcome: StreamSummary["outcome"] = "done";
+    let message: string | undefined;
+    try {
+      await p.stream.sync(ctx);
+      if (opts.signal.aborted) outcome = "stopped";
+    } catch (e) {
+      if (e instanceof StreamSkipped) {
+        outcome = "skipped";
+        message = e.message;
+        log.warn(`${id}: skipped: ${e.message}`);
+      } else if (e instanceof RunError && !e.fatal) {
+        outcome = "failed";
+        message = e.message;
+        log.error(`${id}: failed: ${e.message}`);
+      } else {
+        await writer.state(state).catch(() => undefined);
+        throw e;
+      }
+    }
+    if (outcome !== "stopped") state.currently_syncing = null;
+    await writeState();
+    const seconds = (Date.now() - started) / 1000;
+    summaries.push({ stream: id, records, seconds, outcome, ...(message ? { message } : {}) });
+    log.info(`${id}: ${records} records in ${seconds.toFixed(1)} s (${rate(records, seconds)} records/s)${outcome === "done" ? "" : `, ${outcome}`}`);
+  }
+  await writer.flush();
+  return summaries;
+}
+
+function resumeFirst(plan: readonly PlannedStream[], current: string | null | undefined): PlannedStream[] {
+  const i = plan.findIndex((p) => p.stream.id === current);
+  return i <= 0 ? [...plan] : [plan[i]!, ...plan.slice(0, i), ...plan.slice(i + 1)];
+}
+
+function pick(record: Record<string, unknown>, keep: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keep) if (k in record) out[k] = record[k];
+  return out;
+}
+
+const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toString();
+

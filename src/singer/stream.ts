@@ -1,0 +1,48 @@
+// One stream shape serves the Heroku API resources and the PostgreSQL tables:
+// a stream describes itself for discovery and knows how to sync; the runner
+// does everything else (selection, SCHEMA, STATE, metrics).
+import type { JSONSchema7 } from "json-schema";
+import type { z } from "zod";
+import type { MetadataEntry, ReplicationMethod } from "./catalog.ts";
+import type { Record_ } from "./messages.ts";
+import type { Bookmark } from "./state.ts";
+
+export interface Stream {
+  /** tap_stream_id; also the stream name in messages. */
+  readonly id: string;
+  readonly schema: JSONSchema7;
+  readonly keyProperties: readonly string[];
+  /** Columns an INCREMENTAL sync may be keyed on; empty means FULL_TABLE only. */
+  readonly validReplicationKeys: readonly string[];
+  /** What discovery proposes; the catalog may choose otherwise. */
+  readonly defaultReplicationMethod: ReplicationMethod;
+  readonly selectedByDefault: boolean;
+  /** Extra discovery metadata: stream level ([]) and per property. */
+  readonly extraMetadata?: readonly MetadataEntry[];
+  /** Extra top-level keys of the catalog entry (e.g. table_name). */
+  readonly extraEntry?: Readonly<Record<string, unknown>>;
+  /** Validates this stream's bookmark in an input state file. */
+  readonly bookmark: z.ZodType<Bookmark>;
+  sync(ctx: SyncContext): Promise<void>;
+}
+
+export interface SyncContext {
+  readonly replicationMethod: ReplicationMethod;
+  readonly replicationKey: string | undefined;
+  /** Top-level properties to emit; always includes the keys and replication key. */
+  readonly properties: ReadonlySet<string>;
+  /** This stream's bookmark from the input state, if any. */
+  readonly bookmark: Bookmark | undefined;
+  /** The start_date setting (ISO 8601), for a first incremental run. */
+  readonly startDate: string | undefined;
+  /** Aborted on SIGINT/SIGTERM: stop at the next clean point and return. */
+  readonly signal: AbortSignal;
+  /** Writes one record; resolves when the output can take more. */
+  writeRecord(record: Record_, version?: number): Promise<void>;
+  /**
+   * Sets this stream's bookmark. Call it only once every record the bookmark
+   * covers has been passed to writeRecord; a STATE line is written when due.
+   */
+  saveBookmark(bookmark: Bookmark): Promise<void>;
+  activateVersion(version: number): Promise<void>;
+}

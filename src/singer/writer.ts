@@ -1,0 +1,53 @@
+// Singer messages out, one JSON object per line. Lines are gathered into
+// chunks and each chunk waits for the sink, so memory is bounded by the chunk
+// size whatever the stream's length, and a slow target slows the tap down.
+import type { ActivateVersionMessage, Record_, SchemaMessage } from "./messages.ts";
+import { encodeRecord } from "./messages.ts";
+
+export type Sink = (bytes: Uint8Array) => Promise<void>;
+
+export class MessageWriter {
+  private buffer = "";
+  private readonly encoder = new TextEncoder();
+  /** Lines written per message type, for metrics and tests. */
+  readonly counts = { SCHEMA: 0, RECORD: 0, STATE: 0, ACTIVATE_VERSION: 0 };
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly chunkSize = 64 * 1024,
+  ) {}
+
+  schema(message: Omit<SchemaMessage, "type">): Promise<void> {
+    this.counts.SCHEMA++;
+    return this.line(JSON.stringify({ type: "SCHEMA", ...message }));
+  }
+
+  record(stream: string, record: Record_, timeExtracted: string, version?: number): Promise<void> {
+    this.counts.RECORD++;
+    return this.line(encodeRecord(stream, record, timeExtracted, version));
+  }
+
+  /** STATE is flushed at once: it is what a crashed run resumes from. */
+  async state(value: unknown): Promise<void> {
+    this.counts.STATE++;
+    await this.line(JSON.stringify({ type: "STATE", value }));
+    await this.flush();
+  }
+
+  activateVersion(message: Omit<ActivateVersionMessage, "type">): Promise<void> {
+    this.counts.ACTIVATE_VERSION++;
+    return this.line(JSON.stringify({ type: "ACTIVATE_VERSION", ...message }));
+  }
+
+  private line(json: string): Promise<void> {
+    this.buffer += json + "\n";
+    return this.buffer.length >= this.chunkSize ? this.flush() : Promise.resolve();
+  }
+
+  async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const bytes = this.encoder.encode(this.buffer);
+    this.buffer = "";
+    await this.sink(bytes);
+  }
+}
