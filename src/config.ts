@@ -1,0 +1,189 @@
+// The tap's settings: one zod schema, which validates config files, reads
+// TAP_HEROKU_* variables and is published as JSON Schema by --about.
+import { z } from "zod";
+import type { JSONSchema7 } from "json-schema";
+import { readFile } from "node:fs/promises";
+import { fail, ok, UsageError } from "./errors.ts";
+import type { Result } from "./errors.ts";
+import { addSecret, log } from "./log.ts";
+import { formatIssue } from "./zod-issues.ts";
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A date or date-time, normalised to RFC 3339 in UTC. */
+const startDate = z
+  .string()
+  .refine((v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)), {
+    error: "expected an RFC 3339 date or date-time, e.g. 2024-01-01 or 2024-01-01T00:00:00Z",
+  })
+  .transform((v) => new Date(/[Tt ]/.test(v) && !/([Zz]|[+-]\d{2}:?\d{2})$/.test(v) ? v + "Z" : v).toISOString());
+
+const positive = (what: string) => z.number({ error: `expected a number of ${what}` }).positive();
+
+export const PostgresSettings = z.object({
+  enabled: z.boolean().default(true).describe("Discover and sync the Heroku Postgres databases attached to the apps."),
+  ssl: z
+    .enum(["no-verify", "verify-full", "disable"])
+    .default("no-verify")
+    .describe("TLS to the databases: no-verify (Heroku's certificates are self-signed), verify-full (with ssl_ca), or disable (local tests only)."),
+  ssl_ca: z.string().optional().describe("PEM CA certificate used with ssl=verify-full."),
+  prefer_follower: z.boolean().default(true).describe("Read a leader's tables from its follower when one exists."),
+  schemas: z.array(z.string()).optional().describe("Only these PostgreSQL schemas."),
+  exclude_schemas: z.array(z.string()).default([]).describe("Leave out these PostgreSQL schemas."),
+  statement_timeout_s: positive("seconds").default(600).describe("Statement timeout of the tap's read-only sessions."),
+  connect_timeout_s: positive("seconds").default(15).describe("Give up on an unreachable database after this long."),
+  batch_size: z.number().int().positive().default(5000).describe("Rows fetched per round trip; bounds memory."),
+});
+
+export const Settings = z.object({
+  token: z
+    .string({ error: "expected the Heroku API token (heroku authorizations:create), or set HEROKU_API_KEY" })
+    .trim()
+    .min(1, { error: "must not be empty" })
+    .describe("Heroku API token. HEROKU_API_KEY is used when unset."),
+  api_url: z.url({ error: "expected an http(s) URL" }).default("https://api.heroku.com").describe("Base URL of the Heroku Platform API."),
+  start_date: startDate.optional().describe("Earliest updated_at to extract on the first incremental run (RFC 3339)."),
+  apps: z.array(z.string().min(1)).optional().describe("App names or ids that limit the app-scoped streams and database discovery."),
+  user_agent: z.string().optional().describe("User-Agent sent to Heroku; defaults to tap-heroku/<version>."),
+  request_timeout_s: positive("seconds").default(30).describe("Timeout of one HTTP request."),
+  max_retries: z.number().int().min(0).default(5).describe("Retries of a failed request (429, 5xx, network) before the stream fails."),
+  max_concurrency: z.number().int().min(1).max(32).default(4).describe("Heroku API requests in flight at once."),
+  postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
+});
+
+export type Settings = z.infer<typeof Settings>;
+
+/** The settings as JSON Schema, for --about and the Meltano plugin definition. */
+export function settingsJsonSchema(): JSONSchema7 {
+  return z.toJSONSchema(Settings, { io: "input", target: "draft-7" }) as JSONSchema7;
+}
+
+interface Source {
+  name: string;
+  values: Record<string, unknown>;
+}
+
+/**
+ * Loads and merges the config sources in order (later ones win). A source is
+ * a JSON file or the word ENV, which reads TAP_HEROKU_<SETTING> variables.
+ * HEROKU_API_KEY stands in for a missing token, as it does for the Heroku CLI.
+ */
+export async function loadSettings(
+  sources: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Result<Settings>> {
+  const loaded: Source[] = [];
+  for (const src of sources) {
+    const r = src === "ENV" ? ok(envSource(env)) : await fileSource(src);
+    if (!r.ok) return r;
+    loaded.push(r.value);
+  }
+  const merged: Record<string, unknown> = {};
+  const origin = new Map<string, string>();
+  for (const s of loaded) {
+    for (const [k, v] of Object.entries(s.values)) {
+      merged[k] = isPlainObject(v) && isPlainObject(merged[k]) ? { ...merged[k], ...v } : v;
+      origin.set(k, s.name);
+    }
+  }
+  if (merged.token === undefined && env.HEROKU_API_KEY) {
+    merged.token = env.HEROKU_API_KEY;
+    origin.set("token", "HEROKU_API_KEY");
+  }
+
+  warnUnknown(merged, origin);
+  const parsed = Settings.safeParse(merged);
+  if (!parsed.success) {
+    const top = String(parsed.error.issues[0]?.path[0] ?? "");
+    const where = origin.get(top) ?? (sources.length ? sources.join(", ") : "config (no --config given)");
+    return fail(new UsageError(`config error in ${where}: ${formatIssue(parsed.error)}`));
+  }
+  addSecret(parsed.data.token);
+  return ok(parsed.data);
+}
+
+async function fileSource(path: string): Promise<Result<Source>> {
+  const r = await readJsonFile(path, "config");
+  if (!r.ok) return r;
+  if (!isPlainObject(r.value)) return fail(new UsageError(`config error in ${path}: expected a JSON object of settings`));
+  return ok({ name: path, values: r.value });
+}
+
+/** Reads and parses a JSON file, with one clear line when either fails. */
+export async function readJsonFile(path: string, what: string): Promise<Result<unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : "cannot be read";
+    return fail(new UsageError(`${what} file ${path}: ${why}`));
+  }
+  try {
+    return ok(JSON.parse(text));
+  } catch (e) {
+    return fail(new UsageError(`${what} file ${path}: not valid JSON (${(e as Error).message})`));
+  }
+}
+
+/** TAP_HEROKU_<PATH> variables, typed by the settings' JSON Schema. */
+function envSource(env: Readonly<Record<string, string | undefined>>): Source {
+  const values: Record<string, unknown> = {};
+  const walk = (schema: JSONSchema7, path: string[], into: Record<string, unknown>) => {
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+      if (typeof sub === "boolean") continue;
+      const name = ["TAP_HEROKU", ...path, key].join("_").toUpperCase();
+      if (sub.type === "object" && sub.properties) {
+        const nested: Record<string, unknown> = {};
+        walk(sub, [...path, key], nested);
+        if (Object.keys(nested).length) into[key] = nested;
+        continue;
+      }
+      const raw = env[name];
+      if (raw !== undefined) into[key] = fromEnv(raw, sub);
+    }
+  };
+  walk(settingsJsonSchema(), [], values);
+  return { name: "environment (TAP_HEROKU_*)", values };
+}
+
+/** Converts an environment string by the setting's type; leaves it alone if it does not fit, so validation names it. */
+function fromEnv(raw: string, schema: JSONSchema7): unknown {
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  const v = raw.trim();
+  switch (type) {
+    case "integer":
+    case "number":
+      return v !== "" && !Number.isNaN(Number(v)) ? Number(v) : raw;
+    case "boolean":
+      return /^(true|1|yes|on)$/i.test(v) ? true : /^(false|0|no|off)$/i.test(v) ? false : raw;
+    case "array":
+      if (v.startsWith("[")) {
+        try {
+          return JSON.parse(v);
+        } catch {
+          return raw;
+        }
+      }
+      return v === "" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string>): void {
+  const known = Settings.shape;
+  for (const key of Object.keys(merged)) {
+    if (!(key in known)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
+  }
+  const pg = merged.postgres;
+  if (isPlainObject(pg)) {
+    for (const key of Object.keys(pg)) {
+      if (!(key in PostgresSettings.shape)) log.warn(`config: unknown setting "postgres.${key}" in ${origin.get("postgres")} is ignored`);
+    }
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
