@@ -1,0 +1,213 @@
+// The Heroku Platform API client. It can only GET: this tap never changes
+// anything in an account. It walks Range pagination, retries what is worth
+// retrying (429, 5xx, dropped connections, timeouts) with jittered backoff,
+// and turns Heroku's error bodies into messages a user can act on.
+import { Agent, request } from "undici";
+import { RunError } from "../errors.ts";
+import { log, metric } from "../log.ts";
+
+export interface ClientOptions {
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly userAgent: string;
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
+  readonly maxConcurrency: number;
+  /** Base of the exponential backoff; tests shorten it. */
+  readonly backoffMs?: number;
+}
+
+/** An HTTP error Heroku answered with, after retries. */
+export class HerokuHttpError extends RunError {
+  constructor(
+    readonly status: number,
+    readonly id: string,
+    readonly herokuMessage: string,
+    readonly requestId: string | undefined,
+    readonly path: string,
+  ) {
+    super(
+      status === 401
+        ? `Heroku rejected the token (401 ${id}): it is invalid, expired or revoked; create one with heroku authorizations:create`
+        : `GET ${path}: ${status} ${id}: ${herokuMessage}${requestId ? ` (Request-Id ${requestId})` : ""}`,
+      { fatal: status === 401 },
+    );
+  }
+}
+
+export interface Page {
+  readonly items: unknown[];
+  readonly nextRange: string | undefined;
+}
+
+const PAGE_MAX = 1000;
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+
+export class HerokuClient {
+  private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  /** Requests sent, for the run summary and the tests. */
+  requests = 0;
+  /** The last RateLimit-Remaining Heroku reported. */
+  rateLimitRemaining: number | undefined;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.agent = new Agent({ connections: opts.maxConcurrency, keepAliveTimeout: 30_000 });
+    this.headers = {
+      accept: "application/vnd.heroku+json; version=3",
+      authorization: `Bearer ${opts.token}`,
+      "user-agent": opts.userAgent,
+    };
+  }
+
+  /** GET of a single object. */
+  async get(path: string): Promise<unknown> {
+    return (await this.send(path, undefined)).body;
+  }
+
+  /**
+   * Walks a list endpoint page by page. `range` is the first Range header
+   * (default `id ..; max=1000`); each Next-Range is sent back verbatim.
+   */
+  async *pages(path: string, range = `id ..; max=${PAGE_MAX}`): AsyncGenerator<Page> {
+    let next: string | undefined = range;
+    const seen = new Set<string>();
+    while (next !== undefined) {
+      const res = await this.send(path, next);
+      const items = Array.isArray(res.body) ? res.body : [];
+      const nextRange = res.status === 206 ? res.nextRange : undefined;
+      if (nextRange !== undefined) {
+        // A server that hands back a range it already gave would loop forever.
+        if (seen.has(nextRange)) throw new RunError(`GET ${path}: Heroku repeated the Next-Range "${nextRange}"; stopping instead of looping`);
+        seen.add(nextRange);
+      }
+      yield { items, nextRange };
+      next = nextRange;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async send(path: string, range: string | undefined) {
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.withSlot(() => this.once(path, range));
+      if (outcome.kind === "ok") return outcome;
+      const retryable = outcome.kind === "network" || RETRY_STATUS.has(outcome.status);
+      if (!retryable || attempt >= this.opts.maxRetries) {
+        if (outcome.kind === "network") {
+          throw new RunError(`GET ${path}: ${outcome.message} (after ${attempt + 1} attempts)`);
+        }
+        throw new HerokuHttpError(outcome.status, outcome.id, outcome.message, outcome.requestId, path);
+      }
+      const wait = this.backoff(attempt, outcome.kind === "http" ? outcome.retryAfterS : undefined);
+      const why = outcome.kind === "http" ? `${outcome.status} ${outcome.id}` : outcome.message;
+      log.warn(`GET ${path}: ${why}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2} of ${this.opts.maxRetries + 1})`);
+      await sleep(wait);
+    }
+  }
+
+  private async once(path: string, range: string | undefined) {
+    const started = performance.now();
+    this.requests++;
+    const headers = range ? { ...this.headers, range } : this.headers;
+    const tags = { endpoint: path, http_status_code: 0, status: "failed" as string };
+    try {
+      const res = await request(this.opts.baseUrl + path, {
+        method: "GET",
+        headers,
+        dispatcher: this.agent,
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+      });
+      const text = await res.body.text();
+      tags.http_status_code = res.statusCode;
+      const remaining = Number(header(res.headers, "ratelimit-remaining"));
+      if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
+      if (res.statusCode === 200 || res.statusCode === 206) {
+        tags.status = "succeeded";
+        return { kind: "ok" as const, status: res.statusCode, body: parseJson(text, path), nextRange: header(res.headers, "next-range") };
+      }
+      const err = parseError(text);
+      const retryAfter = Number(header(res.headers, "retry-after"));
+      return {
+        kind: "http" as const,
+        status: res.statusCode,
+        id: err.id ?? String(res.statusCode),
+        message: err.message ?? (text.slice(0, 200) || "no message"),
+        requestId: header(res.headers, "request-id"),
+        retryAfterS: Number.isFinite(retryAfter) ? retryAfter : undefined,
+      };
+    } catch (e) {
+      return { kind: "network" as const, message: describeNetworkError(e) };
+    } finally {
+      metric("timer", "http_request_duration", round3((performance.now() - started) / 1000), tags);
+    }
+  }
+
+  private backoff(attempt: number, retryAfterS: number | undefined): number {
+    if (retryAfterS !== undefined) return retryAfterS * 1000;
+    const base = (this.opts.backoffMs ?? 1000) * 2 ** attempt;
+    return Math.min(60_000, base / 2 + Math.random() * base);
+  }
+
+  /** At most maxConcurrency requests in flight. */
+  private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inFlight >= this.opts.maxConcurrency) await new Promise<void>((r) => this.waiting.push(r));
+    this.inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function parseJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RunError(`GET ${path}: Heroku answered with a body that is not JSON`);
+  }
+}
+
+function parseError(text: string): { id?: string; message?: string } {
+  try {
+    const v = JSON.parse(text) as { id?: unknown; message?: unknown };
+    return { id: typeof v.id === "string" ? v.id : undefined, message: typeof v.message === "string" ? v.message : undefined };
+  } catch {
+    return {};
+  }
+}
+
+/** undici's errors name the failure by code; keep it short and free of request details. */
+function describeNetworkError(e: unknown): string {
+  const err = e as { code?: string; message?: string; cause?: { code?: string } };
+  const code = err.code ?? err.cause?.code;
+  switch (code) {
+    case "UND_ERR_HEADERS_TIMEOUT":
+    case "UND_ERR_BODY_TIMEOUT":
+      return "request timed out";
+    case "UND_ERR_SOCKET":
+    case "ECONNRESET":
+      return "connection dropped";
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ENOTFOUND":
+      return "host not found";
+    default:
+      return `network error${code ? ` (${code})` : ""}`;
+  }
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

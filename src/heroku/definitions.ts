@@ -1,0 +1,43 @@
+// The Heroku streams are rows of data, generated from Heroku's official
+// schema into catalog/heroku/ (scripts/generate-catalog.ts). This module reads
+// them; a stream that differs from another only in path, parent and keys is a
+// row there, never a class here.
+import { z } from "zod";
+import type { JSONSchema7 } from "json-schema";
+import { readFile } from "node:fs/promises";
+
+export const StreamDefinition = z.object({
+  stream: z.string(),
+  resource: z.string(),
+  path: z.string(),
+  parent: z.string().nullable(),
+  params: z.record(z.string(), z.string()),
+  parent_keys: z.record(z.string(), z.string()),
+  key_properties: z.array(z.string()),
+  replication_key: z.string().nullable(),
+  ranges: z.array(z.string()),
+  scope: z.enum(["read", "global"]),
+  stability: z.string(),
+  query: z.record(z.string(), z.string()).nullable(),
+  selected_by_default: z.boolean(),
+  single: z.boolean().optional(),
+  note: z.string().nullable(),
+});
+export type StreamDefinition = z.infer<typeof StreamDefinition>;
+
+export interface HerokuStreamSpec extends StreamDefinition {
+  readonly schema: JSONSchema7;
+}
+
+const catalogDir = new URL("../../catalog/heroku/", import.meta.url);
+
+/** Every Heroku stream definition with its JSON Schema, in catalog order. */
+export async function loadDefinitions(): Promise<HerokuStreamSpec[]> {
+  const rows = z.array(StreamDefinition).parse(JSON.parse(await readFile(new URL("streams.json", catalogDir), "utf8")));
+  return Promise.all(
+    rows.map(async (row) => ({
+      ...row,
+      schema: JSON.parse(await readFile(new URL(`schemas/${row.stream}.json`, catalogDir), "utf8")) as JSONSchema7,
+    })),
+  );
+}
