@@ -1,0 +1,183 @@
+// The command line, following the Singer and Meltano conventions:
+//   tap-heroku --config CONFIG --discover
+//   tap-heroku --config CONFIG [--catalog CATALOG] [--state STATE]
+//   tap-heroku --about [--format json|markdown]
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage or input.
+import { cac } from "cac";
+import { loadSettings, readJsonFile } from "./config.ts";
+import type { Settings } from "./config.ts";
+import { fail, isTapError, messageOf, ok, RunError, UsageError } from "./errors.ts";
+import type { Result } from "./errors.ts";
+import { log, redact } from "./log.ts";
+import { runtime } from "./runtime.ts";
+import { aboutJson, aboutMarkdown } from "./about.ts";
+import { Catalog } from "./singer/catalog.ts";
+import { discoverEntry, planSync, runSync } from "./singer/runner.ts";
+import { emptyState, State, unwrapState } from "./singer/state.ts";
+import { MessageWriter } from "./singer/writer.ts";
+import { openSource, TAP } from "./tap.ts";
+import { formatIssue } from "./zod-issues.ts";
+
+interface Options {
+  config: string[];
+  discover: boolean;
+  catalog: string | undefined;
+  state: string | undefined;
+  about: boolean;
+  format: "json" | "markdown";
+}
+
+/** Runs the tap; returns the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  try {
+    const options = parseArgs(args);
+    return options === "done" ? 0 : await run(options);
+  } catch (e) {
+    return report(e);
+  }
+}
+
+/** Reads the flags; throws a UsageError naming the flag at fault. */
+function parseArgs(args: readonly string[]): Options | "done" {
+  const cli = cac(TAP.name);
+  cli
+    .usage("--config CONFIG [--discover | --catalog CATALOG [--state STATE] | --about]")
+    .option("--config <file>", "Config file (repeatable; later files win). ENV reads TAP_HEROKU_* variables", { type: [String] })
+    .option("--discover", "Print the catalog of available streams")
+    .option("--catalog <file>", "Catalog of selected streams")
+    .option("--properties <file>", "Legacy name of --catalog")
+    .option("--state <file>", "State from a previous run")
+    .option("--about", "Describe the tap: version, capabilities, settings")
+    .option("--format <format>", "Format of --about: json or markdown")
+    .help()
+    .version(TAP.version);
+
+  let o: Record<string, unknown>;
+  try {
+    o = cli.parse(["tap-heroku", "tap-heroku", ...args], { run: false }).options;
+    cli.globalCommand.checkUnknownOptions();
+    cli.globalCommand.checkOptionValue();
+  } catch (e) {
+    throw new UsageError(`${messageOf(e).replace(/`/g, "")}; see tap-heroku --help`);
+  }
+  if (o.help || o.version) return "done";
+  if (cli.args.length > 0) throw new UsageError(`unexpected argument "${cli.args[0]}"; see tap-heroku --help`);
+
+  const single = (name: string): string | undefined => {
+    const v = o[name];
+    if (v === undefined) return undefined;
+    if (Array.isArray(v)) throw new UsageError(`--${name} may be given once`);
+    if (typeof v !== "string" || v === "") throw new UsageError(`--${name} needs a file name`);
+    return v;
+  };
+  const [catalog, properties, state, format] = ["catalog", "properties", "state", "format"].map(single);
+  const discover = o.discover === true;
+  const about = o.about === true;
+  const config = ((o.config as unknown[] | undefined) ?? []).map(String);
+
+  if (catalog && properties) throw new UsageError("--catalog and --properties name the same file; give one");
+  if (discover && (catalog || properties || state)) throw new UsageError("--discover cannot be combined with --catalog or --state");
+  if (about && (discover || catalog || properties || state)) throw new UsageError("--about cannot be combined with other modes");
+  if (format && !about) throw new UsageError("--format goes with --about");
+  if (format && format !== "json" && format !== "markdown") throw new UsageError(`--format must be json or markdown, not "${format}"`);
+  if (config.some((c) => c === "" || c === "true")) throw new UsageError("--config needs a file name (or ENV)");
+  return { config, discover, catalog: catalog ?? properties, state, about, format: format === "markdown" ? "markdown" : "json" };
+}
+
+async function run(o: Options): Promise<number> {
+  const encoder = new TextEncoder();
+  if (o.about) {
+    const text = o.format === "markdown" ? aboutMarkdown() : JSON.stringify(aboutJson(), null, 2) + "\n";
+    await runtime.writeStdout(encoder.encode(text));
+    return 0;
+  }
+
+  const settings = await loadSettings(o.config, runtime.env);
+  if (!settings.ok) throw settings.error;
+  const catalog = o.catalog ? await loadCatalog(o.catalog) : undefined;
+  if (catalog && !catalog.ok) throw catalog.error;
+  const state = o.state ? await loadState(o.state) : undefined;
+  if (state && !state.ok) throw state.error;
+
+  const source = await openSource(settings.value);
+  try {
+    if (o.discover) {
+      const entries = source.streams.map(discoverEntry);
+      await runtime.writeStdout(encoder.encode(JSON.stringify({ streams: entries }, null, 2) + "\n"));
+      return 0;
+    }
+    const plan = planSync(
+      source.streams,
+      catalog?.ok ? { file: o.catalog!, value: catalog.value } : undefined,
+      state?.ok ? { file: o.state!, value: state.value } : undefined,
+    );
+    if (!plan.ok) throw plan.error;
+    return await sync(settings.value, plan.value, state?.ok ? state.value : emptyState());
+  } finally {
+    await source.close();
+  }
+}
+
+async function sync(settings: Settings, plan: Parameters<typeof runSync>[0], state: State): Promise<number> {
+  const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes));
+  const stop = new AbortController();
+  let signalled: "SIGINT" | "SIGTERM" | undefined;
+  const off = runtime.onSignal((signal) => {
+    if (signalled) runtime.exit(signal === "SIGINT" ? 130 : 143); // a second signal: stop now
+    signalled = signal;
+    log.warn(`${signal} received: stopping at the next clean point and writing the state`);
+    stop.abort();
+  });
+  try {
+    const summaries = await runSync(plan, { writer, state, startDate: settings.start_date, signal: stop.signal });
+    if (signalled) {
+      log.error(`stopped by ${signalled}; rerun with the last STATE to continue`);
+      return signalled === "SIGINT" ? 130 : 143;
+    }
+    const failed = summaries.filter((s) => s.outcome === "failed");
+    if (failed.length > 0) {
+      log.error(`${failed.length} stream(s) failed: ${failed.map((f) => f.stream).join(", ")}`);
+      return 1;
+    }
+    return 0;
+  } catch (e) {
+    if (isStdoutClosed(e)) throw new RunError("stdout was closed by the reader (broken pipe); stopping");
+    throw e;
+  } finally {
+    off();
+  }
+}
+
+async function loadCatalog(file: string): Promise<Result<Catalog>> {
+  const raw = await readJsonFile(file, "catalog");
+  if (!raw.ok) return raw;
+  const parsed = Catalog.safeParse(raw.value);
+  if (!parsed.success) return fail(new UsageError(`catalog file ${file}: ${formatIssue(parsed.error)}`));
+  return ok(parsed.data);
+}
+
+async function loadState(file: string): Promise<Result<State>> {
+  const raw = await readJsonFile(file, "state");
+  if (!raw.ok) return raw;
+  const parsed = State.safeParse(unwrapState(raw.value));
+  if (!parsed.success) return fail(new UsageError(`state file ${file}: ${formatIssue(parsed.error)}`));
+  return ok(parsed.data);
+}
+
+function isStdoutClosed(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || (e instanceof Error && e.name === "BrokenPipe");
+}
+
+/** One line on stderr; a stack trace only with LOG_LEVEL=debug. */
+function report(e: unknown): number {
+  const debug = (runtime.env.LOG_LEVEL ?? "").toLowerCase() === "debug";
+  if (isTapError(e)) {
+    log.error(e.message);
+    if (debug && e.stack) runtime.writeStderr(redact(e.stack) + "\n");
+    return e.exitCode;
+  }
+  log.error(`unexpected error: ${messageOf(e)}${debug ? "" : " (LOG_LEVEL=debug shows the stack trace)"}`);
+  if (debug && e instanceof Error && e.stack) runtime.writeStderr(redact(e.stack) + "\n");
+  return 1;
+}
