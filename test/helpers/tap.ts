@@ -1,0 +1,79 @@
+// Runs the real tap as a subprocess, on Node (the compiled bin) or on Deno
+// (the TypeScript sources), and parses its stdout with the Singer schemas.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Message } from "../../src/singer/messages.ts";
+import type { Message as MessageT } from "../../src/singer/messages.ts";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const RUNTIMES = ["node", "deno"] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export interface TapRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed line by line; throws if a line is not a valid Singer message. */
+  messages(): MessageT[];
+}
+
+export interface RunOptions {
+  runtime?: RuntimeName;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  /** Called with the child as soon as it starts (to kill it, for example). */
+  onSpawn?: (child: ReturnType<typeof spawn>) => void;
+}
+
+export function command(runtime: RuntimeName): [string, string[]] {
+  return runtime === "node"
+    ? [process.execPath, [join(ROOT, "bin/tap-heroku.js")]]
+    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
+}
+
+export function runTap(args: string[], opts: RunOptions = {}): Promise<TapRun> {
+  const [cmd, pre] = command(opts.runtime ?? "node");
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, NO_COLOR: "1", ...opts.env })) if (v !== undefined) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    opts.onSpawn?.(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, messages: () => parseMessages(stdout) });
+    });
+  });
+}
+
+export function parseMessages(stdout: string): MessageT[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((line, i) => {
+      const r = Message.safeParse(JSON.parse(line));
+      if (!r.success) throw new Error(`stdout line ${i + 1} is not a Singer message: ${line.slice(0, 200)}`);
+      return r.data;
+    });
+}
+
+/** Writes JSON files into a fresh temporary directory; returns their paths. */
+export function tempFiles(files: Record<string, unknown>): Record<string, string> & { dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), "tap-heroku-test-"));
+  const out: Record<string, string> = { dir };
+  for (const [name, value] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value));
+    out[name] = path;
+  }
+  return out as Record<string, string> & { dir: string };
+}
