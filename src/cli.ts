@@ -140,9 +140,6 @@ async function sync(settings: Settings, plan: Parameters<typeof runSync>[0], sta
       return 1;
     }
     return 0;
-  } catch (e) {
-    if (isStdoutClosed(e)) throw new RunError("stdout was closed by the reader (broken pipe); stopping");
-    throw e;
   } finally {
     off();
   }
@@ -166,12 +163,14 @@ async function loadState(file: string): Promise<Result<State>> {
 
 function isStdoutClosed(e: unknown): boolean {
   const code = (e as { code?: string }).code;
+  // Node reports EPIPE; Deno's web stream rejects with a BrokenPipe error.
   return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || (e instanceof Error && e.name === "BrokenPipe");
 }
 
 /** One line on stderr; a stack trace only with LOG_LEVEL=debug. */
 function report(e: unknown): number {
   const debug = (runtime.env.LOG_LEVEL ?? "").toLowerCase() === "debug";
+  if (isStdoutClosed(e)) e = new RunError("stdout was closed by the reader (broken pipe); stopping");
   if (isTapError(e)) {
     log.error(e.message);
     if (debug && e.stack) runtime.writeStderr(redact(e.stack) + "\n");

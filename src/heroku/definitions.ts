@@ -13,6 +13,8 @@ export const StreamDefinition = z.object({
   parent: z.string().nullable(),
   params: z.record(z.string(), z.string()),
   parent_keys: z.record(z.string(), z.string()),
+  /** Top-level fields copied from nested ones (e.g. user_id from user.id) where a key needs them. */
+  derived_keys: z.record(z.string(), z.string()),
   key_properties: z.array(z.string()),
   replication_key: z.string().nullable(),
   ranges: z.array(z.string()),
@@ -20,7 +22,7 @@ export const StreamDefinition = z.object({
   stability: z.string(),
   query: z.record(z.string(), z.string()).nullable(),
   selected_by_default: z.boolean(),
-  single: z.boolean().optional(),
+  single: z.boolean(),
   note: z.string().nullable(),
 });
 export type StreamDefinition = z.infer<typeof StreamDefinition>;
