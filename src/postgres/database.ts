@@ -1,0 +1,36 @@
+// One logical database → its streams: connect, introspect, name.
+import type { Stream } from "../singer/stream.ts";
+import { log } from "../log.ts";
+import type { PostgresSettings } from "./connect.ts";
+import { introspect } from "./introspect.ts";
+import { Session } from "./session.ts";
+import type { UrlSource } from "./session.ts";
+import { tableStreams } from "./streams.ts";
+import type { DatabaseInfo } from "./streams.ts";
+
+export interface OpenDatabase {
+  readonly streams: Stream[];
+  readonly session: Session;
+}
+
+/**
+ * Introspects the database behind `url` and returns a stream per readable
+ * relation. The session stays available to the streams (it reconnects
+ * lazily); the caller closes it. Throws Unreachable when it cannot connect.
+ */
+export async function databaseStreams(
+  info: DatabaseInfo,
+  url: UrlSource,
+  settings: PostgresSettings,
+  taken: Set<string>,
+  session = new Session(info.readFrom ?? info.addon ?? info.alias, url, settings),
+): Promise<OpenDatabase> {
+  const client = await session.open();
+  const intro = await introspect(client, { schemas: settings.schemas, exclude: settings.exclude_schemas });
+  for (const name of intro.denied) {
+    log.warn(`${session.label}: ${name} is left out of the catalog: permission denied for this credential`);
+  }
+  // Discovery is done; syncs reopen the session when they need it.
+  await session.reset();
+  return { streams: tableStreams(info, intro, session, settings, taken), session };
+}

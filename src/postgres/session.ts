@@ -1,0 +1,72 @@
+// One database as the streams see it: a lazily opened, reused read-only
+// session, reopened after the server drops it, with the URL resolved again
+// through the Heroku API once when the credential was rotated.
+import type pg from "pg";
+import { connect, describeConnectError, isAuthFailure } from "./connect.ts";
+import type { PostgresSettings } from "./connect.ts";
+import { log } from "../log.ts";
+
+/** Resolves the database URL; `fresh` asks the Heroku API again instead of using what is known. */
+export type UrlSource = (fresh: boolean) => Promise<string>;
+
+/** The database cannot be reached at all; its streams are skipped. */
+export class Unreachable extends Error {
+  override readonly name = "Unreachable";
+}
+
+export class Session {
+  private client: pg.Client | undefined;
+  private failure: Unreachable | undefined;
+  private refreshed = false;
+
+  constructor(
+    /** Names the database in messages (add-on name, never the URL). */
+    readonly label: string,
+    private readonly url: UrlSource,
+    private readonly settings: PostgresSettings,
+  ) {}
+
+  /** The open session; connects on first use. Throws Unreachable when the database cannot be reached. */
+  async open(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    if (this.failure) throw this.failure;
+    try {
+      this.client = await this.connectOnce(await this.url(false));
+    } catch (e) {
+      if (isAuthFailure(e) && !this.refreshed) {
+        // Heroku rotates credentials (maintenance, failover, on demand): ask again once.
+        this.refreshed = true;
+        log.info(`${this.label}: authentication failed; resolving the database URL through the Heroku API again`);
+        try {
+          this.client = await this.connectOnce(await this.url(true));
+          return this.client;
+        } catch (e2) {
+          e = e2;
+        }
+      }
+      this.failure = new Unreachable(`${this.label}: cannot connect: ${describeConnectError(e, this.settings.connect_timeout_s)}`, { cause: e });
+      throw this.failure;
+    }
+    return this.client;
+  }
+
+  /** Drops the current session (after it failed); the next open() connects again. */
+  async reset(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return this.reset();
+  }
+
+  private async connectOnce(url: string): Promise<pg.Client> {
+    const client = await connect(url, this.settings);
+    client.on("error", () => {
+      // The session is dead; forget it so the next open() reconnects.
+      if (this.client === client) this.client = undefined;
+    });
+    return client;
+  }
+}

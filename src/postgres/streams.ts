@@ -1,0 +1,93 @@
+// The catalog side of a database: one Singer stream per readable table,
+// view, materialized view and partitioned table, named
+// `<alias>-<schema>-<table>` so that target-postgres, which reads the last two
+// `-`-separated parts as schema and table, finds them.
+import type { JSONSchema7 } from "json-schema";
+import type { MetadataEntry } from "../singer/catalog.ts";
+import type { Stream } from "../singer/stream.ts";
+import type { PostgresSettings } from "./connect.ts";
+import type { Introspection, Table } from "./introspect.ts";
+import type { Session } from "./session.ts";
+import { syncTable, TableBookmark } from "./sync.ts";
+import type { TablePlan } from "./sync.ts";
+import { columnType } from "./types.ts";
+import type { ColumnType } from "./types.ts";
+
+/** Where a database came from, for the catalog metadata. */
+export interface DatabaseInfo {
+  /** Hyphen-free, stable name of the logical database (from its leader add-on). */
+  readonly alias: string;
+  readonly app?: string;
+  readonly addon?: string;
+  /** The follower add-on the tables are read from, when not the leader. */
+  readonly readFrom?: string;
+}
+
+/** A hyphen-free alias from an add-on name: lower case, [a-z0-9_] only. */
+export function aliasOf(name: string): string {
+  const a = name.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
+  return a || "db";
+}
+
+/** A name part without hyphens (target-postgres splits on them). */
+const part = (s: string) => s.replace(/-/g, "_");
+
+/** Column names that make good replication keys come first. */
+const PREFERRED_KEY = /^(updated|modified|changed|last_modified|last_updated)(_at|_on|_time|_date)?$|^(updated|modified)at$/i;
+
+export function tableStreams(
+  db: DatabaseInfo,
+  intro: Introspection,
+  session: Session,
+  settings: PostgresSettings,
+  taken: Set<string>,
+): Stream[] {
+  const lookup = (oid: number) => intro.types.get(oid);
+  return intro.tables.map((table) => {
+    let id = `${db.alias}-${part(table.schema)}-${part(table.name)}`;
+    for (let n = 2; taken.has(id); n++) id = `${db.alias}-${part(table.schema)}-${part(table.name)}_${n}`;
+    taken.add(id);
+
+    const types = new Map<string, ColumnType>(table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims)]));
+    const properties: Record<string, JSONSchema7> = {};
+    for (const c of table.columns) {
+      const s = types.get(c.name)!.schema;
+      properties[c.name] = c.maxLength !== undefined && s.type !== undefined ? { ...s, maxLength: c.maxLength } : s;
+    }
+    const orderable = table.columns.filter((c) => types.get(c.name)!.orderable).map((c) => c.name);
+    const keys = [...orderable.filter((n) => PREFERRED_KEY.test(n)), ...orderable.filter((n) => !PREFERRED_KEY.test(n))];
+    const plan: TablePlan = { stream: id, table, types };
+    return {
+      id,
+      schema: { type: "object", properties },
+      keyProperties: table.primaryKey,
+      validReplicationKeys: keys,
+      defaultReplicationMethod: "FULL_TABLE",
+      selectedByDefault: false,
+      extraMetadata: metadata(db, intro.database, table),
+      extraEntry: { table_name: table.name },
+      bookmark: TableBookmark,
+      sync: (ctx) => syncTable(session, plan, ctx, settings.batch_size),
+    } satisfies Stream;
+  });
+}
+
+function metadata(db: DatabaseInfo, database: string, table: Table): MetadataEntry[] {
+  return [
+    {
+      breadcrumb: [],
+      metadata: {
+        "database-name": database,
+        "schema-name": table.schema,
+        "table-name": table.name,
+        "is-view": table.kind === "v" || table.kind === "m",
+        "table-kind": { r: "table", v: "view", m: "materialized view", p: "partitioned table" }[table.kind],
+        "row-count": table.rowEstimate,
+        ...(db.app ? { "heroku-app": db.app } : {}),
+        ...(db.addon ? { "heroku-addon": db.addon } : {}),
+        ...(db.readFrom ? { "heroku-read-from": db.readFrom } : {}),
+      },
+    },
+    ...table.columns.map((c) => ({ breadcrumb: ["properties", c.name], metadata: { "sql-datatype": c.sqlType } })),
+  ];
+}

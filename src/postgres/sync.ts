@@ -1,0 +1,272 @@
+// Reading one table: a REPEATABLE READ READ ONLY snapshot streamed through a
+// server-side cursor, FETCH batch_size rows at a time, each row turned into
+// JSON text by per-column encoders and handed to the writer (which applies
+// backpressure). FULL_TABLE walks the primary key so an interrupted pass
+// resumes after the last key written, under the same version; INCREMENTAL
+// selects `key >= bookmark` ordered by the key.
+import { z } from "zod";
+import type { SyncContext } from "../singer/stream.ts";
+import { RawJson } from "../singer/messages.ts";
+import { RunError, StreamSkipped } from "../errors.ts";
+import { log } from "../log.ts";
+import { isConnectionLost, RAW_TYPES, sqlState } from "./connect.ts";
+import type { Column, Table } from "./introspect.ts";
+import { Unreachable } from "./session.ts";
+import type { Session } from "./session.ts";
+import { quoteIdent } from "./types.ts";
+import type { ColumnType } from "./types.ts";
+
+/** Bookmark of a FULL_TABLE pass (pipelinewise-tap-postgres' names); key values are PostgreSQL's text. */
+export const FullTableBookmark = z.object({
+  version: z.number().int().optional(),
+  last_pk_fetched: z.record(z.string(), z.string()).optional(),
+  max_pk_values: z.record(z.string(), z.string()).optional(),
+});
+
+/** Bookmark of an INCREMENTAL stream; the value is PostgreSQL's text of the key. */
+export const IncrementalBookmark = z.object({
+  replication_key: z.string().optional(),
+  replication_key_value: z.union([z.string(), z.number()]).optional(),
+});
+
+export const TableBookmark = z.looseObject({ ...FullTableBookmark.shape, ...IncrementalBookmark.shape });
+
+/** A table with everything needed to read it, computed once. */
+export interface TablePlan {
+  readonly stream: string;
+  readonly table: Table;
+  readonly types: ReadonlyMap<string, ColumnType>;
+}
+
+const TIME_TYPES = new Set(["date", "timestamp", "timestamptz"]);
+const MAX_RECONNECTS = 3;
+
+export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number): Promise<void> {
+  try {
+    if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize);
+    else await fullTable(session, plan, ctx, batchSize);
+  } catch (e) {
+    if (e instanceof Unreachable) throw new StreamSkipped(e.message);
+    if (e instanceof RunError || e instanceof StreamSkipped) throw e;
+    throw new RunError(`${plan.stream}: ${describeQueryError(e)}`, { cause: e });
+  }
+}
+
+/** The columns to read: the selected ones, the key and the replication key, in table order. */
+function readColumns(plan: TablePlan, ctx: SyncContext, extra: readonly string[]): { cols: Column[]; emit: boolean[] } {
+  const need = new Set([...ctx.properties, ...plan.table.primaryKey, ...extra]);
+  const cols = plan.table.columns.filter((c) => need.has(c.name));
+  return { cols, emit: cols.map((c) => ctx.properties.has(c.name)) };
+}
+
+/** Turns fetched rows into RECORD text; per-column encoders are built once. */
+class RowEncoder {
+  private readonly prefixes: string[] = [];
+  private readonly encoders: ((s: string) => string)[] = [];
+  private readonly index: number[] = [];
+  readonly lost = new Map<string, number>();
+
+  constructor(plan: TablePlan, cols: Column[], emit: boolean[]) {
+    let first = true;
+    cols.forEach((c, i) => {
+      if (!emit[i]) return;
+      this.index.push(i);
+      this.prefixes.push((first ? "{" : ",") + JSON.stringify(c.name) + ":");
+      first = false;
+      const name = c.name;
+      this.encoders.push(plan.types.get(name)!.makeEncoder(() => this.lost.set(name, (this.lost.get(name) ?? 0) + 1)));
+    });
+  }
+
+  encode(row: (string | null)[]): string {
+    const n = this.index.length;
+    if (n === 0) return "{}";
+    let s = "";
+    for (let k = 0; k < n; k++) {
+      const v = row[this.index[k]!];
+      s += this.prefixes[k]! + (v === null || v === undefined ? "null" : this.encoders[k]!(v));
+    }
+    return s + "}";
+  }
+
+  warnLost(stream: string): void {
+    for (const [col, n] of this.lost) {
+      log.warn(`${stream}: column "${col}": ${n} value(s) have no JSON form (NaN, ±Infinity, or a date outside years 1-9999) and were emitted as null`);
+    }
+  }
+}
+
+function selectList(plan: TablePlan, cols: Column[]): string {
+  return cols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ");
+}
+
+const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+
+async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number): Promise<void> {
+  const { table } = plan;
+  const pk = table.primaryKey;
+  const prior = FullTableBookmark.safeParse(ctx.bookmark ?? {});
+  const bm = prior.success ? prior.data : {};
+  const sameKey = (v: Record<string, string> | undefined) => v !== undefined && pk.length > 0 && pk.every((k) => k in v) && Object.keys(v).length === pk.length;
+  const resume = bm.version !== undefined && sameKey(bm.last_pk_fetched) && sameKey(bm.max_pk_values);
+  let version = resume ? bm.version! : Date.now();
+  let last: string[] | undefined = resume ? pk.map((k) => bm.last_pk_fetched![k]!) : undefined;
+  let max: string[] | undefined = resume ? pk.map((k) => bm.max_pk_values![k]!) : undefined;
+  if (resume) log.info(`${plan.stream}: resuming the full-table pass of version ${version} after key ${JSON.stringify(bm.last_pk_fetched)}`);
+
+  const { cols, emit } = readColumns(plan, ctx, []);
+  const encoder = new RowEncoder(plan, cols, emit);
+  const pkIdx = pk.map((k) => cols.findIndex((c) => c.name === k));
+  const pkCols = pk.map((k) => table.columns.find((c) => c.name === k)!);
+  const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
+  const params = (from: number) => pkCols.map((c, i) => `$${from + i}::${c.castType}`).join(", ");
+
+  for (let attempt = 0; ; attempt++) {
+    let progressed = false;
+    try {
+      const client = await session.open();
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      try {
+        if (pk.length > 0 && max === undefined) {
+          const r = await client.query({
+            text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")} LIMIT 1`,
+            rowMode: "array",
+            types: RAW_TYPES,
+          });
+          max = r.rows[0] as string[] | undefined;
+          if (max === undefined) {
+            await client.query("COMMIT");
+            break; // an empty table: the pass is complete
+          }
+        }
+        let where = "";
+        const values: string[] = [];
+        if (pk.length > 0) {
+          where = ` WHERE (${keyList}) <= (${params(1)})`;
+          values.push(...max!);
+          if (last) {
+            where += ` AND (${keyList}) > (${params(pk.length + 1)})`;
+            values.push(...last);
+          }
+        }
+        const order = pk.length > 0 ? ` ORDER BY ${keyList}` : "";
+        await client.query(`DECLARE tap_heroku_cursor NO SCROLL CURSOR FOR SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where}${order}`, values);
+        const fetch = { text: `FETCH ${batchSize} FROM tap_heroku_cursor`, rowMode: "array" as const, types: RAW_TYPES };
+        for (;;) {
+          const r = await client.query(fetch);
+          const rows = r.rows as (string | null)[][];
+          for (const row of rows) await ctx.writeRecord(new RawJson(encoder.encode(row)), version);
+          if (rows.length === 0) break;
+          progressed = true;
+          if (pk.length > 0) {
+            const lastRow = rows[rows.length - 1]!;
+            last = pkIdx.map((i) => lastRow[i]!);
+            await ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last), max_pk_values: toObject(pk, max!) });
+          }
+          if (rows.length < batchSize) break;
+          if (ctx.signal.aborted) {
+            await client.query("COMMIT");
+            encoder.warnLost(plan.stream);
+            return;
+          }
+        }
+        await client.query("COMMIT");
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      }
+      break;
+    } catch (e) {
+      if (!isConnectionLost(e) || (attempt >= MAX_RECONNECTS && !progressed)) throw e;
+      if (progressed) attempt = 0;
+      await session.reset();
+      if (pk.length === 0) {
+        // Without a key there is no place to continue from: start over under a
+        // new version, so the target drops the partial pass when it completes.
+        version = Date.now();
+        log.warn(`${plan.stream}: the connection was lost; the table has no primary key, so the pass starts over (version ${version})`);
+      } else {
+        log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after the last key written`);
+      }
+    }
+  }
+  encoder.warnLost(plan.stream);
+  await ctx.activateVersion(version);
+  await ctx.saveBookmark({ version });
+}
+
+async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number): Promise<void> {
+  const { table } = plan;
+  const key = ctx.replicationKey!;
+  const keyCol = table.columns.find((c) => c.name === key);
+  if (!keyCol) throw new RunError(`${plan.stream}: the replication key "${key}" is not a readable column`);
+  const prior = IncrementalBookmark.safeParse(ctx.bookmark ?? {});
+  const bm = prior.success ? prior.data : {};
+  const keyType = plan.types.get(key)!;
+  let from: string | undefined =
+    bm.replication_key === key && bm.replication_key_value !== undefined
+      ? String(bm.replication_key_value)
+      : TIME_TYPES.has(keyType.baseName)
+        ? ctx.startDate
+        : undefined;
+
+  const { cols, emit } = readColumns(plan, ctx, [key]);
+  const encoder = new RowEncoder(plan, cols, emit);
+  const keyIdx = cols.findIndex((c) => c.name === key);
+  const quoted = quoteIdent(key);
+
+  for (let attempt = 0; ; attempt++) {
+    let progressed = false;
+    try {
+      const client = await session.open();
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      try {
+        // Rows whose key is NULL can never be bookmarked and are not read.
+        const where = from === undefined ? ` WHERE ${quoted} IS NOT NULL` : ` WHERE ${quoted} >= $1::${keyCol.castType}`;
+        await client.query(
+          `DECLARE tap_heroku_cursor NO SCROLL CURSOR FOR SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}`,
+          from === undefined ? [] : [from],
+        );
+        const fetch = { text: `FETCH ${batchSize} FROM tap_heroku_cursor`, rowMode: "array" as const, types: RAW_TYPES };
+        for (;;) {
+          const r = await client.query(fetch);
+          const rows = r.rows as (string | null)[][];
+          for (const row of rows) await ctx.writeRecord(new RawJson(encoder.encode(row)));
+          if (rows.length === 0) break;
+          progressed = true;
+          from = rows[rows.length - 1]![keyIdx]!;
+          await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
+          if (rows.length < batchSize) break;
+          if (ctx.signal.aborted) break;
+        }
+        await client.query("COMMIT");
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      }
+      break;
+    } catch (e) {
+      if (!isConnectionLost(e) || (attempt >= MAX_RECONNECTS && !progressed)) throw e;
+      if (progressed) attempt = 0;
+      await session.reset();
+      log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
+    }
+  }
+  encoder.warnLost(plan.stream);
+  if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
+}
+
+function toObject(keys: readonly string[], values: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  keys.forEach((k, i) => (o[k] = values[i]!));
+  return o;
+}
+
+function describeQueryError(e: unknown): string {
+  const state = sqlState(e);
+  const m = e instanceof Error ? e.message : String(e);
+  if (state === "57014") return `the query was cancelled by statement_timeout (postgres.statement_timeout_s): ${m}`;
+  if (state === "42501") return `permission denied: ${m}`;
+  return state ? `${m} (SQLSTATE ${state})` : m;
+}
+
