@@ -123,5 +123,6 @@ export function describeConnectError(e: unknown, timeoutS: number): string {
   if (isAuthFailure(e)) return "authentication failed (the credential was rotated or revoked)";
   if (/self[- ]signed|certificate|altnames|CERT_/i.test(m)) return `TLS certificate rejected (${m}); postgres.ssl=no-verify accepts Heroku's self-signed certificates`;
   if (/does not support SSL/i.test(m)) return "the server does not support SSL";
+  if (/error establishing an SSL connection/i.test(m)) return "the TLS handshake failed (the host did not answer as PostgreSQL)";
   return m;
 }

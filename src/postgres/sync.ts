@@ -47,8 +47,9 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
     else await fullTable(session, plan, ctx, batchSize);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
-    if (e instanceof RunError || e instanceof StreamSkipped) throw e;
-    throw new RunError(`${plan.stream}: ${describeQueryError(e)}`, { cause: e });
+    // Database errors fail this stream; anything else (stdout closed, a bug) is not ours to soften.
+    if (sqlState(e) !== undefined || isConnectionLost(e)) throw new RunError(`${plan.stream}: ${describeQueryError(e)}`, { cause: e });
+    throw e;
   }
 }
 

@@ -115,7 +115,7 @@ export async function runInProcess(
   streams: Stream[],
   catalog: Catalog | undefined,
   state: State = { bookmarks: {}, currently_syncing: null },
-  opts: { killAfterRecords?: number; signal?: AbortSignal } = {},
+  opts: { killAfterRecords?: number; signal?: AbortSignal; onFlush?: (records: number) => Promise<void>; stateEvery?: number } = {},
 ): Promise<InProcessRun> {
   let stdout = "";
   let records = 0;
@@ -124,13 +124,9 @@ export async function runInProcess(
   const sink = async (bytes: Uint8Array) => {
     if (killed) throw new Error("killed");
     const text = decoder.decode(bytes);
-    if (opts.killAfterRecords === undefined) {
-      stdout += text;
-      return;
-    }
     for (const line of text.split(/(?<=\n)/)) {
       if (line.startsWith('{"type":"RECORD"')) {
-        if (records >= opts.killAfterRecords) {
+        if (opts.killAfterRecords !== undefined && records >= opts.killAfterRecords) {
           killed = true;
           throw new Error("killed");
         }
@@ -138,12 +134,13 @@ export async function runInProcess(
       }
       stdout += line;
     }
+    await opts.onFlush?.(records);
   };
   const writer = new MessageWriter(sink, 16 * 1024);
   const plan = planSync(streams, catalog ? { file: "catalog.json", value: catalog } : undefined, { file: "state.json", value: state });
   if (!plan.ok) throw plan.error;
   try {
-    await runSync(plan.value, { writer, state: structuredClone(state), startDate: undefined, signal: opts.signal ?? new AbortController().signal, stateEvery: { records: 500, seconds: 1000 } });
+    await runSync(plan.value, { writer, state: structuredClone(state), startDate: undefined, signal: opts.signal ?? new AbortController().signal, stateEvery: { records: opts.stateEvery ?? 500, seconds: 1000 } });
   } catch (e) {
     if (!killed) throw e;
   }
