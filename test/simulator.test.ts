@@ -100,6 +100,13 @@ describe("simulator: pagination", () => {
     expect(big.headers.get("content-range")).toMatch(/; max=1000$/);
     const all = await walk(sim, "/apps");
     expect(all.flatMap((p) => p.body)).toHaveLength(450);
+    // paging on the other advertised fields loses nothing either
+    for (const field of ["name", "updated_at"]) {
+      const pages = await walk(sim, "/apps", `${field} ..; max=100`);
+      const apps = pages.flatMap((p) => p.body) as Record<string, string>[];
+      expect(new Set(apps.map((a) => a.id)).size, field).toBe(450);
+      expect(apps.map((a) => a[field])).toEqual(apps.map((a) => a[field]).sort());
+    }
     expect(sim.total("/apps")).toBe(450);
   });
 
@@ -134,6 +141,7 @@ describe("simulator: pagination", () => {
     const r = await get(sim, `/apps/${app.name}/releases`, { range: "name ..; max=10" });
     expect(r.status).toBe(416);
     expect(r.body.id).toBe("requested_range_not_satisfiable");
+    expect(r.headers.get("accept-ranges")).toBe("id, version");
     const bad = await get(sim, `/apps/${app.name}/releases`, { range: "version ..; max=10; order=desc" });
     expect(bad.status).toBe(400);
     expect(bad.body.id).toBe("bad_request");
@@ -427,6 +435,7 @@ describe("simulator: data", () => {
     expect(addon.app.id).toBe(newApp.id);
     expect(((await get(sim, "/addons", { range: "id ..; max=1000" })).body as { id: string }[]).map((a) => a.id)).toContain(addon.id);
     expect(((await get(sim, `/apps/${newApp.name}/addon-attachments`)).body as { addon: { id: string } }[]).map((a) => a.addon.id)).toContain(addon.id);
+    expect((await get(sim, `/addons/${addon.id}/config`)).status).toBe(200);
   });
 });
 

@@ -30,6 +30,8 @@ export class RangeProblem extends Error {
   constructor(
     readonly status: 400 | 416,
     message: string,
+    /** the endpoint's Accept-Ranges, sent along with a 416 */
+    readonly acceptRanges?: string,
   ) {
     super(message);
   }

@@ -198,7 +198,8 @@ export class SimServer {
       } catch (err) {
         if (err instanceof HttpProblem) return send(err.status, { id: err.id, message: err.message });
         if (err instanceof RangeProblem) {
-          return send(err.status, { id: err.status === 416 ? "requested_range_not_satisfiable" : "bad_request", message: err.message });
+          const id = err.status === 416 ? "requested_range_not_satisfiable" : "bad_request";
+          return send(err.status, { id, message: err.message }, err.acceptRanges ? { "Accept-Ranges": err.acceptRanges } : {});
         }
         send(500, { id: "internal_server_error", message: err instanceof Error ? err.message : String(err) });
       }
@@ -226,12 +227,13 @@ export class SimServer {
 
     const items = route.impl.list(this.world, params, url.searchParams);
     const spec = parseRange(entry.range ?? undefined, "id");
+    const acceptRanges = route.rangeFields.join(", ") || "id";
     if (spec.field !== "id" && !route.rangeFields.includes(spec.field)) {
-      throw new RangeProblem(416, `Range on \`${spec.field}\` is not supported here; acceptable fields: ${route.rangeFields.join(", ") || "id"}.`);
+      throw new RangeProblem(416, `Range on \`${spec.field}\` is not supported here; acceptable fields: ${acceptRanges}.`, acceptRanges);
     }
     const page = paginate(this.sorted(route, url.pathname + url.search, items, spec.field), spec);
     const headers: Record<string, string> = {
-      "Accept-Ranges": route.rangeFields.join(", ") || "id",
+      "Accept-Ranges": acceptRanges,
       "Content-Range": page.contentRange,
     };
     if (page.nextRange) headers["Next-Range"] = page.nextRange;

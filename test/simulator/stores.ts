@@ -19,7 +19,7 @@
 //     first `postgresApps` apps; attachments derived from add-ons; every other child list perParent
 //   per add-on / team / space / pipeline / test run / enterprise account: perParent
 
-import { hash32, hexFrom, herokuTime, timeIn2025 } from "./data.ts";
+import { DAY_MS, hash32, hexFrom, herokuTime, timeIn2025, YEAR_START } from "./data.ts";
 import type { Item } from "./data.ts";
 import type { StoreSpec, World } from "./world.ts";
 
@@ -328,6 +328,13 @@ export const STORES: Record<string, StoreSpec> = {
       a.buildpack_provided_description = "Node.js";
       a.acm = false;
       a.internal_routing = a.space ? false : null;
+      // /apps can be paged by updated_at, so no two apps share one: a permutation of the
+      // seconds of 2025 (Feb-Nov) by index, with created_at up to 30 days earlier.
+      const span = 300 * 86_400;
+      const updated = YEAR_START + 31 * DAY_MS + ((c.i * 7_919_993 + c.w.opts.seed * 104_729) % span) * 1000;
+      a.updated_at = herokuTime(updated);
+      a.created_at = herokuTime(updated - c.w.gen.rng(c.key).int(30 * 86_400) * 1000);
+      a.released_at = a.updated_at;
     },
   },
   addons: perApp("#/definitions/add-on", "/apps/{app}/addons", {

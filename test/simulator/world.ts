@@ -69,6 +69,7 @@ interface Meta {
 export class Store {
   private readonly buckets = new Map<Item | null, Item[]>();
   private index: Map<string, Item> | undefined;
+  private indexVersion = -1;
 
   constructor(
     readonly name: string,
@@ -102,8 +103,13 @@ export class Store {
 
   /** Lookup by id / name (or the store's keys). */
   find(key: string): Item | undefined {
-    if (!this.index) {
+    const hit = this.index?.get(key);
+    if (hit) return hit;
+    // (Re)build on a miss when the world changed since: add() may have created parents
+    // (a new app) whose children this index has never seen.
+    if (!this.index || this.indexVersion !== this.w.version) {
       this.index = new Map();
+      this.indexVersion = this.w.version;
       for (const item of this.all()) this.indexItem(item);
     }
     return this.index.get(key);
