@@ -7,6 +7,7 @@ import type { Stream } from "./singer/stream.ts";
 import { HerokuClient } from "./heroku/client.ts";
 import { loadDefinitions } from "./heroku/definitions.ts";
 import { herokuStream } from "./heroku/streams.ts";
+import { openPostgres } from "./postgres/index.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -23,6 +24,8 @@ export const TAP = {
 export interface Source {
   readonly streams: Stream[];
   readonly client: HerokuClient;
+  /** Stream-id prefixes of databases that could not be reached this run, with the reason. */
+  readonly unavailable?: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
 
@@ -42,5 +45,14 @@ export async function openSource(settings: Settings): Promise<Source> {
   const client = herokuClient(settings);
   const definitions = await loadDefinitions();
   const streams = definitions.filter((d) => d.parent === null && !d.single).map((d) => herokuStream(d, client, settings));
-  return { streams, client, close: () => client.close() };
+  const pg = await openPostgres(settings, client);
+  return {
+    streams: [...streams, ...pg.streams],
+    client,
+    unavailable: pg.unavailable,
+    close: async () => {
+      await pg.close();
+      await client.close();
+    },
+  };
 }

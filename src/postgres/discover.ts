@@ -1,0 +1,201 @@
+// Finding the Heroku Postgres databases of the apps in scope through the
+// Platform API: each app's add-ons of service heroku-postgresql, their
+// attachments, and the app's config vars for the URL in `<ATTACHMENT>_URL`.
+// The URL is resolved on every run (Heroku rotates credentials) and can be
+// resolved again mid-run. Then each database is asked what it is, so that a
+// leader and its followers are recognised as one logical database.
+import type { HerokuClient } from "../heroku/client.ts";
+import { HerokuHttpError } from "../heroku/client.ts";
+import { RunError } from "../errors.ts";
+import { log } from "../log.ts";
+import { registerUrl } from "./connect.ts";
+import type { PostgresSettings } from "./connect.ts";
+import { Session } from "./session.ts";
+import type { UrlSource } from "./session.ts";
+
+const SERVICE = "heroku-postgresql";
+
+/** One Heroku Postgres add-on with the URL it was reached by. */
+export interface Candidate {
+  readonly addonId: string;
+  readonly addonName: string;
+  readonly app: string;
+  readonly attachment: string;
+  readonly url: UrlSource;
+}
+
+/** A logical database: a leader and its followers, or a lone follower. */
+export interface LogicalDatabase {
+  /** The add-on the stream names come from (the leader when known). */
+  readonly named: Candidate;
+  /** The add-on the tables are read from. */
+  readonly readFrom: Candidate;
+  readonly session: Session;
+}
+
+interface Named {
+  id?: string;
+  name?: string;
+}
+interface Addon extends Named {
+  addon_service?: Named;
+  plan?: Named;
+  app?: Named;
+}
+interface Attachment extends Named {
+  addon?: Named & { app?: Named };
+  app?: Named;
+  namespace?: string | null;
+}
+
+export const SCOPE_HINT =
+  'reading config vars needs the token scope "read-protected" (or "global"): heroku authorizations:create --scope read-protected,identity';
+
+/** Add-ons of service heroku-postgresql of the apps in scope, deduplicated by add-on id. */
+export async function findCandidates(client: HerokuClient, apps: readonly string[] | undefined): Promise<Candidate[]> {
+  const appNames = apps ?? (await listAll<Named>(client, "/apps")).map((a) => String(a.name ?? a.id));
+  const found = new Map<string, Candidate>();
+  let refused = false;
+  for (const app of appNames) {
+    if (refused) break;
+    const path = `/apps/${encodeURIComponent(app)}`;
+    const addons = (await listAll<Addon>(client, `${path}/addons`)).filter(isPostgres);
+    if (addons.length === 0) continue;
+    const ids = new Set(addons.map((a) => String(a.id)));
+    const attachments = (await listAll<Attachment>(client, `${path}/addon-attachments`)).filter((a) => ids.has(String(a.addon?.id)));
+    let vars: Record<string, string>;
+    try {
+      vars = await configVars(client, app);
+    } catch (e) {
+      if (e instanceof HerokuHttpError && e.status === 403) {
+        log.warn(`Heroku Postgres databases are left out: Heroku refused GET /apps/{app}/config-vars (403 ${e.id}); ${SCOPE_HINT}`);
+        refused = true;
+        break;
+      }
+      throw e;
+    }
+    for (const addon of addons) {
+      const id = String(addon.id);
+      if (found.has(id)) continue; // an add-on attached to several apps is one database
+      const att = pickAttachment(attachments.filter((a) => String(a.addon?.id) === id), vars);
+      if (!att) {
+        log.warn(`${addon.name}: no config var of app ${app} holds its URL; it is left out`);
+        continue;
+      }
+      const varName = `${att.name}_URL`;
+      let known: string | undefined = vars[varName];
+      registerUrl(known!);
+      found.set(id, {
+        addonId: id,
+        addonName: String(addon.name),
+        app,
+        attachment: String(att.name),
+        url: async (fresh) => {
+          if (fresh || known === undefined) {
+            const again = (await configVars(client, app))[varName];
+            if (!again) throw new RunError(`${addon.name}: config var ${varName} of app ${app} is gone`);
+            registerUrl(again);
+            known = again;
+          }
+          return known;
+        },
+      });
+    }
+  }
+  return [...found.values()];
+}
+
+function isPostgres(a: Addon): boolean {
+  return a.addon_service?.name === SERVICE || String(a.plan?.name ?? "").startsWith(`${SERVICE}:`);
+}
+
+/** DATABASE first, then any attachment whose URL is set; connection-pool and namespaced attachments last. */
+function pickAttachment(atts: Attachment[], vars: Record<string, string>): Attachment | undefined {
+  const rank = (a: Attachment) =>
+    (a.name === "DATABASE" ? 0 : 1) + (a.namespace ? 4 : 0) + (/CONNECTION_POOL/.test(String(a.name)) ? 8 : 0);
+  return atts.filter((a) => vars[`${a.name}_URL`]).sort((x, y) => rank(x) - rank(y))[0];
+}
+
+async function configVars(client: HerokuClient, app: string): Promise<Record<string, string>> {
+  const body = (await client.get(`/apps/${encodeURIComponent(app)}/config-vars`)) as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body ?? {})) {
+    if (typeof v !== "string") continue;
+    out[k] = v;
+    if (/^postgres(ql)?:\/\//i.test(v)) registerUrl(v);
+  }
+  return out;
+}
+
+async function listAll<T>(client: HerokuClient, path: string): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of client.pages(path)) out.push(...(page.items as T[]));
+  return out;
+}
+
+interface Identity {
+  readonly follower: boolean;
+  /** Same for a leader and its physical followers. */
+  readonly key: string;
+}
+
+/**
+ * Connects to each candidate, tells leaders from followers and groups them by
+ * cluster identity, so that each logical database is read once: from a
+ * follower when one exists and prefer_follower is set.
+ */
+export async function groupDatabases(
+  candidates: readonly Candidate[],
+  settings: PostgresSettings,
+): Promise<{ databases: LogicalDatabase[]; unreachable: { candidate: Candidate; reason: string }[] }> {
+  const probed: { c: Candidate; session: Session; id: Identity }[] = [];
+  const unreachable: { candidate: Candidate; reason: string }[] = [];
+  await Promise.all(
+    candidates.map(async (c) => {
+      const session = new Session(c.addonName, c.url, settings);
+      try {
+        const id = await identify(session);
+        probed.push({ c, session, id });
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        unreachable.push({ candidate: c, reason });
+        log.warn(`${reason}; its tables are left out of this run`);
+      } finally {
+        await session.reset();
+      }
+    }),
+  );
+  probed.sort((a, b) => a.c.addonName.localeCompare(b.c.addonName));
+  const groups = new Map<string, typeof probed>();
+  for (const p of probed) groups.set(p.id.key, [...(groups.get(p.id.key) ?? []), p]);
+  const out: LogicalDatabase[] = [];
+  for (const members of groups.values()) {
+    const leader = members.find((m) => !m.id.follower);
+    const follower = members.find((m) => m.id.follower);
+    const named = leader ?? members[0]!;
+    const read = settings.prefer_follower ? (follower ?? named) : (leader ?? named);
+    for (const m of members) if (m !== read) await m.session.close();
+    if (members.length > 1) {
+      log.info(`${named.c.addonName}: ${members.length - 1} more add-on(s) serve the same database (${members.filter((m) => m !== named).map((m) => m.c.addonName).join(", ")}); reading from ${read.c.addonName}`);
+    }
+    out.push({ named: named.c, readFrom: read.c, session: read.session });
+  }
+  return { databases: out.sort((a, b) => a.named.addonName.localeCompare(b.named.addonName)), unreachable };
+}
+
+async function identify(session: Session): Promise<Identity> {
+  const client = await session.open();
+  const r = await client.query<{ follower: string; db: string; dboid: string }>(
+    "SELECT pg_is_in_recovery()::text AS follower, current_database() AS db, (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = current_database()) AS dboid",
+  );
+  const row = r.rows[0]!;
+  let system = "";
+  try {
+    // A physical follower shares the leader's system identifier; reading it may need pg_monitor.
+    const s = await client.query<{ id: string }>("SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()");
+    system = s.rows[0]?.id ?? "";
+  } catch {
+    // Heroku database names are random and a follower keeps its leader's: name and oid suffice.
+  }
+  return { follower: row.follower === "true", key: `${system}/${row.db}/${row.dboid}` };
+}

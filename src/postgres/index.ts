@@ -1,0 +1,66 @@
+// What src/tap.ts calls: the Heroku Postgres streams of a config.
+import type { Settings } from "../config.ts";
+import type { HerokuClient } from "../heroku/client.ts";
+import { HerokuHttpError } from "../heroku/client.ts";
+import type { Stream } from "../singer/stream.ts";
+import { log } from "../log.ts";
+import { databaseStreams } from "./database.ts";
+import { findCandidates, groupDatabases } from "./discover.ts";
+import type { Session } from "./session.ts";
+import { aliasOf } from "./streams.ts";
+
+export interface PostgresSource {
+  readonly streams: Stream[];
+  /**
+   * Stream-id prefixes (`<alias>-`) of databases found through the API but
+   * not reachable in this run, with the reason: a catalog that selects one of
+   * their streams should skip it with this warning rather than fail.
+   */
+  readonly unavailable: ReadonlyMap<string, string>;
+  close(): Promise<void>;
+}
+
+export async function openPostgres(settings: Settings, client: HerokuClient): Promise<PostgresSource> {
+  const pg = settings.postgres;
+  const sessions: Session[] = [];
+  const unavailable = new Map<string, string>();
+  const streams: Stream[] = [];
+  const close = async () => void (await Promise.all(sessions.map((s) => s.close())));
+  if (!pg.enabled) return { streams, unavailable, close };
+
+  let candidates;
+  try {
+    candidates = await findCandidates(client, settings.apps);
+  } catch (e) {
+    if (e instanceof HerokuHttpError && e.fatal) throw e;
+    log.warn(`Heroku Postgres databases are left out: ${e instanceof Error ? e.message : String(e)}`);
+    return { streams, unavailable, close };
+  }
+  const { databases, unreachable } = await groupDatabases(candidates, pg);
+  for (const u of unreachable) unavailable.set(`${aliasOf(u.candidate.addonName)}-`, u.reason);
+  const taken = new Set<string>();
+  for (const db of databases) {
+    const alias = aliasOf(db.named.addonName);
+    sessions.push(db.session);
+    try {
+      const opened = await databaseStreams(
+        {
+          alias,
+          app: db.named.app,
+          addon: db.named.addonName,
+          ...(db.readFrom !== db.named ? { readFrom: db.readFrom.addonName } : {}),
+        },
+        db.readFrom.url,
+        pg,
+        taken,
+        db.session,
+      );
+      streams.push(...opened.streams);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      unavailable.set(`${alias}-`, why);
+      log.warn(`${why}; its tables are left out of this run`);
+    }
+  }
+  return { streams, unavailable, close };
+}
