@@ -1,0 +1,211 @@
+// The CLI end to end, as Meltano runs it: a subprocess on Node and on Deno
+// against the loopback Heroku simulator; stdout parsed as Singer messages.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator } from "./simulator/index.ts";
+import type { Simulator } from "./simulator/index.ts";
+import { RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
+import { validate } from "./helpers/json-schema.ts";
+import type { Message } from "../src/singer/messages.ts";
+import type { JSONSchema7 } from "json-schema";
+
+let sim: Simulator;
+let files: Record<string, string> & { dir: string };
+
+beforeAll(async () => {
+  sim = await startSimulator({ apps: 2300, sizes: { "/apps": 2300 } });
+  files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url } });
+});
+afterAll(() => sim.close());
+
+const byType = <T extends Message["type"]>(messages: Message[], type: T) =>
+  messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
+
+const catalogSelecting = (catalog: { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> }, ids: string[]) => ({
+  streams: catalog.streams.map((s) => ({
+    ...s,
+    metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: ids.includes(s.tap_stream_id) } } : m)),
+  })),
+});
+
+describe.each(RUNTIMES)("on %s", (runtime) => {
+  it("discovers, syncs apps over several pages, and resumes from its own state", async () => {
+    const discover = await runTap(["--config", files["config.json"]!, "--discover"], { runtime });
+    expect(discover.stderr).toBe("");
+    expect(discover.code).toBe(0);
+    const catalog = JSON.parse(discover.stdout);
+    const apps = catalog.streams.find((s: { tap_stream_id: string }) => s.tap_stream_id === "apps");
+    expect(apps.key_properties).toEqual(["id"]);
+    const root = apps.metadata.find((m: { breadcrumb: string[] }) => m.breadcrumb.length === 0).metadata;
+    expect(root["replication-method"]).toBe("INCREMENTAL");
+    expect(root["replication-key"]).toBe("updated_at");
+
+    const selected = tempFiles({ "catalog.json": catalogSelecting(catalog, ["apps"]) });
+    sim.resetLog();
+    const first = await runTap(["--config", files["config.json"]!, "--catalog", selected["catalog.json"]!], { runtime });
+    expect(first.code, first.stderr).toBe(0);
+    const messages = first.messages();
+    expect(messages[0]).toMatchObject({ type: "SCHEMA", stream: "apps", key_properties: ["id"] });
+    const records = byType(messages, "RECORD");
+    expect(records).toHaveLength(sim.total("/apps"));
+    expect(new Set(records.map((r) => r.record.id)).size).toBe(sim.total("/apps"));
+    const schema = byType(messages, "SCHEMA")[0]!.schema as JSONSchema7;
+    for (const r of records) expect(validate(schema, r.record)).toEqual([]);
+    // 2,300 apps in pages of at most 1,000: three requests, no more.
+    expect(sim.requests.filter((r) => r.path === "/apps")).toHaveLength(3);
+    expect(sim.requests.every((r) => r.method === "GET")).toBe(true);
+
+    const states = byType(messages, "STATE");
+    const last = states.at(-1)!.value as { bookmarks: Record<string, { replication_key_value: string }>; currently_syncing: unknown };
+    expect(last.currently_syncing).toBeNull();
+    const newest = records.map((r) => String(r.record.updated_at)).sort().at(-1);
+    expect(last.bookmarks.apps!.replication_key_value).toBe(newest);
+
+    // Second run from the first run's state: only the touched app and the ties at the bookmark.
+    const touchedId = String(records[5]!.record.id);
+    sim.touch("/apps", touchedId, new Date(Date.parse(newest!) + 60_000));
+    const state = tempFiles({ "state.json": last });
+    const second = await runTap(["--config", files["config.json"]!, "--catalog", selected["catalog.json"]!, "--state", state["state.json"]!], { runtime });
+    expect(second.code, second.stderr).toBe(0);
+    const again = byType(second.messages(), "RECORD").map((r) => r.record);
+    expect(again.map((r) => r.id)).toContain(touchedId);
+    expect(again.every((r) => String(r.updated_at) >= newest!)).toBe(true);
+    expect(again.length).toBeLessThan(records.length);
+  });
+
+  it("syncs the default selection without a catalog", async () => {
+    const run = await runTap(["--config", files["config.json"]!], { runtime });
+    expect(run.code, run.stderr).toBe(0);
+    const streams = new Set(byType(run.messages(), "SCHEMA").map((m) => m.stream));
+    expect(streams.has("apps")).toBe(true);
+  });
+
+  it("reads settings from TAP_HEROKU_* with --config ENV and the token from HEROKU_API_KEY", async () => {
+    const run = await runTap(["--config", "ENV", "--discover"], {
+      runtime,
+      env: { TAP_HEROKU_API_URL: sim.url, HEROKU_API_KEY: "test-token", TAP_HEROKU_MAX_RETRIES: "2" },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).streams.length).toBeGreaterThan(0);
+  });
+
+  it("describes itself with --about", async () => {
+    const json = await runTap(["--about", "--format", "json"], { runtime });
+    expect(json.code).toBe(0);
+    const about = JSON.parse(json.stdout);
+    expect(about.name).toBe("tap-heroku");
+    expect(about.capabilities).toEqual(expect.arrayContaining(["catalog", "discover", "state", "about"]));
+    expect(about.settings.properties.token).toBeDefined();
+    expect(about.settings.required).toContain("token");
+    const md = await runTap(["--about", "--format", "markdown"], { runtime });
+    expect(md.code).toBe(0);
+    expect(md.stdout).toMatch(/\| token \| yes \|/);
+  });
+});
+
+describe("deselected properties", () => {
+  it("are left out of SCHEMA and RECORD; keys stay", async () => {
+    const discover = await runTap(["--config", files["config.json"]!, "--discover"]);
+    const catalog = catalogSelecting(JSON.parse(discover.stdout), ["apps"]);
+    const apps = catalog.streams.find((s) => s.tap_stream_id === "apps")!;
+    apps.metadata = apps.metadata.map((m) =>
+      m.breadcrumb[1] === "name" || m.breadcrumb[1] === "id" ? { ...m, metadata: { ...m.metadata, selected: true } } : m.breadcrumb.length ? { ...m, metadata: { ...m.metadata, selected: false } } : m,
+    );
+    const f = tempFiles({ "catalog.json": catalog });
+    const run = await runTap(["--config", files["config.json"]!, "--catalog", f["catalog.json"]!]);
+    expect(run.code, run.stderr).toBe(0);
+    const schema = byType(run.messages(), "SCHEMA")[0]!.schema as JSONSchema7;
+    expect(Object.keys(schema.properties!).sort()).toEqual(["id", "name", "updated_at"]);
+    for (const r of byType(run.messages(), "RECORD")) expect(Object.keys(r.record).sort()).toEqual(["id", "name", "updated_at"]);
+  });
+});
+
+describe("bad input: one line on stderr, exit 2, no stack trace", () => {
+  const good = () => ({ token: "test-token", api_url: sim.url });
+  const discoverCatalog = async () => JSON.parse((await runTap(["--config", files["config.json"]!, "--discover"])).stdout);
+
+  const cases: Array<[string, () => Promise<string[]>, RegExp]> = [
+    ["missing config file", async () => ["--config", "/nonexistent/config.json"], /config file \/nonexistent\/config\.json: no such file/],
+    ["config not JSON", async () => ["--config", tempFiles({ "c.json": "{nope" })["c.json"]!], /config file .*c\.json: not valid JSON/],
+    ["config not an object", async () => ["--config", tempFiles({ "c.json": [1, 2] })["c.json"]!], /c\.json: expected a JSON object/],
+    ["empty token", async () => ["--config", tempFiles({ "c.json": { ...good(), token: "" } })["c.json"]!], /c\.json: field "token": must not be empty/],
+    ["bad start_date", async () => ["--config", tempFiles({ "c.json": { ...good(), start_date: "last tuesday" } })["c.json"]!], /c\.json: field "start_date": expected an RFC 3339/],
+    ["max_retries of the wrong type", async () => ["--config", tempFiles({ "c.json": { ...good(), max_retries: "five" } })["c.json"]!], /c\.json: field "max_retries"/],
+    ["bad api_url", async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "not a url" } })["c.json"]!], /field "api_url": expected an http\(s\) URL/],
+    ["no token anywhere", async () => ["--config", tempFiles({ "c.json": { api_url: sim.url } })["c.json"]!], /field "token": expected the Heroku API token/],
+    ["catalog not JSON", async () => ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": "[" })["cat.json"]!], /catalog file .*cat\.json: not valid JSON/],
+    ["catalog of the wrong shape", async () => ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": { streams: {} } })["cat.json"]!], /cat\.json: field "streams": streams must be a list/],
+    [
+      "catalog selecting an unknown stream",
+      async () => {
+        const c = { streams: [{ tap_stream_id: "nope", stream: "nope", schema: {}, metadata: [{ breadcrumb: [], metadata: { selected: true } }] }] };
+        return ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": c })["cat.json"]!];
+      },
+      /cat\.json: streams\[0\] \(nope\): the stream is selected but this tap has no such stream/,
+    ],
+    [
+      "replication-key that is not a valid key",
+      async () => {
+        const c = catalogSelecting(await discoverCatalog(), ["apps"]);
+        const apps = c.streams.find((s) => s.tap_stream_id === "apps")!;
+        apps.metadata[0]!.metadata["replication-key"] = "name";
+        return ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": c })["cat.json"]!];
+      },
+      /\(apps\): replication-key "name" is not one of the stream's valid replication keys \(updated_at\)/,
+    ],
+    [
+      "INCREMENTAL on a stream that cannot do it",
+      async () => {
+        const cat = await discoverCatalog();
+        const full = cat.streams.find((s: { metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }) => s.metadata[0]!.metadata["forced-replication-method"] === "FULL_TABLE");
+        const c = catalogSelecting(cat, [full.tap_stream_id]);
+        c.streams.find((s) => s.tap_stream_id === full.tap_stream_id)!.metadata[0]!.metadata["replication-method"] = "INCREMENTAL";
+        return ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": c })["cat.json"]!];
+      },
+      /replication-method INCREMENTAL is impossible for this stream/,
+    ],
+    [
+      "replication-method that is not a method",
+      async () => {
+        const c = catalogSelecting(await discoverCatalog(), ["apps"]);
+        c.streams.find((s) => s.tap_stream_id === "apps")!.metadata[0]!.metadata["replication-method"] = "SOMETIMES";
+        return ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": c })["cat.json"]!];
+      },
+      /\(apps\): field "metadata.replication-method": replication-method must be one of/,
+    ],
+    ["state not JSON", async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": "x" })["s.json"]!], /state file .*s\.json: not valid JSON/],
+    ["state of the wrong shape", async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": { bookmarks: [] } })["s.json"]!], /s\.json: field "bookmarks": expected an object of bookmarks/],
+    [
+      "state bookmark of the wrong type",
+      async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": { bookmarks: { apps: { replication_key_value: 12 } } } })["s.json"]!],
+      /s\.json: field "bookmarks\.apps\.replication_key_value": expected an RFC 3339 date-time/,
+    ],
+    ["an unknown flag", async () => ["--config", files["config.json"]!, "--frobnicate"], /Unknown option --frobnicate/],
+    ["--discover with --catalog", async () => ["--config", files["config.json"]!, "--discover", "--catalog", "x.json"], /--discover cannot be combined/],
+    ["--catalog with --properties", async () => ["--config", files["config.json"]!, "--catalog", "a.json", "--properties", "b.json"], /--catalog and --properties/],
+    ["--format without --about", async () => ["--format", "json"], /--format goes with --about/],
+    ["--config without a value", async () => ["--discover", "--config"], /--config/],
+    ["a stray argument", async () => ["sync", "--config", files["config.json"]!], /unexpected argument "sync"/],
+  ];
+
+  it.each(cases)("%s", async (_name, args, expected) => {
+    const run = await runTap(await args(), { env: { HEROKU_API_KEY: undefined } });
+    expect(run.stdout).toBe("");
+    expect(run.code).toBe(2);
+    const lines = run.stderr.trimEnd().split("\n");
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ERROR /);
+    expect(lines[0]).toMatch(expected);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("run-time failures", () => {
+  it("a rejected token stops the run with one clear line and exit 1, and the token is never printed", async () => {
+    const f = tempFiles({ "c.json": { token: "revoked-token-1234", api_url: sim.url } });
+    const run = await runTap(["--config", f["c.json"]!]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/401 unauthorized/);
+    expect(run.stderr + run.stdout).not.toContain("revoked-token-1234");
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
