@@ -13,7 +13,7 @@ let files: Record<string, string> & { dir: string };
 
 beforeAll(async () => {
   sim = await startSimulator({ apps: 2300, sizes: { "/apps": 2300 } });
-  files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url } });
+  files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url, postgres: { enabled: false } } });
 });
 afterAll(() => sim.close());
 
@@ -82,7 +82,7 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
   it("reads settings from TAP_HEROKU_* with --config ENV and the token from HEROKU_API_KEY", async () => {
     const run = await runTap(["--config", "ENV", "--discover"], {
       runtime,
-      env: { TAP_HEROKU_API_URL: sim.url, HEROKU_API_KEY: "test-token", TAP_HEROKU_MAX_RETRIES: "2" },
+      env: { TAP_HEROKU_API_URL: sim.url, HEROKU_API_KEY: "test-token", TAP_HEROKU_MAX_RETRIES: "2", TAP_HEROKU_POSTGRES_ENABLED: "false" },
     });
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).streams.length).toBeGreaterThan(0);
