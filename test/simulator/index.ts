@@ -18,7 +18,9 @@
 //   postgresPerApp  Heroku Postgres add-ons on each of them (default 1); the first
 //                   is attached as DATABASE and HEROKU_POSTGRESQL_<COLOR>, later
 //                   ones as HEROKU_POSTGRESQL_<COLOR> only; each attachment adds
-//                   <NAME>_URL=postgres://... to the app's config vars
+//                   <NAME>_URL=postgres://... to the app's config vars (fake hosts
+//                   under the reserved .invalid TLD: nothing real is ever reached;
+//                   point a test at a real database with configVars/setConfigVars)
 //
 // `sizes` keys are endpoint path templates. For per-parent lists the size is
 // per parent (`"/apps/{app}/releases": 2500` gives every app 2500 releases);
