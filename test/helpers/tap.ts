@@ -29,10 +29,13 @@ export interface RunOptions {
   onSpawn?: (child: ReturnType<typeof spawn>) => void;
 }
 
+/** The permissions `deno task tap` grants (deno.json); the tests run with exactly these. */
+export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "--allow-sys"];
+
 export function command(runtime: RuntimeName): [string, string[]] {
   return runtime === "node"
     ? [process.execPath, [join(ROOT, "bin/tap-heroku.js")]]
-    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
+    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
 }
 
 export function runTap(args: string[], opts: RunOptions = {}): Promise<TapRun> {
