@@ -15,6 +15,7 @@ import { Catalog } from "./singer/catalog.ts";
 import { discoverEntry, planSync, runSync } from "./singer/runner.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
 import { MessageWriter } from "./singer/writer.ts";
+import { logSummary } from "./singer/progress.ts";
 import { openSource, TAP } from "./tap.ts";
 import { formatIssue } from "./zod-issues.ts";
 
@@ -130,6 +131,7 @@ async function sync(settings: Settings, plan: Parameters<typeof runSync>[0], sta
   });
   try {
     const summaries = await runSync(plan, { writer, state, startDate: settings.start_date, signal: stop.signal });
+    logSummary(summaries);
     if (signalled) {
       log.error(`stopped by ${signalled}; rerun with the last STATE to continue`);
       return signalled === "SIGINT" ? 130 : 143;

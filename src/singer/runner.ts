@@ -11,6 +11,7 @@ import { fail, ok, RunError, StreamSkipped, UsageError } from "../errors.ts";
 import type { Result } from "../errors.ts";
 import { log, metric } from "../log.ts";
 import { formatIssue } from "../zod-issues.ts";
+import { Progress } from "./progress.ts";
 
 export interface PlannedStream {
   readonly stream: Stream;
@@ -125,6 +126,7 @@ export interface RunOptions {
   readonly signal: AbortSignal;
   /** A STATE line is written when a bookmark is saved and this many records or seconds have passed. */
   readonly stateEvery?: { records: number; seconds: number };
+  readonly progress?: Progress;
 }
 
 export interface StreamSummary {
@@ -140,6 +142,7 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
   const { writer, state } = opts;
   const every = opts.stateEvery ?? { records: 10_000, seconds: 30 };
   const ordered = resumeFirst(plan, state.currently_syncing);
+  const progress = opts.progress ?? new Progress();
   const summaries: StreamSummary[] = [];
 
   for (const p of ordered) {
@@ -154,6 +157,7 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
     const all = Object.keys(p.stream.schema.properties ?? {}).every((k) => props.has(k));
 
     state.currently_syncing = id;
+    progress.start(id);
     await writer.schema({
       stream: id,
       schema: pickSchema(p.stream.schema, props),
@@ -178,6 +182,7 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
       writeRecord(record: Record_, version?: number) {
         records++;
         sinceState++;
+        progress.record();
         const out = all || record instanceof RawJson ? record : pick(record, props);
         return writer.record(id, out, timeExtracted, version);
       },
@@ -187,6 +192,10 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
       },
       activateVersion(version: number) {
         return writer.activateVersion({ stream: id, version });
+      },
+      progress(detail: string) {
+        progress.setDetail(detail);
+        progress.maybeShow();
       },
     };
 
@@ -211,6 +220,7 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
     }
     if (outcome !== "stopped") state.currently_syncing = null;
     await writeState();
+    progress.end();
     const seconds = (Date.now() - started) / 1000;
     summaries.push({ stream: id, records, seconds, outcome, ...(message ? { message } : {}) });
     log.info(`${id}: ${records} records in ${seconds.toFixed(1)} s (${rate(records, seconds)} records/s)${outcome === "done" ? "" : `, ${outcome}`}`);

@@ -45,4 +45,6 @@ export interface SyncContext {
    */
   saveBookmark(bookmark: Bookmark): Promise<void>;
   activateVersion(version: number): Promise<void>;
+  /** Tells the person watching what the stream is on (a parent, a table); cheap to call. */
+  progress(detail: string): void;
 }
