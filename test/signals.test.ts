@@ -1,0 +1,73 @@
+// A tap killed politely stops at a clean point with a final STATE; a target
+// that goes away (EPIPE) stops the tap at once instead of hanging it.
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator } from "./simulator/index.ts";
+import type { Simulator } from "./simulator/index.ts";
+import { command, parseMessages, ROOT, RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
+
+let sim: Simulator;
+let config: string;
+
+beforeAll(async () => {
+  // Slow pages so that a signal lands mid-stream.
+  sim = await startSimulator({ apps: 3000, sizes: { "/apps": 3000 }, latencyMs: 400 });
+  config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { enabled: false } } })["c.json"]!;
+});
+afterAll(() => sim.close());
+
+const selectApps = async () => {
+  const catalog = JSON.parse((await runTap(["--config", config, "--discover"])).stdout);
+  for (const s of catalog.streams) s.metadata[0].metadata.selected = s.tap_stream_id === "apps";
+  return tempFiles({ "cat.json": catalog })["cat.json"]!;
+};
+
+describe.each(RUNTIMES)("on %s", (runtime) => {
+  it.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const)("%s stops at a clean point, writes a final STATE and exits %i", async (signal, code) => {
+    const catalog = await selectApps();
+    let sent = false;
+    const run = await runTap(["--config", config, "--catalog", catalog], {
+      runtime,
+      onSpawn: (child) => {
+        child.stdout!.on("data", () => {
+          if (!sent) {
+            sent = true; // the SCHEMA is out: the stream is under way
+            setTimeout(() => child.kill(signal), 200);
+          }
+        });
+      },
+    });
+    expect(run.code, run.stderr).toBe(code);
+    const messages = run.messages();
+    expect(messages.at(-1)!.type).toBe("STATE");
+    expect(run.stderr).toMatch(new RegExp(`${signal} received`));
+    expect(run.stderr).toMatch(/rerun with the last STATE/);
+    // It stopped early: not every app was written.
+    expect(messages.filter((m) => m.type === "RECORD").length).toBeLessThan(3000);
+    const state = messages.at(-1) as { value: { currently_syncing: string | null } };
+    expect(state.value.currently_syncing).toBe("apps");
+  });
+
+  it("stops at once with a clear message when the reader closes stdout", async () => {
+    const catalog = await selectApps();
+    const [cmd, pre] = command(runtime);
+    const child = spawn(cmd, [...pre, "--config", config, "--catalog", catalog], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    let first = "";
+    child.stdout.once("data", (d: Buffer) => {
+      first = d.toString("utf8");
+      child.stdout.destroy(); // the target went away
+    });
+    const started = Date.now();
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(parseMessages(first.split("\n")[0]!)[0]!.type).toBe("SCHEMA");
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/stdout was closed by the reader \(broken pipe\)/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
