@@ -47,7 +47,7 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     expect(run.stderr).toMatch(/rerun with the last STATE/);
     // It stopped early: not every app was written.
     expect(messages.filter((m) => m.type === "RECORD").length).toBeLessThan(3000);
-    const state = messages.at(-1) as { value: { currently_syncing: string | null } };
+    const state = messages.at(-1) as unknown as { value: { currently_syncing: string | null } };
     expect(state.value.currently_syncing).toBe("apps");
   });
 
