@@ -35,6 +35,17 @@ export const PostgresSettings = z.object({
   batch_size: z.number().int().positive().default(5000).describe("Rows fetched per round trip; bounds memory."),
 });
 
+export const RateLimitSettings = z.object({
+  reserve: z
+    .number()
+    .int()
+    .min(0)
+    .default(200)
+    .describe("Request tokens of the account's rate-limit bucket (4,500) left to your other tools: below this RateLimit-Remaining the tap paces itself to the refill rate."),
+  refill_per_minute: positive("requests a minute").default(75).describe("Tokens Heroku adds to the bucket per minute (75); the pace the tap keeps once at the reserve."),
+  max_wait_s: positive("seconds").default(900).describe("How long one request may wait out 429 (rate limited) answers before its stream fails."),
+});
+
 export const Settings = z.object({
   token: z
     .string({ error: "expected the Heroku API token (heroku authorizations:create), or set HEROKU_API_KEY" })
@@ -48,6 +59,8 @@ export const Settings = z.object({
   request_timeout_s: positive("seconds").default(30).describe("Timeout of one HTTP request."),
   max_retries: z.number().int().min(0).default(5).describe("Retries of a failed request (429, 5xx, network) before the stream fails."),
   max_concurrency: z.number().int().min(1).max(32).default(4).describe("Heroku API requests in flight at once."),
+  retry_backoff_s: positive("seconds").default(1).describe("First wait before retrying a failed request; it doubles (with jitter) on each retry, up to 60 s."),
+  rate_limit: RateLimitSettings.prefault({}).describe("How the tap shares the account's API rate limit."),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
 });
 
@@ -176,10 +189,12 @@ function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string
   for (const key of Object.keys(merged)) {
     if (!(key in known)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
   }
-  const pg = merged.postgres;
-  if (isPlainObject(pg)) {
-    for (const key of Object.keys(pg)) {
-      if (!(key in PostgresSettings.shape)) log.warn(`config: unknown setting "postgres.${key}" in ${origin.get("postgres")} is ignored`);
+  const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape } as const;
+  for (const [name, shape] of Object.entries(nested)) {
+    const value = merged[name];
+    if (!isPlainObject(value)) continue;
+    for (const key of Object.keys(value)) {
+      if (!(key in shape)) log.warn(`config: unknown setting "${name}.${key}" in ${origin.get(name)} is ignored`);
     }
   }
 }

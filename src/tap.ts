@@ -4,8 +4,12 @@
 import { readFileSync } from "node:fs";
 import type { Settings } from "./config.ts";
 import type { Stream } from "./singer/stream.ts";
+import type { PlannedStream } from "./singer/runner.ts";
+import type { State } from "./singer/state.ts";
 import { HerokuClient } from "./heroku/client.ts";
 import { loadDefinitions } from "./heroku/definitions.ts";
+import { estimate, logEstimate, parentsFirst } from "./heroku/plan.ts";
+import { ParentRegistry } from "./heroku/registry.ts";
 import { herokuStream } from "./heroku/streams.ts";
 import { openPostgres } from "./postgres/index.ts";
 
@@ -26,6 +30,12 @@ export interface Source {
   readonly client: HerokuClient;
   /** Stream-id prefixes of databases that could not be reached this run, with the reason. */
   readonly unavailable?: ReadonlyMap<string, string>;
+  /**
+   * Call once before a sync with the planned streams: the Heroku streams then
+   * list only the parents some planned child needs, and the run's request
+   * estimate is logged.
+   */
+  prepare(plan: readonly PlannedStream[], state?: State): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,19 +47,43 @@ export function herokuClient(settings: Settings): HerokuClient {
     timeoutMs: settings.request_timeout_s * 1000,
     maxRetries: settings.max_retries,
     maxConcurrency: settings.max_concurrency,
+    backoffMs: settings.retry_backoff_s * 1000,
+    rateLimit: {
+      reserve: settings.rate_limit.reserve,
+      refillPerMinute: settings.rate_limit.refill_per_minute,
+      maxWaitMs: settings.rate_limit.max_wait_s * 1000,
+    },
   });
 }
 
 /** The streams this config offers. The caller closes the source when done. */
 export async function openSource(settings: Settings): Promise<Source> {
   const client = herokuClient(settings);
-  const definitions = await loadDefinitions();
-  const streams = definitions.filter((d) => d.parent === null && !d.single).map((d) => herokuStream(d, client, settings));
+  const definitions = parentsFirst(await loadDefinitions());
+  const specs = new Map(definitions.map((d) => [d.stream, d]));
+  const registry = new ParentRegistry(specs, client, settings);
+  let planned: string[] = [];
+  let fannedOut = false;
+  const rate = settings.rate_limit;
+  const pace = { reserve: rate.reserve, refillPerMinute: rate.refill_per_minute };
+  const onFanOut = async (stream: string) => {
+    // Once the first child stream starts, the top-level parents are listed: a firmer estimate.
+    if (fannedOut) return;
+    fannedOut = true;
+    const rest = planned.length ? planned.slice(Math.max(0, planned.indexOf(stream))) : [stream];
+    logEstimate("the child streams", await estimate(rest, specs, registry, undefined), client, pace);
+  };
+  const streams = definitions.map((d) => herokuStream(d, { client, settings, registry, onFanOut }));
   const pg = await openPostgres(settings, client);
   return {
     streams: [...streams, ...pg.streams],
     client,
     unavailable: pg.unavailable,
+    prepare: async (plan, state) => {
+      planned = plan.map((p) => p.stream.id).filter((id) => specs.has(id));
+      registry.plan(planned);
+      logEstimate("this run", await estimate(planned, specs, registry, state), client, pace);
+    },
     close: async () => {
       await pg.close();
       await client.close();

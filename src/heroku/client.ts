@@ -1,7 +1,16 @@
 // The Heroku Platform API client. It can only GET: this tap never changes
 // anything in an account. It walks Range pagination, retries what is worth
-// retrying (429, 5xx, dropped connections, timeouts) with jittered backoff,
-// and turns Heroku's error bodies into messages a user can act on.
+// retrying (5xx, dropped connections, timeouts) with jittered backoff, and
+// turns Heroku's error bodies into messages a user can act on.
+//
+// Rate limit: the account has a bucket of 4,500 request tokens refilled at
+// about 75 a minute, shared with the user's other tools. Every response's
+// RateLimit-Remaining is read; once it falls to `rateLimit.reserve`, requests
+// are paced to the refill rate, so the bucket stays at the reserve instead of
+// running dry. A 429 pauses every request of the client (not only the one
+// that got it) for a jittered, growing wait, logged, and is retried until
+// `rateLimit.maxWaitMs` of waiting for that request has passed; 429s do not
+// count against max_retries.
 import { Agent, request } from "undici";
 import { RunError } from "../errors.ts";
 import { log, metric } from "../log.ts";
@@ -13,9 +22,21 @@ export interface ClientOptions {
   readonly timeoutMs: number;
   readonly maxRetries: number;
   readonly maxConcurrency: number;
-  /** Base of the exponential backoff; tests shorten it. */
+  /** Base of the exponential backoff (setting retry_backoff_s). */
   readonly backoffMs?: number;
+  readonly rateLimit?: RateLimitOptions;
 }
+
+export interface RateLimitOptions {
+  /** Below this RateLimit-Remaining, requests are paced to the refill rate. */
+  readonly reserve: number;
+  /** Tokens Heroku adds to the bucket per minute. */
+  readonly refillPerMinute: number;
+  /** How long one request may wait out 429s before it fails. */
+  readonly maxWaitMs: number;
+}
+
+const DEFAULT_RATE_LIMIT: RateLimitOptions = { reserve: 200, refillPerMinute: 75, maxWaitMs: 15 * 60_000 };
 
 /** An HTTP error Heroku answered with, after retries. */
 export class HerokuHttpError extends RunError {
@@ -52,8 +73,17 @@ export class HerokuClient {
   requests = 0;
   /** The last RateLimit-Remaining Heroku reported. */
   rateLimitRemaining: number | undefined;
+  /** Time spent waiting for the rate limit (pacing and 429s), in ms. */
+  rateLimitWaitMs = 0;
+  private readonly rateLimit: RateLimitOptions;
+  /** No request starts before this time (set by a 429). */
+  private pausedUntil = 0;
+  /** The next paced request may start at this time. */
+  private nextPaced = 0;
+  private pacing = false;
 
   constructor(private readonly opts: ClientOptions) {
+    this.rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.agent = new Agent({ connections: opts.maxConcurrency, keepAliveTimeout: 30_000 });
     this.headers = {
       accept: "application/vnd.heroku+json; version=3",
@@ -69,22 +99,31 @@ export class HerokuClient {
 
   /**
    * Walks a list endpoint page by page. `range` is the first Range header
-   * (default `id ..; max=1000`); each Next-Range is sent back verbatim.
+   * (default `id ..; max=1000`); each Next-Range is sent back verbatim,
+   * unless `follow` computes the next Range from the page (see walk.ts: a
+   * tie-safe continuation on a non-unique field). A Range that comes back a
+   * second time ends the walk with an error instead of looping forever.
    */
-  async *pages(path: string, range = `id ..; max=${PAGE_MAX}`): AsyncGenerator<Page> {
+  async *pages(
+    path: string,
+    range = `id ..; max=${PAGE_MAX}`,
+    follow?: (page: Page) => string | undefined,
+  ): AsyncGenerator<Page> {
     let next: string | undefined = range;
-    const seen = new Set<string>();
+    const seen = new Set<string>([range]);
     while (next !== undefined) {
       const res = await this.send(path, next);
       const items = Array.isArray(res.body) ? res.body : [];
       const nextRange = res.status === 206 ? res.nextRange : undefined;
-      if (nextRange !== undefined) {
+      const page = { items, nextRange };
+      const following = nextRange === undefined ? undefined : follow ? follow(page) : nextRange;
+      if (following !== undefined) {
         // A server that hands back a range it already gave would loop forever.
-        if (seen.has(nextRange)) throw new RunError(`GET ${path}: Heroku repeated the Next-Range "${nextRange}"; stopping instead of looping`);
-        seen.add(nextRange);
+        if (seen.has(following)) throw new RepeatedRange(path, following);
+        seen.add(following);
       }
-      yield { items, nextRange };
-      next = nextRange;
+      yield page;
+      next = following;
     }
   }
 
@@ -93,9 +132,21 @@ export class HerokuClient {
   }
 
   private async send(path: string, range: string | undefined) {
-    for (let attempt = 0; ; attempt++) {
+    let waited429 = 0;
+    for (let attempt = 0, limited = 0; ; ) {
       const outcome = await this.withSlot(() => this.once(path, range));
       if (outcome.kind === "ok") return outcome;
+      if (outcome.kind === "http" && outcome.status === 429) {
+        // The bucket is empty: every request waits, for a growing, jittered time.
+        const wait = this.rateLimitBackoff(limited++, outcome.retryAfterS);
+        if (waited429 + wait > this.rateLimit.maxWaitMs) {
+          throw new HerokuHttpError(429, outcome.id, `${outcome.message} (gave up after waiting ${(waited429 / 1000).toFixed(0)} s for the rate limit)`, outcome.requestId, path);
+        }
+        waited429 += wait;
+        this.pause(wait);
+        log.warn(`GET ${path}: rate limited (429, RateLimit-Remaining 0); all requests wait ${(wait / 1000).toFixed(1)} s (${(waited429 / 1000).toFixed(0)} of at most ${(this.rateLimit.maxWaitMs / 1000).toFixed(0)} s for this request)`);
+        continue;
+      }
       const retryable = outcome.kind === "network" || RETRY_STATUS.has(outcome.status);
       if (!retryable || attempt >= this.opts.maxRetries) {
         if (outcome.kind === "network") {
@@ -106,11 +157,60 @@ export class HerokuClient {
       const wait = this.backoff(attempt, outcome.kind === "http" ? outcome.retryAfterS : undefined);
       const why = outcome.kind === "http" ? `${outcome.status} ${outcome.id}` : outcome.message;
       log.warn(`GET ${path}: ${why}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2} of ${this.opts.maxRetries + 1})`);
+      attempt++;
       await sleep(wait);
     }
   }
 
+  /** Stops every request from starting for `ms`. */
+  private pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+  }
+
+  /** Waits out a 429 pause, and paces requests once the bucket is down to the reserve. */
+  private async throttle(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      if (this.pausedUntil > now) {
+        await this.waitMs(this.pausedUntil - now);
+        continue;
+      }
+      const remaining = this.rateLimitRemaining;
+      const low = remaining !== undefined && remaining <= this.rateLimit.reserve;
+      if (low !== this.pacing) {
+        this.pacing = low;
+        if (low) {
+          log.warn(
+            `RateLimit-Remaining is ${remaining}, at the reserve of ${this.rateLimit.reserve}: pacing requests to ${this.rateLimit.refillPerMinute} a minute (one every ${(this.spacingMs() / 1000).toFixed(2)} s) so the bucket is not emptied`,
+          );
+        } else log.info(`RateLimit-Remaining is ${remaining}, above the reserve again: no more pacing`);
+      }
+      if (!low) return;
+      const at = Math.max(now, this.nextPaced);
+      this.nextPaced = at + this.spacingMs();
+      if (at > now) await this.waitMs(at - now);
+      return;
+    }
+  }
+
+  private spacingMs(): number {
+    return 60_000 / Math.max(1e-6, this.rateLimit.refillPerMinute);
+  }
+
+  private async waitMs(ms: number): Promise<void> {
+    this.rateLimitWaitMs += ms;
+    await sleep(ms);
+  }
+
+  /** A 429's wait: Retry-After when given, else jittered exponential from one refill interval. */
+  private rateLimitBackoff(attempt: number, retryAfterS: number | undefined): number {
+    if (retryAfterS !== undefined) return retryAfterS * 1000;
+    const base = Math.max(this.opts.backoffMs ?? 1000, Math.min(this.spacingMs(), 60_000)) * 2 ** Math.min(attempt, 10);
+    return Math.min(60_000, base / 2 + Math.random() * base);
+  }
+
   private async once(path: string, range: string | undefined) {
+    await this.throttle();
     const started = performance.now();
     this.requests++;
     const headers = range ? { ...this.headers, range } : this.headers;
@@ -164,6 +264,16 @@ export class HerokuClient {
       this.inFlight--;
       this.waiting.shift()?.();
     }
+  }
+}
+
+/** Heroku handed back a Range it already gave: the walk would never end. */
+export class RepeatedRange extends RunError {
+  constructor(
+    readonly path: string,
+    readonly range: string,
+  ) {
+    super(`GET ${path}: the Range "${range}" came back a second time; stopping instead of looping`);
   }
 }
 

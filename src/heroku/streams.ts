@@ -1,19 +1,56 @@
-// A Heroku list endpoint as a Singer stream, built from one definition row.
+// Every Heroku stream, from one definition row (catalog/heroku/streams.json):
+// the single `account` object, top-level lists, children of a parent (apps,
+// add-ons, teams, spaces, pipelines, ...) and grandchildren (team member apps,
+// test cases), and the usage lists that take a start/end query. One generic
+// implementation; no class per resource.
+//
+// Bookmarks (state.bookmarks[<stream>]):
+//   top-level INCREMENTAL  {"replication_key": "updated_at", "replication_key_value": "<max>"}
+//   child INCREMENTAL      {"replication_key": "updated_at", "partitions": {"<parent>": "<max>"},
+//                           "done": ["<parent>", ...]}          (done: only while a pass is unfinished)
+//   child FULL_TABLE       {"version": <ms>, "done": ["<parent>", ...]}  (while a pass is unfinished)
+// A child stream keeps one bookmark per parent (as the Meltano SDK does with
+// partitions): a parent's value is saved as soon as that parent is finished,
+// so a stopped run never makes the next one skip records; parents finished in
+// an unfinished pass are listed in `done` and skipped when the pass resumes;
+// a new parent starts at start_date; parents gone at the end of a complete
+// pass are pruned. `<parent>` is the parent's path parameters joined by "/"
+// (an app id; "<team id>/<member email>" for team member apps).
 import { z } from "zod";
 import type { Stream, SyncContext } from "../singer/stream.ts";
-import { StreamSkipped } from "../errors.ts";
+import { RunError, StreamSkipped } from "../errors.ts";
 import type { Settings } from "../config.ts";
+import { log } from "../log.ts";
 import { HerokuHttpError } from "./client.ts";
 import type { HerokuClient } from "./client.ts";
 import type { HerokuStreamSpec } from "./definitions.ts";
+import type { ParentRegistry } from "./registry.ts";
+import { appFilter, checkKey, childPath, enrich, newer, partitionKey, pool } from "./records.ts";
+import type { ParentRow } from "./records.ts";
+import { walk } from "./walk.ts";
+import type { Item } from "./walk.ts";
 
-/** The bookmark of an incremental Heroku stream. */
+const datetime = z.iso.datetime({ offset: true, error: "expected an RFC 3339 date-time" });
+
+/** The bookmark of a Heroku stream (see the shapes above). */
 export const ApiBookmark = z.object({
   replication_key: z.string().optional(),
-  replication_key_value: z.iso.datetime({ offset: true, error: "expected an RFC 3339 date-time" }).optional(),
+  replication_key_value: datetime.optional(),
+  partitions: z.record(z.string(), datetime, { error: "expected an object of parent -> RFC 3339 date-time" }).optional(),
+  done: z.array(z.string(), { error: "expected a list of parents" }).optional(),
+  version: z.number({ error: "expected a version number" }).int().optional(),
 });
+export type ApiBookmark = z.infer<typeof ApiBookmark>;
 
-export function herokuStream(spec: HerokuStreamSpec, client: HerokuClient, settings: Settings): Stream {
+export interface HerokuDeps {
+  readonly client: HerokuClient;
+  readonly settings: Settings;
+  readonly registry: ParentRegistry;
+  /** Called when a child stream starts fanning out (the run's request estimate). */
+  readonly onFanOut?: (stream: string) => Promise<void>;
+}
+
+export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
   const key = spec.replication_key;
   return {
     id: spec.stream,
@@ -22,46 +59,211 @@ export function herokuStream(spec: HerokuStreamSpec, client: HerokuClient, setti
     validReplicationKeys: key ? [key] : [],
     defaultReplicationMethod: key ? "INCREMENTAL" : "FULL_TABLE",
     selectedByDefault: spec.selected_by_default,
-    extraMetadata: [{ breadcrumb: [], metadata: { "heroku-endpoint": spec.path, "heroku-scope": spec.scope } }],
+    extraMetadata: [
+      {
+        breadcrumb: [],
+        metadata: { "heroku-endpoint": spec.path, "heroku-scope": spec.scope, ...(spec.parent ? { "heroku-parent": spec.parent } : {}) },
+      },
+    ],
     bookmark: ApiBookmark,
-    sync: (ctx) => syncList(spec, client, settings, ctx),
+    sync: async (ctx) => {
+      try {
+        if (spec.single) await syncSingle(spec, deps, ctx);
+        else if (spec.parent === null) await syncTop(spec, deps, ctx);
+        else await syncChild(spec, deps, ctx);
+      } catch (e) {
+        if (e instanceof HerokuHttpError && e.status === 403) throw forbidden(spec, e);
+        throw e;
+      }
+    },
   };
 }
 
-async function syncList(spec: HerokuStreamSpec, client: HerokuClient, settings: Settings, ctx: SyncContext) {
-  const key = ctx.replicationMethod === "INCREMENTAL" ? ctx.replicationKey : undefined;
+function forbidden(spec: HerokuStreamSpec, e: HerokuHttpError): StreamSkipped {
+  const scope =
+    spec.scope === "global"
+      ? 'the "global" OAuth scope (heroku authorizations:create --scope global)'
+      : "access this token does not have";
+  return new StreamSkipped(`Heroku refused ${e.path} (403 ${e.id}); stream ${spec.stream} needs ${scope}`);
+}
+
+/** What one stream's run reads: the replication key, and from when. */
+function incremental(ctx: SyncContext): string | undefined {
+  return ctx.replicationMethod === "INCREMENTAL" ? ctx.replicationKey : undefined;
+}
+
+const atOrAfter = (item: Item, key: string | undefined, sinceMs: number | undefined) => {
+  if (key === undefined || sinceMs === undefined) return true;
+  const v = item[key];
+  if (typeof v !== "string") return true; // no value: never drop it
+  const t = Date.parse(v);
+  return !Number.isFinite(t) || t >= sinceMs;
+};
+
+const valueOf = (item: Item, key: string | undefined) => (key && typeof item[key] === "string" ? (item[key] as string) : undefined);
+
+// ------------------------------------------------------------------ account
+
+async function syncSingle(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContext): Promise<void> {
+  const key = incremental(ctx);
+  const previous = ApiBookmark.parse(ctx.bookmark ?? {});
+  const since = key ? (previous.replication_key === key ? previous.replication_key_value : undefined) ?? ctx.startDate : undefined;
+  const item = enrich(spec, (await deps.client.get(spec.path)) as Item, undefined);
+  checkKey(spec, item);
+  const version = key ? undefined : Date.now();
+  if (atOrAfter(item, key, since ? Date.parse(since) : undefined)) await ctx.writeRecord(item, version);
+  if (key) {
+    const newest = newer(since, valueOf(item, key));
+    if (newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+  } else await ctx.activateVersion(version!);
+}
+
+// ------------------------------------------------------------------ top-level lists
+
+async function syncTop(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContext): Promise<void> {
+  const key = incremental(ctx);
   const previous = ApiBookmark.parse(ctx.bookmark ?? {});
   const since = key ? (previous.replication_key === key ? previous.replication_key_value : undefined) ?? ctx.startDate : undefined;
   const sinceMs = since ? Date.parse(since) : undefined;
-  const keep = appFilter(spec, settings);
+  const keep = appFilter(spec, deps.settings);
+  const version = key ? undefined : Date.now();
+  const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
   let newest = since;
 
-  try {
-    for await (const page of client.pages(spec.path)) {
-      for (const item of page.items as Record<string, unknown>[]) {
-        if (!keep(item)) continue;
-        const value = key ? item[key] : undefined;
-        if (sinceMs !== undefined && typeof value === "string" && Date.parse(value) < sinceMs) continue;
-        await ctx.writeRecord(item);
-        if (typeof value === "string" && (!newest || Date.parse(value) > Date.parse(newest))) newest = value;
-      }
-      // The list is not ordered by the replication key, so no bookmark is
-      // safe before the walk ends; stopping here repeats this walk next run.
-      if (ctx.signal.aborted) return;
+  const result = { complete: true };
+  for await (const page of walk(deps.client, spec, withQuery(spec, spec.path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
+    for (const item of page.items) {
+      enrich(spec, item, undefined);
+      if (!keep(item)) continue;
+      collect?.push(deps.registry.project(spec.stream, item));
+      if (!atOrAfter(item, key, sinceMs)) continue;
+      checkKey(spec, item);
+      await ctx.writeRecord(item, version);
+      newest = newer(newest, valueOf(item, key));
     }
-  } catch (e) {
-    if (e instanceof HerokuHttpError && e.status === 403) {
-      const scope = spec.scope === "global" ? "the global scope (heroku authorizations:create --scope global)" : "access to this resource";
-      throw new StreamSkipped(`Heroku refused ${spec.path} (403 ${e.id}); this stream needs ${scope}`);
-    }
-    throw e;
+    if (ctx.signal.aborted) return;
+    // Ascending by the replication key: every record up to `newest` is written.
+    if (key && page.ordered && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
   }
-  if (key && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+  if (collect && result.complete) deps.registry.offer(spec.stream, collect);
+  if (key) {
+    if (newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+  } else await ctx.activateVersion(version!);
 }
 
-/** The `apps` setting limits the apps stream to the named apps (by name or id). */
-function appFilter(spec: HerokuStreamSpec, settings: Settings): (item: Record<string, unknown>) => boolean {
-  if (!settings.apps || spec.stream !== "apps") return () => true;
-  const wanted = new Set(settings.apps);
-  return (item) => wanted.has(String(item.id)) || wanted.has(String(item.name));
+// ------------------------------------------------------------------ children
+
+async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContext): Promise<void> {
+  const key = incremental(ctx);
+  const parentName = spec.parent!;
+  const previous = ApiBookmark.parse(ctx.bookmark ?? {});
+  const sameKind = key ? previous.replication_key === key : previous.version !== undefined;
+  const partitions: Record<string, string> = key && sameKind ? { ...previous.partitions } : {};
+  const done = new Set(sameKind ? (previous.done ?? []) : []);
+  const version = key ? undefined : (sameKind ? previous.version : undefined) ?? Date.now();
+  const keep = appFilter(spec, deps.settings);
+  const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
+
+  let parents: ParentRow[];
+  try {
+    parents = await deps.registry.get(parentName, ctx.signal);
+  } catch (e) {
+    if (e instanceof HerokuHttpError && e.status === 403) {
+      throw new StreamSkipped(`Heroku refused ${e.path} (403 ${e.id}), the parent list of ${spec.stream}; it needs the scope of ${parentName}`);
+    }
+    if (e instanceof RunError && !e.fatal) throw new RunError(`${spec.stream}: listing its parents (${parentName}) failed: ${e.message}`);
+    throw e;
+  }
+  if (ctx.signal.aborted) return;
+  const todo = parents.filter((p) => !done.has(partitionKey(spec, p)));
+  if (done.size > 0) log.info(`${spec.stream}: resuming an unfinished pass: ${done.size} ${parentName} done, ${todo.length} to go`);
+  await deps.onFanOut?.(spec.stream);
+
+  const bookmark = (): ApiBookmark =>
+    key
+      ? { replication_key: key, partitions: { ...partitions }, ...(done.size ? { done: [...done] } : {}) }
+      : { version: version!, done: [...done] };
+
+  let skipped = 0;
+  let complete = true;
+  await pool(
+    todo,
+    deps.settings.max_concurrency,
+    async (parent) => {
+      const pkey = partitionKey(spec, parent);
+      const path = childPath(spec, parent);
+      if (path === undefined) {
+        log.warn(`${spec.stream}: a ${parentName} record lacks ${Object.values(spec.params).join(", ")}; skipped`);
+        return;
+      }
+      const since = key ? partitions[pkey] ?? ctx.startDate : undefined;
+      const sinceMs = since ? Date.parse(since) : undefined;
+      let newest = since;
+      const result = { complete: true };
+      try {
+        for await (const page of walk(deps.client, spec, withQuery(spec, path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
+          for (const item of page.items) {
+            enrich(spec, item, parent);
+            if (!keep(item)) continue;
+            collect?.push(deps.registry.project(spec.stream, item));
+            if (!atOrAfter(item, key, sinceMs)) continue;
+            checkKey(spec, item);
+            await ctx.writeRecord(item, version);
+            newest = newer(newest, valueOf(item, key));
+          }
+          if (ctx.signal.aborted) {
+            complete = false;
+            return;
+          }
+        }
+      } catch (e) {
+        if (e instanceof HerokuHttpError && e.status === 404) {
+          // The parent vanished during the run: nothing to read, nothing to keep.
+          log.info(`${spec.stream}: ${path} is gone (404 ${e.id}); that ${parentName} is skipped`);
+          delete partitions[pkey];
+          skipped++;
+          return;
+        }
+        throw e;
+      }
+      if (!result.complete) complete = false;
+      if (key && newest) partitions[pkey] = newest;
+      done.add(pkey);
+      await ctx.saveBookmark(bookmark());
+    },
+    ctx.signal,
+  );
+  if (ctx.signal.aborted) return;
+
+  // The pass is complete: forget parents that no longer exist, start the next pass afresh.
+  const current = new Set(parents.map((p) => partitionKey(spec, p)));
+  for (const k of Object.keys(partitions)) if (!current.has(k)) delete partitions[k];
+  done.clear();
+  if (collect && complete && skipped === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
+  if (key) await ctx.saveBookmark({ replication_key: key, partitions: { ...partitions } });
+  else {
+    await ctx.saveBookmark({});
+    await ctx.activateVersion(version!);
+  }
+}
+
+// ------------------------------------------------------------------ usage query
+
+/**
+ * Adds the required query (usage lists: `start` and `end`) from the catalog's
+ * `query` templates: `start_date:YYYY-MM-DD` is the start_date setting,
+ * `now:YYYY-MM` the time of the run (UTC).
+ */
+function withQuery(spec: HerokuStreamSpec, path: string, ctx: SyncContext): string {
+  if (!spec.query) return path;
+  const params = new URLSearchParams();
+  for (const [name, template] of Object.entries(spec.query)) {
+    const [source, format = "YYYY-MM-DD"] = template.split(":");
+    const at = source === "start_date" ? ctx.startDate : source === "now" ? new Date().toISOString() : undefined;
+    if (at === undefined) {
+      throw new StreamSkipped(`stream ${spec.stream} needs the start_date setting (it is sent as \`${name}\`); set start_date to read it`);
+    }
+    params.set(name, format === "YYYY-MM" ? at.slice(0, 7) : at.slice(0, 10));
+  }
+  return `${path}?${params.toString()}`;
 }

@@ -1,0 +1,95 @@
+// The order of the Heroku streams and the run's request estimate.
+//
+// Order: parents before children (top-level lists, then their children, then
+// grandchildren), names alphabetical within a level. Discovery publishes the
+// streams in this order, so a run that follows the catalog lists apps once
+// and lets every child of apps reuse that walk.
+//
+// Estimate: one request per page of a top-level list (counted as one), and
+// one per parent for every child stream; parents are counted from the
+// registry once listed, or from the state's bookmarks of a previous run.
+import type { State } from "../singer/state.ts";
+import { log } from "../log.ts";
+import type { HerokuClient } from "./client.ts";
+import type { HerokuStreamSpec } from "./definitions.ts";
+import type { ParentRegistry } from "./registry.ts";
+
+export function depthOf(spec: HerokuStreamSpec, specs: ReadonlyMap<string, HerokuStreamSpec>): number {
+  let d = 0;
+  for (let s: HerokuStreamSpec | undefined = spec; s?.parent; s = specs.get(s.parent)) d++;
+  return d;
+}
+
+export function parentsFirst(specs: readonly HerokuStreamSpec[]): HerokuStreamSpec[] {
+  const byName = new Map(specs.map((s) => [s.stream, s]));
+  return [...specs].sort((a, b) => depthOf(a, byName) - depthOf(b, byName) || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
+}
+
+export interface Estimate {
+  readonly requests: number;
+  readonly lines: string[];
+}
+
+/** Requests the given streams will need, with what is known of their parents. */
+export async function estimate(
+  streams: readonly string[],
+  specs: ReadonlyMap<string, HerokuStreamSpec>,
+  registry: ParentRegistry,
+  state: State | undefined,
+): Promise<{ requests: number; unknown: string[]; perParent: Map<string, number> }> {
+  let requests = 0;
+  const unknown = new Set<string>();
+  const perParent = new Map<string, number>();
+  const counts = new Map<string, number | undefined>();
+  const countOf = async (parent: string): Promise<number | undefined> => {
+    if (!counts.has(parent)) counts.set(parent, (await registry.count(parent)) ?? fromState(parent, specs, state));
+    return counts.get(parent);
+  };
+  for (const id of streams) {
+    const spec = specs.get(id);
+    if (!spec) continue;
+    if (!spec.parent) {
+      requests += 1;
+      continue;
+    }
+    const n = await countOf(spec.parent);
+    if (n === undefined) unknown.add(spec.parent);
+    else {
+      requests += n;
+      perParent.set(spec.parent, n);
+    }
+  }
+  return { requests, unknown: [...unknown], perParent };
+}
+
+/** The parent count a previous run left in its bookmarks (the largest partition list of any child). */
+function fromState(parent: string, specs: ReadonlyMap<string, HerokuStreamSpec>, state: State | undefined): number | undefined {
+  if (!state) return undefined;
+  let best: number | undefined;
+  for (const spec of specs.values()) {
+    if (spec.parent !== parent) continue;
+    const b = state.bookmarks[spec.stream] as { partitions?: Record<string, unknown> } | undefined;
+    const n = b?.partitions ? Object.keys(b.partitions).length : undefined;
+    if (n !== undefined && (best === undefined || n > best)) best = n;
+  }
+  return best;
+}
+
+/** One log line: how many requests, and how long the rate limit makes that. */
+export function logEstimate(
+  what: string,
+  e: { requests: number; unknown: string[]; perParent: Map<string, number> },
+  client: HerokuClient,
+  rate: { reserve: number; refillPerMinute: number },
+): void {
+  const remaining = client.rateLimitRemaining;
+  const parents = [...e.perParent].map(([p, n]) => `${n} ${p}`).join(", ");
+  const unknown = e.unknown.length ? `, plus one per ${e.unknown.join(", ")} (not counted yet)` : "";
+  const bucket = remaining ?? 4500;
+  const free = Math.max(0, bucket - rate.reserve);
+  const time =
+    e.requests <= free
+      ? `fits in the rate limit (RateLimit-Remaining ${remaining ?? "not known yet, 4500 when full"}, reserve ${rate.reserve})`
+      : `more than the ${free} requests left above the reserve (RateLimit-Remaining ${remaining ?? "4500 assumed"}): about ${Math.ceil((e.requests - free) / rate.refillPerMinute)} min of waiting at ${rate.refillPerMinute} requests a minute`;
+  log.info(`${what}: about ${e.requests} Heroku API requests${parents ? ` (over ${parents})` : ""}${unknown}; ${time}`);
+}
