@@ -365,7 +365,7 @@ describe("simulator: data", () => {
     const colored = names.find((n) => /^HEROKU_POSTGRESQL_[A-Z]+$/.test(n));
     expect(colored).toBeDefined();
     const vars = (await get(sim, `/apps/${app?.name}/config-vars`)).body as Record<string, string>;
-    expect(vars.DATABASE_URL).toMatch(/^postgres:\/\/\w+:\w+@[\w.-]+:5432\/\w+$/);
+    expect(vars.DATABASE_URL).toMatch(/^postgres:\/\/\w+:\w+@127\.0\.0\.1:9\/\w+$/);
     expect(vars[`${colored}_URL`]).toBe(vars.DATABASE_URL);
     expect(pg[0]?.config_vars.sort()).toEqual(["DATABASE_URL", `${colored}_URL`].sort());
     sim.setConfigVars(app?.name ?? "", { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/db", EXTRA: "1" });

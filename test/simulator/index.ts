@@ -18,8 +18,8 @@
 //   postgresPerApp  Heroku Postgres add-ons on each of them (default 1); the first
 //                   is attached as DATABASE and HEROKU_POSTGRESQL_<COLOR>, later
 //                   ones as HEROKU_POSTGRESQL_<COLOR> only; each attachment adds
-//                   <NAME>_URL=postgres://... to the app's config vars (fake hosts
-//                   under the reserved .invalid TLD: nothing real is ever reached;
+//                   <NAME>_URL=postgres://... to the app's config vars (a closed
+//                   loopback port, 127.0.0.1:9: refused at once, no DNS query;
 //                   point a test at a real database with configVars/setConfigVars)
 //
 // `sizes` keys are endpoint path templates. For per-parent lists the size is

@@ -261,16 +261,18 @@ export class World {
 
 /**
  * The connection URL an add-on exposes through its attachments (fake, deterministic).
- * Hosts are under the reserved `.invalid` TLD, so a client that tries to connect fails
- * at once instead of reaching (or hanging on) a real machine; tests that need a real
- * database override the variable with `configVars` / setConfigVars().
+ * Database URLs point at a closed port on loopback (127.0.0.1:9), so a client that
+ * tries to connect is refused at once, without a DNS query or a packet leaving the
+ * machine; other add-ons' URLs use the reserved `.invalid` TLD and are never dialled.
+ * Tests that need a real database override the variable with `configVars` /
+ * setConfigVars().
  */
 export function addonUrl(w: World, addon: Item): string | undefined {
   const full = w.store("addons").find(String(addon.id));
   const service = String((full?.addon_service as Item | undefined)?.name ?? "");
   const h = (n: number) => hexFrom(`url|${w.opts.seed}|${String(addon.id)}|${n}`, 12);
   if (service === "heroku-postgresql") {
-    return `postgres://u${h(1)}:p${h(2)}${h(3)}@ec2-${ip(w, addon)}.compute-1.amazonaws.invalid:5432/d${h(4)}`;
+    return `postgres://u${h(1)}:p${h(2)}${h(3)}@127.0.0.1:9/d${h(4)}`;
   }
   if (service === "heroku-redis") return `rediss://:p${h(2)}@ec2-${ip(w, addon)}.compute-1.amazonaws.invalid:6380`;
   return `https://${service || "addon"}.addons.invalid/${h(1)}`;
