@@ -573,7 +573,13 @@ export const STORES: Record<string, StoreSpec> = {
     path: "/spaces/{space}/telemetry-drains",
     fix: (d, c) => void (d.owner = { id: c.parent?.id, type: "space" }),
   },
-  vpnConnections: { def: "#/definitions/vpn-connection", parent: "spaces", path: "/spaces/{space}/vpn-connections" },
+  vpnConnections: {
+    def: "#/definitions/vpn-connection",
+    parent: "spaces",
+    path: "/spaces/{space}/vpn-connections",
+    // the schema's example id is one constant; real VPN ids are unique
+    fix: (v, c) => void (v.id = hexFrom(c.key, 12)),
+  },
 
   // ---------------------------------------------------------- per pipeline
   reviewApps: {
