@@ -790,6 +790,12 @@ function toShapeOwn(root: JsonObject, node: JsonObject, seen: readonly string[])
   }
   for (const t of types ?? []) if (!(JSON_TYPES as readonly string[]).includes(t)) fail(`unknown type ${t}`);
   const typeSet = types === undefined ? undefined : new Set(types);
+  // The schema's own example is what the API returns: where it contradicts the declared
+  // type (review apps' fork_repo.id: integer, example "123456"), accept the example's type too.
+  const example = exampleType(node["example"]);
+  if (typeSet !== undefined && example !== undefined && !typeSet.has(example) && !(example === "integer" && typeSet.has("number"))) {
+    typeSet.add(example);
+  }
   const format = typeof node["format"] === "string" && KEPT_FORMATS.has(node["format"]) ? node["format"] : undefined;
   let properties: Map<string, Shape> | undefined;
   if (typeSet?.has("object") && isObject(props)) {
@@ -808,6 +814,14 @@ function toShapeOwn(root: JsonObject, node: JsonObject, seen: readonly string[])
     }
   }
   return { types: typeSet, format, properties, items: itemShape };
+}
+
+/** The JSON type of a scalar example value (undefined for objects, arrays and no example). */
+function exampleType(example: Json | undefined): string | undefined {
+  if (typeof example === "string") return "string";
+  if (typeof example === "boolean") return "boolean";
+  if (typeof example === "number") return Number.isInteger(example) ? "integer" : "number";
+  return undefined;
 }
 
 /** The union of two shapes: accepts whatever either accepts (formats kept only when shared). */
@@ -1122,7 +1136,9 @@ function renderReadme(catalog: HerokuCatalog): string {
     "  patterns, enums and `required` are dropped; every type includes `null`; every object has",
     "  `additionalProperties: true`; `anyOf` identities (id or name) become one type; only the formats",
     "  `date-time`, `uuid` and `email` are kept (`uri`, `ipv4` and `date` are dropped: domains' `hostname`,",
-    "  for example, holds bare host names). Parent and derived keys are added as properties.",
+    "  for example, holds bare host names); where a field's own example contradicts its declared type, the",
+    "  example's type is accepted too (review apps' `fork_repo.id`: integer, example \"123456\"). Parent and",
+    "  derived keys are added as properties.",
     "",
     `Streams with scope \`global\`: ${global.join(", ")}.`,
     "",
