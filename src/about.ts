@@ -1,6 +1,5 @@
 // --about: what Meltano and a curious user want to know about this tap.
-import type { JSONSchema7 } from "json-schema";
-import { settingsJsonSchema } from "./config.ts";
+import { settingLeaves, settingsJsonSchema } from "./config.ts";
 import { TAP } from "./tap.ts";
 
 export function aboutJson(): Record<string, unknown> {
@@ -8,23 +7,12 @@ export function aboutJson(): Record<string, unknown> {
 }
 
 export function aboutMarkdown(): string {
-  const rows: string[] = [];
-  const walk = (schema: JSONSchema7, prefix: string) => {
-    const required = new Set(schema.required ?? []);
-    for (const [name, sub] of Object.entries(schema.properties ?? {})) {
-      if (typeof sub === "boolean") continue;
-      const full = prefix + name;
-      if (sub.type === "object" && sub.properties) {
-        walk(sub, `${full}.`);
-        continue;
-      }
-      const type = sub.type ?? (sub.enum ? "string" : "");
-      const dflt = sub.default === undefined ? "" : `\`${JSON.stringify(sub.default)}\``;
-      const choices = sub.enum ? ` One of ${sub.enum.map((e) => `\`${String(e)}\``).join(", ")}.` : "";
-      rows.push(`| ${full} | ${required.has(name) ? "yes" : "no"} | ${String(type)} | ${dflt} | ${sub.description ?? ""}${choices} |`);
-    }
-  };
-  walk(settingsJsonSchema(), "");
+  const rows = settingLeaves().map(({ path, schema, required }) => {
+    const type = schema.type ?? (schema.enum ? "string" : "");
+    const dflt = schema.default === undefined ? "" : `\`${JSON.stringify(schema.default)}\``;
+    const choices = schema.enum ? ` One of ${schema.enum.map((e) => `\`${String(e)}\``).join(", ")}.` : "";
+    return `| ${path.join(".")} | ${required ? "yes" : "no"} | ${String(type)} | ${dflt} | ${schema.description ?? ""}${choices} |`;
+  });
   return [
     `# ${TAP.name}`,
     "",

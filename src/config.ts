@@ -71,6 +71,28 @@ export function settingsJsonSchema(): JSONSchema7 {
   return z.toJSONSchema(Settings, { io: "input", target: "draft-7" }) as JSONSchema7;
 }
 
+export interface SettingLeaf {
+  /** e.g. ["postgres", "ssl"]; dotted for Meltano, joined by _ for TAP_HEROKU_* variables. */
+  readonly path: readonly string[];
+  readonly schema: JSONSchema7;
+  readonly required: boolean;
+}
+
+/** Every setting that holds a value (nested groups flattened), in schema order. */
+export function settingLeaves(): SettingLeaf[] {
+  const out: SettingLeaf[] = [];
+  const walk = (schema: JSONSchema7, path: string[]) => {
+    const required = new Set(schema.required ?? []);
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+      if (typeof sub === "boolean") continue;
+      if (sub.type === "object" && sub.properties) walk(sub, [...path, key]);
+      else out.push({ path: [...path, key], schema: sub, required: required.has(key) });
+    }
+  };
+  walk(settingsJsonSchema(), []);
+  return out;
+}
+
 interface Source {
   name: string;
   values: Record<string, unknown>;
@@ -142,21 +164,13 @@ export async function readJsonFile(path: string, what: string): Promise<Result<u
 /** TAP_HEROKU_<PATH> variables, typed by the settings' JSON Schema. */
 function envSource(env: Readonly<Record<string, string | undefined>>): Source {
   const values: Record<string, unknown> = {};
-  const walk = (schema: JSONSchema7, path: string[], into: Record<string, unknown>) => {
-    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
-      if (typeof sub === "boolean") continue;
-      const name = ["TAP_HEROKU", ...path, key].join("_").toUpperCase();
-      if (sub.type === "object" && sub.properties) {
-        const nested: Record<string, unknown> = {};
-        walk(sub, [...path, key], nested);
-        if (Object.keys(nested).length) into[key] = nested;
-        continue;
-      }
-      const raw = env[name];
-      if (raw !== undefined) into[key] = fromEnv(raw, sub);
-    }
-  };
-  walk(settingsJsonSchema(), [], values);
+  for (const leaf of settingLeaves()) {
+    const raw = env[["TAP_HEROKU", ...leaf.path].join("_").toUpperCase()];
+    if (raw === undefined) continue;
+    let into = values;
+    for (const group of leaf.path.slice(0, -1)) into = (into[group] ??= {}) as Record<string, unknown>;
+    into[leaf.path.at(-1)!] = fromEnv(raw, leaf.schema);
+  }
   return { name: "environment (TAP_HEROKU_*)", values };
 }
 

@@ -1,7 +1,7 @@
 // The Meltano plugin definition (meltano/tap-heroku.yml) is derived from the
 // same settings schema that --about publishes, so the two cannot drift.
 import type { JSONSchema7 } from "json-schema";
-import { settingsJsonSchema } from "./config.ts";
+import { settingLeaves } from "./config.ts";
 import { TAP } from "./tap.ts";
 
 interface Setting {
@@ -32,28 +32,19 @@ const label = (name: string) =>
     .replace(" (s)", " (seconds)");
 
 export function meltanoSettings(): Setting[] {
-  const out: Setting[] = [];
-  const walk = (schema: JSONSchema7, prefix: string) => {
-    for (const [name, sub] of Object.entries(schema.properties ?? {})) {
-      if (typeof sub === "boolean") continue;
-      const full = prefix + name;
-      if (sub.type === "object" && sub.properties) {
-        walk(sub, `${full}.`);
-        continue;
-      }
-      out.push({
-        name: full,
-        kind: kind(name, sub),
-        label: label(full),
-        description: sub.description ?? "",
-        ...(name === "token" ? { sensitive: true } : {}),
-        ...(sub.default !== undefined && !(Array.isArray(sub.default) && sub.default.length === 0) ? { value: sub.default } : {}),
-        ...(sub.enum ? { options: sub.enum.map(String) } : {}),
-      });
-    }
-  };
-  walk(settingsJsonSchema(), "");
-  return out;
+  return settingLeaves().map(({ path, schema }) => {
+    const name = path.at(-1)!;
+    const full = path.join(".");
+    return {
+      name: full,
+      kind: kind(name, schema),
+      label: label(full),
+      description: schema.description ?? "",
+      ...(name === "token" ? { sensitive: true } : {}),
+      ...(schema.default !== undefined && !(Array.isArray(schema.default) && schema.default.length === 0) ? { value: schema.default } : {}),
+      ...(schema.enum ? { options: schema.enum.map(String) } : {}),
+    };
+  });
 }
 
 /** The plugin definition as YAML (a small, fixed shape: no YAML library needed). */
