@@ -90,6 +90,12 @@ export function logEstimate(
   const time =
     e.requests <= free
       ? `fits in the rate limit (RateLimit-Remaining ${remaining ?? "not known yet, 4500 when full"}, reserve ${rate.reserve})`
-      : `more than the ${free} requests left above the reserve (RateLimit-Remaining ${remaining ?? "4500 assumed"}): about ${Math.ceil((e.requests - free) / rate.refillPerMinute)} min of waiting at ${rate.refillPerMinute} requests a minute`;
+      : `more than the ${free} requests left above the reserve (RateLimit-Remaining ${remaining ?? "4500 assumed"}): about ${duration(((e.requests - free) / rate.refillPerMinute) * 60)} of waiting at ${rate.refillPerMinute} requests a minute`;
   log.info(`${what}: about ${e.requests} Heroku API requests${parents ? ` (over ${parents})` : ""}${unknown}; ${time}`);
+}
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${Math.ceil(seconds)} s`;
+  if (seconds < 90 * 60) return `${Math.ceil(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
