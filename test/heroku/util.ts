@@ -5,7 +5,7 @@ import type { Message } from "../../src/singer/messages.ts";
 import type { StreamDefinition } from "../../src/heroku/definitions.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
-import type { RuntimeName } from "../helpers/tap.ts";
+import type { RunOptions, RuntimeName } from "../helpers/tap.ts";
 
 export const DEFINITIONS: StreamDefinition[] = JSON.parse(readFileSync(new URL("../../catalog/heroku/streams.json", import.meta.url), "utf8"));
 export const BY_NAME = new Map(DEFINITIONS.map((d) => [d.stream, d]));
@@ -59,7 +59,7 @@ export async function sync(
   config: string,
   catalog: Catalog,
   ids: readonly string[],
-  opts: { state?: unknown; runtime?: RuntimeName; methods?: Record<string, string>; onSpawn?: Parameters<typeof runTap>[1]["onSpawn"]; timeoutMs?: number } = {},
+  opts: { state?: unknown; runtime?: RuntimeName; methods?: Record<string, string>; onSpawn?: RunOptions["onSpawn"]; timeoutMs?: number } = {},
 ) {
   const f = tempFiles({ "catalog.json": selecting(catalog, ids, opts.methods), ...(opts.state ? { "state.json": opts.state } : {}) });
   const args = ["--config", config, "--catalog", f["catalog.json"]!, ...(opts.state ? ["--state", f["state.json"]!] : [])];
