@@ -1,0 +1,116 @@
+// Benchmark of the Heroku Platform API path (a script, not a test).
+//
+//   npm run bench:api                         # 500 apps, 50 ms per request, default streams
+//   npm run bench:api -- --apps 2000 --latency-ms 80 --concurrency 8 --runtime deno
+//
+// Starts the Heroku API simulator with a simulated account (500 apps by default,
+// each answer delayed by --latency-ms), runs a full sync of the default stream
+// selection (`tap-heroku --config c.json`, no catalog; Postgres discovery off),
+// Node on dist/ or Deno on src/, and prints: wall time, requests made, the
+// minimum possible (one walk of each list endpoint per parent, pages of 1,000,
+// computed from the simulator's own counts), records and records/s.
+//
+// The simulator's rate-limit bucket is unlimited here (--bucket to change it):
+// the benchmark measures the tap, not Heroku's 75-a-minute refill. The tap's
+// own estimate line (what the run would take against a real account) is
+// printed as well. Run with Deno (it imports TypeScript): deno run -A bench/api.ts.
+// The Node run needs a current dist/ (npm run build).
+import { execFileSync, spawn } from "node:child_process";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import { startSimulator } from "../test/simulator/index.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const args = process.argv.slice(2);
+const option = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+const APPS = Number(option("--apps", "500"));
+const LATENCY = Number(option("--latency-ms", "50"));
+const CONCURRENCY = Number(option("--concurrency", "4"));
+const BUCKET = Number(option("--bucket", "1000000000"));
+const RUNTIME = option("--runtime", "node") as "node" | "deno";
+
+interface Def {
+  stream: string;
+  path: string;
+  parent: string | null;
+  params: Record<string, string>;
+  single: boolean;
+  query: Record<string, string> | null;
+  selected_by_default: boolean;
+}
+const defs: Def[] = JSON.parse(readFileSync(join(ROOT, "catalog/heroku/streams.json"), "utf8"));
+const byName = new Map(defs.map((d) => [d.stream, d]));
+
+const sim = await startSimulator({ apps: APPS, latencyMs: LATENCY, rateLimit: { bucket: BUCKET, refillPerMinute: BUCKET } });
+const dir = mkdtempSync(join(tmpdir(), "tap-heroku-bench-"));
+const config = join(dir, "config.json");
+writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, max_concurrency: CONCURRENCY, postgres: { enabled: false } }));
+
+/** Pages of one walk: 1,000 a page; apps and builds re-ask from the last value inclusively. */
+const pagesOf = (stream: string, n: number) => (n <= 1000 ? 1 : stream === "apps" || stream === "builds" ? 1 + Math.ceil((n - 1000) / 999) : Math.ceil(n / 1000));
+
+function minimum(): number {
+  let total = 0;
+  for (const d of defs.filter((x) => x.selected_by_default)) {
+    if (d.single) total += 1;
+    else if (!d.parent) total += pagesOf(d.stream, sim.count(d.path));
+    else {
+      const parent = byName.get(d.parent)!;
+      if (parent.parent) throw new Error(`${d.stream}: grandchild streams are not in the default selection`);
+      for (const p of sim.items(parent.path) as Record<string, unknown>[]) {
+        const params = Object.fromEntries(Object.entries(d.params).map(([k, field]) => [k, String(p[field])]));
+        total += pagesOf(d.stream, sim.count(d.path, params));
+      }
+    }
+  }
+  return total;
+}
+
+const [cmd, pre] =
+  RUNTIME === "node"
+    ? ["node", [join(ROOT, "bin/tap-heroku.js")]] // node from PATH: under Deno, process.execPath is deno
+    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
+
+sim.resetLog();
+const started = performance.now();
+const result = await new Promise<{ code: number | null; records: number; estimate: string[] }>((resolve, reject) => {
+  const child = spawn(cmd, [...pre, "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let records = 0;
+  let tail = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    const lines = (tail + chunk).split("\n");
+    tail = lines.pop() ?? "";
+    for (const l of lines) if (l.startsWith('{"type":"RECORD"')) records++;
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.on("error", reject);
+  child.on("close", (code) => {
+    if (code !== 0) process.stderr.write(stderr.split("\n").filter((l) => !l.includes("METRIC")).slice(-20).join("\n") + "\n");
+    resolve({ code, records, estimate: stderr.split("\n").filter((l) => / Heroku API requests/.test(l)) });
+  });
+});
+const seconds = (performance.now() - started) / 1000;
+const made = sim.requests.length;
+const floor = minimum();
+const version = execFileSync(RUNTIME === "node" ? "node" : cmd, ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim();
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${RUNTIME} ${version}`;
+
+console.log(`tap-heroku API benchmark: ${APPS} apps, ${LATENCY} ms per request, max_concurrency ${CONCURRENCY}, default streams`);
+console.log(`machine         ${machine}`);
+console.log(`exit code       ${result.code}`);
+console.log(`wall time       ${seconds.toFixed(1)} s`);
+console.log(`requests made   ${made}${made === floor ? " (the minimum)" : ""}`);
+console.log(`minimum         ${floor}  (one walk of each list endpoint per parent, pages of 1,000)`);
+console.log(`records         ${result.records}`);
+console.log(`records/s       ${Math.round(result.records / seconds)}`);
+console.log(`requests/s      ${(made / seconds).toFixed(1)}  (latency-bound ceiling: ${((CONCURRENCY * 1000) / LATENCY).toFixed(0)}/s)`);
+for (const line of result.estimate) console.log(`tap's estimate  ${line.replace(/^INFO /, "")}`);
+await sim.close();
+process.exit(result.code === 0 && made === floor ? 0 : 1);
