@@ -113,6 +113,7 @@ async function run(o: Options): Promise<number> {
       state?.ok ? { file: o.state!, value: state.value } : undefined,
     );
     if (!plan.ok) throw plan.error;
+    await source.prepare(plan.value, state?.ok ? state.value : undefined);
     return await sync(settings.value, plan.value, state?.ok ? state.value : emptyState());
   } finally {
     await source.close();

@@ -1,16 +1,13 @@
 // What this tap is and which streams it offers for a given config: the Heroku
-// API streams from catalog/ data, and (later) the tables of the Heroku
-// Postgres databases found through the API.
+// API streams from catalog/ data, and the tables of the Heroku Postgres
+// databases found through the API.
 import { readFileSync } from "node:fs";
 import type { Settings } from "./config.ts";
 import type { Stream } from "./singer/stream.ts";
 import type { PlannedStream } from "./singer/runner.ts";
 import type { State } from "./singer/state.ts";
 import { HerokuClient } from "./heroku/client.ts";
-import { loadDefinitions } from "./heroku/definitions.ts";
-import { estimate, logEstimate, parentsFirst } from "./heroku/plan.ts";
-import { ParentRegistry } from "./heroku/registry.ts";
-import { herokuStream } from "./heroku/streams.ts";
+import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -59,31 +56,13 @@ export function herokuClient(settings: Settings): HerokuClient {
 /** The streams this config offers. The caller closes the source when done. */
 export async function openSource(settings: Settings): Promise<Source> {
   const client = herokuClient(settings);
-  const definitions = parentsFirst(await loadDefinitions());
-  const specs = new Map(definitions.map((d) => [d.stream, d]));
-  const registry = new ParentRegistry(specs, client, settings);
-  let planned: string[] = [];
-  let fannedOut = false;
-  const rate = settings.rate_limit;
-  const pace = { reserve: rate.reserve, refillPerMinute: rate.refill_per_minute };
-  const onFanOut = async (stream: string) => {
-    // Once the first child stream starts, the top-level parents are listed: a firmer estimate.
-    if (fannedOut) return;
-    fannedOut = true;
-    const rest = planned.length ? planned.slice(Math.max(0, planned.indexOf(stream))) : [stream];
-    logEstimate("the child streams", await estimate(rest, specs, registry, undefined), client, pace);
-  };
-  const streams = definitions.map((d) => herokuStream(d, { client, settings, registry, onFanOut }));
+  const heroku = await openHeroku(settings, client);
   const pg = await openPostgres(settings, client);
   return {
-    streams: [...streams, ...pg.streams],
+    streams: [...heroku.streams, ...pg.streams],
     client,
     unavailable: pg.unavailable,
-    prepare: async (plan, state) => {
-      planned = plan.map((p) => p.stream.id).filter((id) => specs.has(id));
-      registry.plan(planned);
-      logEstimate("this run", await estimate(planned, specs, registry, state), client, pace);
-    },
+    prepare: heroku.prepare,
     close: async () => {
       await pg.close();
       await client.close();

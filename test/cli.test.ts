@@ -72,11 +72,20 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     expect(again.length).toBeLessThan(records.length);
   });
 
-  it("syncs the default selection without a catalog", async () => {
-    const run = await runTap(["--config", files["config.json"]!], { runtime });
-    expect(run.code, run.stderr).toBe(0);
-    const streams = new Set(byType(run.messages(), "SCHEMA").map((m) => m.stream));
-    expect(streams.has("apps")).toBe(true);
+  it("syncs the default selection without a catalog, parents before children", async () => {
+    // Children of every app are selected by default: a small account keeps this quick.
+    const small = await startSimulator({ apps: 3 });
+    try {
+      const f = tempFiles({ "c.json": { token: "test-token", api_url: small.url, postgres: { enabled: false } } });
+      const run = await runTap(["--config", f["c.json"]!], { runtime });
+      expect(run.code, run.stderr).toBe(0);
+      const order = byType(run.messages(), "SCHEMA").map((m) => m.stream);
+      expect(order).toContain("releases");
+      expect(order.indexOf("apps")).toBeLessThan(order.indexOf("releases"));
+      expect(run.stderr).toMatch(/summary:/);
+    } finally {
+      await small.close();
+    }
   });
 
   it("reads settings from TAP_HEROKU_* with --config ENV and the token from HEROKU_API_KEY", async () => {
@@ -99,6 +108,26 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     const md = await runTap(["--about", "--format", "markdown"], { runtime });
     expect(md.code).toBe(0);
     expect(md.stdout).toMatch(/\| token \| yes \|/);
+  });
+});
+
+describe("stream order", () => {
+  it("follows the tap's order, parents first, whatever order the catalog lists them in", async () => {
+    const small = await startSimulator({ apps: 3 });
+    try {
+      const f = tempFiles({ "c.json": { token: "test-token", api_url: small.url, postgres: { enabled: false } } });
+      const catalog = catalogSelecting(JSON.parse((await runTap(["--config", f["c.json"]!, "--discover"])).stdout), ["apps", "releases"]);
+      catalog.streams.reverse(); // releases before apps
+      const c = tempFiles({ "cat.json": catalog });
+      small.resetLog();
+      const run = await runTap(["--config", f["c.json"]!, "--catalog", c["cat.json"]!]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(byType(run.messages(), "SCHEMA").map((m) => m.stream)).toEqual(["apps", "releases"]);
+      // The apps walk fills the parent list: /apps is read once, not again for releases.
+      expect(small.requests.filter((r) => r.path === "/apps")).toHaveLength(1);
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -11,7 +11,7 @@ let config: string;
 
 beforeAll(async () => {
   // Slow pages so that a signal lands mid-stream.
-  sim = await startSimulator({ apps: 3000, sizes: { "/apps": 3000 }, latencyMs: 400 });
+  sim = await startSimulator({ apps: 3000, sizes: { "/apps": 3000 }, latencyMs: 1000 });
   config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { enabled: false } } })["c.json"]!;
 });
 afterAll(() => sim.close());
@@ -34,8 +34,8 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
       onSpawn: (child) => {
         child.stdout!.on("data", () => {
           if (!sent) {
-            sent = true; // the SCHEMA is out: the stream is under way
-            setTimeout(() => child.kill(signal), 200);
+            sent = true; // records are coming out: the stream is under way, pages remain
+            child.kill(signal);
           }
         });
       },

@@ -64,6 +64,10 @@ export function planSync(
     planned.push({ stream, replicationMethod: method, replicationKey: key, properties: restrictTo(entry, properties) });
   }
 
+  // The tap's own order (parents before children), whatever order the catalog lists them in.
+  const order = new Map(streams.map((s, i) => [s.id, i]));
+  planned.sort((a, b) => order.get(a.stream.id)! - order.get(b.stream.id)!);
+
   for (const p of planned) {
     const bookmark = state?.value.bookmarks[p.stream.id];
     if (bookmark === undefined) continue;
