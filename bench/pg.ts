@@ -43,7 +43,7 @@ CREATE TABLE ${table} (
   tags text[], attrs jsonb, created_at timestamptz, updated_at timestamptz, note text
 );
 INSERT INTO ${table}
-SELECT i, (i * 7919) % 100000, 'customer ' || i, round((i * 1.37)::numeric % 100000, 2), i % 3 = 0,
+SELECT i, ((i::bigint * 7919) % 100000)::int, 'customer ' || i, round((i * 1.37)::numeric % 100000, 2), i % 3 = 0,
        ARRAY['tag' || (i % 10), 'group ' || (i % 7)],
        jsonb_build_object('plan', 'standard-' || (i % 5), 'seats', i % 50, 'big', 12345678901234567890 + i),
        '2020-01-01'::timestamptz + i * interval '1 second', '2024-01-01'::timestamptz + i * interval '317 milliseconds',
@@ -116,6 +116,7 @@ async function main() {
   let databaseUrl = "";
   const teardown = await setup({ provide: (_k: string, v: string) => (databaseUrl = v) } as never);
   const sim = await startSimulator({ apps: 1, postgresApps: 1, postgresPerApp: 1 });
+  let failure: unknown;
   try {
     const admin = new pg.Client({ connectionString: databaseUrl, ssl: { rejectUnauthorized: false } });
     await admin.connect();
@@ -180,13 +181,13 @@ async function main() {
             : "no psql | | | |"),
       );
     }
+  } catch (e) {
+    failure = e;
   } finally {
-    console.error("stopping...");
     await sim.close();
-    console.error("simulator stopped");
-    await teardown?.();
-    console.error("postgres stopped");
+    await teardown?.().catch((e: unknown) => console.error("stopping PostgreSQL failed:", e));
   }
+  if (failure) throw failure;
 }
 
 function navigatorCores(): number {

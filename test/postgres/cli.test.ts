@@ -1,0 +1,91 @@
+// The real CLI as a subprocess, on Node and Deno: databases found through the
+// API simulator, a FULL_TABLE sync killed part way (SIGKILL) and resumed from
+// the last STATE it wrote, and no credential on stdout or stderr.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
+import { parseMessages, runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
+import type { Message } from "../../src/singer/messages.ts";
+import { createDatabase, readerRole } from "./helpers.ts";
+
+const SCRIPT = `
+CREATE SCHEMA "Sales-EU";
+CREATE TABLE big (id int8 PRIMARY KEY, amount numeric, payload jsonb, at timestamptz);
+INSERT INTO big SELECT i, i * 1.000000000000000000001, jsonb_build_object('n', 12345678901234567890 + i), '2024-01-01'::timestamptz + i * interval '1 microsecond'
+  FROM generate_series(1, 30000) i;
+CREATE TABLE secret_stuff (id int);
+CREATE TABLE partly_visible (id int, visible text);`;
+
+let sim: Simulator;
+let files: Record<string, string>;
+const PASSWORD = "pw-tap_pg_cli_reader-secret";
+
+beforeAll(async () => {
+  sim = await startSimulator({ apps: 2, postgresApps: 1 });
+  await createDatabase("tap_pg_cli", SCRIPT);
+  const url = await readerRole("tap_pg_cli", "tap_pg_cli_reader");
+  const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
+  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
+  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: 500, schemas: ["public"] } } });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+function select(catalog: { streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[] }, id: string) {
+  return {
+    streams: catalog.streams.map((s) => ({
+      ...s,
+      metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === id } } : m)),
+    })),
+  };
+}
+
+const records = (ms: Message[]) => ms.filter((m): m is Extract<Message, { type: "RECORD" }> => m.type === "RECORD");
+
+describe.each(RUNTIMES)("on %s", (runtime) => {
+  it("discovers the database's tables, then syncs one killed part way and resumed: nothing missing, nothing secret", async () => {
+    const discover = await runTap(["--config", files["config.json"]!, "--discover"], { runtime });
+    expect(discover.code, discover.stderr).toBe(0);
+    const catalog = JSON.parse(discover.stdout);
+    const big = catalog.streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-big"));
+    expect(big).toBeDefined();
+    expect(big.tap_stream_id.split("-")).toHaveLength(3);
+    const f = tempFiles({ "catalog.json": select(catalog, big.tap_stream_id) });
+
+    // Kill the tap as soon as it has written a STATE inside the table.
+    let stdout = "";
+    const first = await runTap(["--config", files["config.json"]!, "--catalog", f["catalog.json"]!], {
+      runtime,
+      onSpawn: (child) =>
+        child.stdout!.on("data", (d: Buffer) => {
+          stdout += d.toString();
+          if (/"last_pk_fetched"/.test(stdout) && !child.killed) child.kill("SIGKILL");
+        }),
+    });
+    expect(first.signal).toBe("SIGKILL");
+    // A line cut by the kill is not a message.
+    const complete = first.stdout.slice(0, first.stdout.lastIndexOf("\n") + 1);
+    const m1 = parseMessages(complete);
+    const state = m1.filter((m) => m.type === "STATE").at(-1)!;
+    const s = tempFiles({ "state.json": state.value });
+
+    const second = await runTap(["--config", files["config.json"]!, "--catalog", f["catalog.json"]!, "--state", s["state.json"]!], { runtime });
+    expect(second.code, second.stderr).toBe(0);
+    const m2 = second.messages();
+    const ids = new Set([...records(m1), ...records(m2)].map((r) => Number(r.record.id)));
+    expect(ids.size).toBe(30000);
+    expect(m2.some((m) => m.type === "ACTIVATE_VERSION")).toBe(true);
+    const r = records(m2).at(-1)!;
+    expect(r.record.id).toBe(30000);
+    // Exact numbers survive the whole way through the CLI.
+    expect(second.stdout).toContain(`"payload":{"n": ${12345678901234567890n + 30000n}}`);
+    expect(second.stdout).toContain('"amount":30000.000000000000000030000');
+
+    for (const out of [discover.stdout, discover.stderr, first.stdout, first.stderr, second.stdout, second.stderr]) {
+      expect(out).not.toContain(PASSWORD);
+      expect(out).not.toContain("tap_pg_cli_reader");
+    }
+  });
+});
