@@ -111,8 +111,10 @@ async function run(o: Options): Promise<number> {
       source.streams,
       catalog?.ok ? { file: o.catalog!, value: catalog.value } : undefined,
       state?.ok ? { file: o.state!, value: state.value } : undefined,
+      source.unavailable,
     );
     if (!plan.ok) throw plan.error;
+    await source.checkToken();
     await source.prepare(plan.value, state?.ok ? state.value : undefined);
     return await sync(settings.value, plan.value, state?.ok ? state.value : emptyState());
   } finally {

@@ -6,7 +6,7 @@ import type { Settings } from "./config.ts";
 import type { Stream } from "./singer/stream.ts";
 import type { PlannedStream } from "./singer/runner.ts";
 import type { State } from "./singer/state.ts";
-import { HerokuClient } from "./heroku/client.ts";
+import { HerokuClient, HerokuHttpError } from "./heroku/client.ts";
 import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
 
@@ -33,6 +33,8 @@ export interface Source {
    * estimate is logged.
    */
   prepare(plan: readonly PlannedStream[], state?: State): Promise<void>;
+  /** Fails fast, before any output, when Heroku rejects the token. */
+  checkToken(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,9 +65,24 @@ export async function openSource(settings: Settings): Promise<Source> {
     client,
     unavailable: pg.unavailable,
     prepare: heroku.prepare,
+    checkToken: () => checkToken(client),
     close: async () => {
       await pg.close();
       await client.close();
     },
   };
+}
+
+/**
+ * One GET /account: 401 means the token is invalid, expired or revoked (a
+ * fatal HerokuHttpError with a message that says so). Any other answer means
+ * the token is accepted: a token without the identity scope gets 403 here and
+ * can still read apps.
+ */
+async function checkToken(client: HerokuClient): Promise<void> {
+  try {
+    await client.getOnce("/account"); // the account stream reuses this answer
+  } catch (e) {
+    if (e instanceof HerokuHttpError && e.status === 401) throw e;
+  }
 }

@@ -233,7 +233,8 @@ describe("run-time failures", () => {
     const f = tempFiles({ "c.json": { token: "revoked-token-1234", api_url: sim.url } });
     const run = await runTap(["--config", f["c.json"]!]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/401 unauthorized/);
+    expect(run.stdout).toBe(""); // before any stream starts
+    expect(run.stderr.trimEnd().split("\n").filter((l) => !l.startsWith("INFO METRIC")).join("\n")).toMatch(/^ERROR Heroku rejected the token \(401 unauthorized\): it is invalid, expired or revoked; create one with heroku authorizations:create$/);
     expect(run.stderr + run.stdout).not.toContain("revoked-token-1234");
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });

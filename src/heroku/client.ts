@@ -97,6 +97,24 @@ export class HerokuClient {
     return (await this.send(path, undefined)).body;
   }
 
+  private readonly singles = new Map<string, Promise<unknown>>();
+
+  /**
+   * GET of a single object, asked once per run: the token check and the
+   * `account` stream both read /account, and the bucket pays for one request.
+   * A failed GET is forgotten, so a later caller asks again. Not for values
+   * that must be fresh (config vars after a credential rotation).
+   */
+  getOnce(path: string): Promise<unknown> {
+    let pending = this.singles.get(path);
+    if (!pending) {
+      pending = this.get(path);
+      pending.catch(() => this.singles.delete(path));
+      this.singles.set(path, pending);
+    }
+    return pending;
+  }
+
   /**
    * Walks a list endpoint page by page. `range` is the first Range header
    * (default `id ..; max=1000`); each Next-Range is sent back verbatim,

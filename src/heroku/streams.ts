@@ -108,7 +108,7 @@ async function syncSingle(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCon
   const key = incremental(ctx);
   const previous = ApiBookmark.parse(ctx.bookmark ?? {});
   const since = key ? (previous.replication_key === key ? previous.replication_key_value : undefined) ?? ctx.startDate : undefined;
-  const item = enrich(spec, (await deps.client.get(spec.path)) as Item, undefined);
+  const item = enrich(spec, (await deps.client.getOnce(spec.path)) as Item, undefined);
   checkKey(spec, item);
   const version = key ? undefined : Date.now();
   if (atOrAfter(item, key, since ? Date.parse(since) : undefined)) await ctx.writeRecord(item, version);
