@@ -29,6 +29,8 @@ export function planSync(
   streams: readonly Stream[],
   catalog: { file: string; value: Catalog } | undefined,
   state: { file: string; value: State } | undefined,
+  /** Stream-id prefixes of sources unreachable this run (a database), with the reason. */
+  unavailable: ReadonlyMap<string, string> = new Map(),
 ): Result<PlannedStream[]> {
   const byId = new Map(streams.map((s) => [s.id, s]));
   const planned: PlannedStream[] = [];
@@ -41,6 +43,12 @@ export function planSync(
     if (!md.success) return fail(new UsageError(`${at}: ${formatIssue(md.error, "metadata")}`));
     if (!isStreamSelected(entry)) continue;
     const stream = byId.get(entry.tap_stream_id);
+    const away = [...unavailable].find(([prefix]) => entry.tap_stream_id.startsWith(prefix));
+    if (!stream && away) {
+      // A database that cannot be reached tonight should not stop the rest of the run.
+      log.warn(`${entry.tap_stream_id}: skipped: ${away[1]}`);
+      continue;
+    }
     if (!stream) {
       return fail(new UsageError(`${at}: the stream is selected but this tap has no such stream; run --discover for the current list`));
     }
@@ -101,7 +109,10 @@ export function discoverEntry(stream: Stream): Catalog["streams"][number] {
 
   const extra = stream.extraMetadata ?? [];
   const extraAt = (b: string[]) => extra.find((m) => m.breadcrumb.join("/") === b.join("/"))?.metadata ?? {};
-  const automatic = new Set([...stream.keyProperties, ...(incremental ? stream.validReplicationKeys.slice(0, 1) : [])]);
+  // The replication key is automatic only where it is in use by default; on a
+  // FULL_TABLE stream a user may still deselect that column.
+  const byDefault = stream.defaultReplicationMethod === "INCREMENTAL" ? stream.validReplicationKeys.slice(0, 1) : [];
+  const automatic = new Set([...stream.keyProperties, ...byDefault]);
   const metadata = [
     { breadcrumb: [], metadata: { ...streamMd, ...extraAt([]) } },
     ...Object.keys(stream.schema.properties ?? {}).map((name) => ({
