@@ -19,7 +19,8 @@ export function withStreams(readme: string, catalogReadme: string): string {
   return `${readme.slice(0, start + BEGIN.length)}\n${streamsBlock(catalogReadme)}\n${readme.slice(end)}`;
 }
 
-if (import.meta.main) {
+// Run as a script (Deno sets import.meta.main); imported by the test, it only exports.
+if ((import.meta as { main?: boolean }).main) {
   const readme = new URL("../README.md", import.meta.url);
   const catalog = readFileSync(new URL("../catalog/heroku/README.md", import.meta.url), "utf8");
   writeFileSync(readme, withStreams(readFileSync(readme, "utf8"), catalog));
