@@ -6,13 +6,18 @@ export function aboutJson(): Record<string, unknown> {
   return { ...TAP, settings: settingsJsonSchema() };
 }
 
-export function aboutMarkdown(): string {
+/** The settings as a Markdown table (also the README's settings reference). */
+export function settingsTable(): string {
   const rows = settingLeaves().map(({ path, schema, required }) => {
     const type = schema.type ?? (schema.enum ? "string" : "");
     const dflt = schema.default === undefined ? "" : `\`${JSON.stringify(schema.default)}\``;
     const choices = schema.enum ? ` One of ${schema.enum.map((e) => `\`${String(e)}\``).join(", ")}.` : "";
-    return `| ${path.join(".")} | ${required ? "yes" : "no"} | ${String(type)} | ${dflt} | ${schema.description ?? ""}${choices} |`;
+    return `| \`${path.join(".")}\` | ${required ? "yes" : "no"} | ${String(type)} | ${dflt} | ${schema.description ?? ""}${choices} |`;
   });
+  return ["| Setting | Required | Type | Default | Description |", "|:--|:--|:--|:--|:--|", ...rows].join("\n");
+}
+
+export function aboutMarkdown(): string {
   return [
     `# ${TAP.name}`,
     "",
@@ -26,9 +31,7 @@ export function aboutMarkdown(): string {
     "",
     "## Settings",
     "",
-    "| Setting | Required | Type | Default | Description |",
-    "|:--|:--|:--|:--|:--|",
-    ...rows,
+    settingsTable(),
     "",
     "Settings may also come from the environment with `--config ENV`: `TAP_HEROKU_<SETTING>`, nested ones joined by `_` (e.g. `TAP_HEROKU_POSTGRES_SSL`).",
     "",

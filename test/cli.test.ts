@@ -107,7 +107,7 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     expect(about.settings.required).toContain("token");
     const md = await runTap(["--about", "--format", "markdown"], { runtime });
     expect(md.code).toBe(0);
-    expect(md.stdout).toMatch(/\| token \| yes \|/);
+    expect(md.stdout).toMatch(/\| `token` \| yes \|/);
   });
 });
 

@@ -1,14 +1,14 @@
 // The README is the manual: what it says about streams and commands must be true.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { withStreams } from "../scripts/readme-streams.ts";
+import { refreshed } from "../scripts/readme.ts";
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), "utf8");
 
 describe("README", () => {
-  it("carries the generated stream table (npm run readme:streams)", () => {
+  it("carries the generated stream and settings tables (npm run readme)", () => {
     const readme = read("README.md");
-    expect(withStreams(readme, read("catalog/heroku/README.md"))).toBe(readme);
+    expect(refreshed(readme, read("catalog/heroku/README.md"))).toBe(readme);
   });
 
   it("gives exactly the install and test commands that CI runs", () => {
