@@ -50,6 +50,27 @@ export class Session {
     return this.client;
   }
 
+  /**
+   * Opens the session again after it was lost mid-sync. A restarting server
+   * (maintenance, failover) refuses connections or answers "starting up" for
+   * a while, so connecting is retried with backoff for up to 4 ×
+   * connect_timeout_s before the database counts as unreachable.
+   */
+  async reopen(): Promise<pg.Client> {
+    await this.reset();
+    const deadline = Date.now() + this.settings.connect_timeout_s * 4000;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      this.failure = undefined;
+      try {
+        return await this.open();
+      } catch (e) {
+        if (!(e instanceof Unreachable) || Date.now() + delay >= deadline) throw e;
+        log.debug(`${e.message}; trying again`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   /** Drops the current session (after it failed); the next open() connects again. */
   async reset(): Promise<void> {
     const c = this.client;

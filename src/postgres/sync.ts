@@ -125,7 +125,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   for (let attempt = 0; ; attempt++) {
     let progressed = false;
     try {
-      const client = await session.open();
+      const client = attempt === 0 ? await session.open() : await session.reopen();
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       try {
         if (pk.length > 0 && max === undefined) {
@@ -219,7 +219,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   for (let attempt = 0; ; attempt++) {
     let progressed = false;
     try {
-      const client = await session.open();
+      const client = attempt === 0 ? await session.open() : await session.reopen();
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       try {
         // Rows whose key is NULL can never be bookmarked and are not read.

