@@ -74,7 +74,7 @@ function minimum(): number {
 
 const [cmd, pre] =
   RUNTIME === "node"
-    ? ["node", [join(ROOT, "bin/tap-heroku.js")]] // node from PATH: under Deno, process.execPath is deno
+    ? [join(ROOT, "bin/tap-heroku.js"), []] // executed directly, as users do: its shebang sets Node's flags
     : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
 
 sim.resetLog();

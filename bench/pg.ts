@@ -108,7 +108,7 @@ function output(cmd: string, cmdArgs: string[]): Promise<string> {
 
 function tapCommand(): [string, string[]] {
   return RUNTIME === "node"
-    ? [process.env.NODE ?? "node", [join(ROOT, "bin/tap-heroku.js")]]
+    ? [join(ROOT, "bin/tap-heroku.js"), []]
     : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
 }
 

@@ -87,7 +87,7 @@ async function main() {
 
 function tap(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath.endsWith("deno") ? "node" : process.execPath, [join(ROOT, "bin/tap-heroku.js"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(join(ROOT, "bin/tap-heroku.js"), args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -34,7 +34,7 @@ export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "
 
 export function command(runtime: RuntimeName): [string, string[]] {
   return runtime === "node"
-    ? [process.execPath, [join(ROOT, "bin/tap-heroku.js")]]
+    ? [join(ROOT, "bin/tap-heroku.js"), []] // executed directly, as users do: its shebang sets Node's flags
     : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
 }
 
