@@ -16,7 +16,8 @@ import { discoverEntry, planSync, runSync } from "./singer/runner.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
 import { MessageWriter } from "./singer/writer.ts";
 import { logSummary } from "./singer/progress.ts";
-import { openSource, TAP } from "./tap.ts";
+import { herokuClient, openSource, TAP } from "./tap.ts";
+import { formatCheck, runChecks } from "./check.ts";
 import { formatIssue } from "./zod-issues.ts";
 
 interface Options {
@@ -25,6 +26,7 @@ interface Options {
   catalog: string | undefined;
   state: string | undefined;
   about: boolean;
+  test: boolean;
   format: "json" | "markdown";
 }
 
@@ -49,6 +51,7 @@ function parseArgs(args: readonly string[]): Options | "done" {
     .option("--properties <file>", "Legacy name of --catalog")
     .option("--state <file>", "State from a previous run")
     .option("--about", "Describe the tap: version, capabilities, settings")
+    .option("--test", "Check the token, its scopes and the databases; one line per check")
     .option("--format <format>", "Format of --about: json or markdown")
     .help()
     .version(TAP.version);
@@ -74,15 +77,17 @@ function parseArgs(args: readonly string[]): Options | "done" {
   const [catalog, properties, state, format] = ["catalog", "properties", "state", "format"].map(single);
   const discover = o.discover === true;
   const about = o.about === true;
+  const test = o.test === true;
   const config = ((o.config as unknown[] | undefined) ?? []).map(String);
 
   if (catalog && properties) throw new UsageError("--catalog and --properties name the same file; give one");
   if (discover && (catalog || properties || state)) throw new UsageError("--discover cannot be combined with --catalog or --state");
-  if (about && (discover || catalog || properties || state)) throw new UsageError("--about cannot be combined with other modes");
+  if (about && (discover || test || catalog || properties || state)) throw new UsageError("--about cannot be combined with other modes");
+  if (test && (discover || catalog || properties || state)) throw new UsageError("--test cannot be combined with --discover, --catalog or --state");
   if (format && !about) throw new UsageError("--format goes with --about");
   if (format && format !== "json" && format !== "markdown") throw new UsageError(`--format must be json or markdown, not "${format}"`);
   if (config.some((c) => c === "" || c === "true")) throw new UsageError("--config needs a file name (or ENV)");
-  return { config, discover, catalog: catalog ?? properties, state, about, format: format === "markdown" ? "markdown" : "json" };
+  return { config, discover, catalog: catalog ?? properties, state, about, test, format: format === "markdown" ? "markdown" : "json" };
 }
 
 async function run(o: Options): Promise<number> {
@@ -95,6 +100,7 @@ async function run(o: Options): Promise<number> {
 
   const settings = await loadSettings(o.config, runtime.env);
   if (!settings.ok) throw settings.error;
+  if (o.test) return await test(settings.value);
   const catalog = o.catalog ? await loadCatalog(o.catalog) : undefined;
   if (catalog && !catalog.ok) throw catalog.error;
   const state = o.state ? await loadState(o.state) : undefined;
@@ -147,6 +153,17 @@ async function sync(settings: Settings, plan: Parameters<typeof runSync>[0], sta
     return 0;
   } finally {
     off();
+  }
+}
+
+async function test(settings: Settings): Promise<number> {
+  const client = herokuClient(settings);
+  try {
+    const checks = await runChecks(settings, client, () => openSource(settings));
+    await runtime.writeStdout(new TextEncoder().encode(checks.map(formatCheck).join("\n") + "\n"));
+    return checks.some((c) => c.outcome === "fail") ? 1 : 0;
+  } finally {
+    await client.close();
   }
 }
 

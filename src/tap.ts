@@ -19,7 +19,7 @@ export const TAP = {
   name: "tap-heroku",
   description: pkg.description,
   version: pkg.version,
-  capabilities: ["catalog", "discover", "state", "about", "activate-version"],
+  capabilities: ["catalog", "discover", "state", "about", "activate-version", "test"],
 } as const;
 
 export interface Source {

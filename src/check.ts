@@ -1,0 +1,77 @@
+// --test: can this config do its job? One line per check, so a person (or
+// Meltano's `config --test`) sees at once what is missing and how to fix it.
+// A missing optional scope is a warning; what the run needs is a failure.
+import type { Settings } from "./config.ts";
+import { HerokuHttpError } from "./heroku/client.ts";
+import type { HerokuClient } from "./heroku/client.ts";
+import { loadDefinitions } from "./heroku/definitions.ts";
+import type { Stream } from "./singer/stream.ts";
+
+export interface Check {
+  readonly outcome: "ok" | "warn" | "fail";
+  readonly subject: string;
+  readonly detail: string;
+}
+
+interface OpenedSource {
+  readonly streams: readonly Stream[];
+  readonly unavailable?: ReadonlyMap<string, string>;
+  close(): Promise<void>;
+}
+
+/** Runs every check. The source (with its database discovery) is opened only once the token is known to work. */
+export async function runChecks(settings: Settings, client: HerokuClient, open: () => Promise<OpenedSource>): Promise<Check[]> {
+  const checks: Check[] = [];
+  const status = async (path: string) => {
+    try {
+      await client.get(path);
+      return 200;
+    } catch (e) {
+      if (e instanceof HerokuHttpError) return e.status;
+      throw e;
+    }
+  };
+
+  const account = await status("/account");
+  if (account === 401) {
+    return [{ outcome: "fail", subject: "token", detail: "rejected by Heroku (401): invalid, expired or revoked; create one with heroku authorizations:create" }];
+  }
+  checks.push({ outcome: "ok", subject: "token", detail: `accepted by ${settings.api_url}` });
+
+  const global = await status("/account/keys");
+  if (global === 200) {
+    checks.push({ outcome: "ok", subject: "scope global", detail: "granted: every stream can be read" });
+  } else {
+    const needing = (await loadDefinitions()).filter((d) => d.scope === "global").map((d) => d.stream);
+    checks.push({
+      outcome: "warn",
+      subject: "scope global",
+      detail: `not granted (${global}): ${needing.length} streams will be skipped (${needing.join(", ")}); add it with heroku authorizations:create --scope global`,
+    });
+  }
+
+  if (!settings.postgres.enabled) {
+    checks.push({ outcome: "ok", subject: "databases", detail: "Heroku Postgres discovery is off (postgres.enabled=false)" });
+    return checks;
+  }
+  const source = await open();
+  const postgres = { streams: source.streams.filter((s) => s.id.includes("-")), unavailable: source.unavailable };
+  await source.close();
+  const tables = new Map<string, number>();
+  for (const s of postgres.streams) {
+    const alias = s.id.split("-")[0]!;
+    tables.set(alias, (tables.get(alias) ?? 0) + 1);
+  }
+  for (const [alias, n] of tables) checks.push({ outcome: "ok", subject: `database ${alias}`, detail: `reachable, ${n} tables and views readable` });
+  for (const [prefix, reason] of postgres.unavailable ?? []) {
+    checks.push({ outcome: "fail", subject: `database ${prefix.replace(/-$/, "")}`, detail: reason });
+  }
+  if (tables.size === 0 && (postgres.unavailable?.size ?? 0) === 0) {
+    checks.push({ outcome: "warn", subject: "databases", detail: "no Heroku Postgres database found (none attached, or config vars not readable: see the warnings above)" });
+  }
+  return checks;
+}
+
+export function formatCheck(c: Check): string {
+  return `${c.outcome.padEnd(4)}  ${c.subject}: ${c.detail}`;
+}
