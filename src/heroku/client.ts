@@ -13,7 +13,7 @@
 // count against max_retries.
 import { Agent, request } from "undici";
 import { RunError } from "../errors.ts";
-import { log, metric } from "../log.ts";
+import { log, metric, redact } from "../log.ts";
 
 export interface ClientOptions {
   readonly baseUrl: string;
@@ -254,8 +254,10 @@ export class HerokuClient {
       return {
         kind: "http" as const,
         status: res.statusCode,
-        id: err.id ?? String(res.statusCode),
-        message: err.message ?? (text.slice(0, 200) || "no message"),
+        // Masked before anything is cut: a body that echoes the request
+        // (Authorization included) must not leak a prefix of the token.
+        id: err.id !== undefined ? redact(err.id) : String(res.statusCode),
+        message: err.message !== undefined ? redact(err.message) : redact(text).slice(0, 200) || "no message",
         requestId: header(res.headers, "request-id"),
         retryAfterS: Number.isFinite(retryAfter) ? retryAfter : undefined,
       };
