@@ -51,16 +51,25 @@ interface Attachment extends Named {
 export const SCOPE_HINT =
   'reading config vars needs the token scope "read-protected" (or "global"): heroku authorizations:create --scope read-protected,identity';
 
-/** Add-ons of service heroku-postgresql of the apps in scope, deduplicated by add-on id. */
+/**
+ * Add-ons of service heroku-postgresql of the apps in scope, deduplicated by add-on id.
+ * Without the `apps` setting, one walk of the account's /addons finds them all (a few
+ * requests, not one per app); attachments and config vars are then read only for the
+ * apps that own a Postgres add-on.
+ */
 export async function findCandidates(client: HerokuClient, apps: readonly string[] | undefined): Promise<Candidate[]> {
-  const appNames = apps ?? (await listAll<Named>(client, "/apps")).map((a) => String(a.name ?? a.id));
+  const byApp = new Map<string, Addon[]>();
+  const add = (app: string, addon: Addon) => byApp.set(app, [...(byApp.get(app) ?? []), addon]);
+  if (apps) {
+    for (const app of apps) for (const a of await listAll<Addon>(client, `/apps/${encodeURIComponent(app)}/addons`)) if (isPostgres(a)) add(app, a);
+  } else {
+    for await (const page of client.pages("/addons")) {
+      for (const a of page.items as Addon[]) if (isPostgres(a)) add(String(a.app?.name ?? a.app?.id), a);
+    }
+  }
   const found = new Map<string, Candidate>();
-  let refused = false;
-  for (const app of appNames) {
-    if (refused) break;
+  for (const [app, addons] of byApp) {
     const path = `/apps/${encodeURIComponent(app)}`;
-    const addons = (await listAll<Addon>(client, `${path}/addons`)).filter(isPostgres);
-    if (addons.length === 0) continue;
     const ids = new Set(addons.map((a) => String(a.id)));
     const attachments = (await listAll<Attachment>(client, `${path}/addon-attachments`)).filter((a) => ids.has(String(a.addon?.id)));
     let vars: Record<string, string>;
@@ -69,7 +78,6 @@ export async function findCandidates(client: HerokuClient, apps: readonly string
     } catch (e) {
       if (e instanceof HerokuHttpError && e.status === 403) {
         log.warn(`Heroku Postgres databases are left out: Heroku refused GET /apps/{app}/config-vars (403 ${e.id}); ${SCOPE_HINT}`);
-        refused = true;
         break;
       }
       throw e;
