@@ -102,6 +102,37 @@ const atOrAfter = (item: Item, key: string | undefined, sinceMs: number | undefi
 
 const valueOf = (item: Item, key: string | undefined) => (key && typeof item[key] === "string" ? (item[key] as string) : undefined);
 
+interface PageContext {
+  readonly spec: HerokuStreamSpec;
+  readonly deps: HerokuDeps;
+  readonly ctx: SyncContext;
+  readonly key: string | undefined;
+  readonly sinceMs: number | undefined;
+  readonly version: number | undefined;
+  readonly keep: (item: Item) => boolean;
+  /** Rows the registry will hold when this stream is also a parent, or undefined. */
+  readonly collect: ParentRow[] | undefined;
+}
+
+/**
+ * Writes one page: each item gets its parent's keys, is kept only for the apps
+ * in scope, is remembered as a parent when children need it, and is written
+ * unless it is older than the bookmark. Returns the newest replication-key
+ * value written so far.
+ */
+async function writePage(items: Item[], parent: ParentRow | undefined, p: PageContext, newest: string | undefined): Promise<string | undefined> {
+  for (const item of items) {
+    enrich(p.spec, item, parent);
+    if (!p.keep(item)) continue;
+    p.collect?.push(p.deps.registry.project(p.spec.stream, item));
+    if (!atOrAfter(item, p.key, p.sinceMs)) continue;
+    checkKey(p.spec, item);
+    await p.ctx.writeRecord(item, p.version);
+    newest = newer(newest, valueOf(item, p.key));
+  }
+  return newest;
+}
+
 // ------------------------------------------------------------------ account
 
 async function syncSingle(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContext): Promise<void> {
@@ -132,15 +163,7 @@ async function syncTop(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContex
 
   const result = { complete: true };
   for await (const page of walk(deps.client, spec, withQuery(spec, spec.path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-    for (const item of page.items) {
-      enrich(spec, item, undefined);
-      if (!keep(item)) continue;
-      collect?.push(deps.registry.project(spec.stream, item));
-      if (!atOrAfter(item, key, sinceMs)) continue;
-      checkKey(spec, item);
-      await ctx.writeRecord(item, version);
-      newest = newer(newest, valueOf(item, key));
-    }
+    newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
     if (ctx.signal.aborted) return;
     // Ascending by the replication key: every record up to `newest` is written.
     if (key && page.ordered && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
@@ -202,15 +225,7 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
       const result = { complete: true };
       try {
         for await (const page of walk(deps.client, spec, withQuery(spec, path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-          for (const item of page.items) {
-            enrich(spec, item, parent);
-            if (!keep(item)) continue;
-            collect?.push(deps.registry.project(spec.stream, item));
-            if (!atOrAfter(item, key, sinceMs)) continue;
-            checkKey(spec, item);
-            await ctx.writeRecord(item, version);
-            newest = newer(newest, valueOf(item, key));
-          }
+          newest = await writePage(page.items, parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
           if (ctx.signal.aborted) {
             complete = false;
             return;
