@@ -229,6 +229,16 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
 });
 
 describe("run-time failures", () => {
+  it("with LOG_FORMAT=json, every log line is a JSON object a collector can parse", async () => {
+    const f = tempFiles({ "c.json": { token: "revoked-token-5678", api_url: sim.url, postgres: { enabled: false } } });
+    const run = await runTap(["--config", f["c.json"]!], { env: { LOG_FORMAT: "json" } });
+    expect(run.code).toBe(1);
+    const logs = run.stderr.trimEnd().split("\n").filter((l) => !l.startsWith("INFO METRIC: "));
+    const parsed = logs.map((l) => JSON.parse(l) as { level: string; message: string; time: string });
+    expect(parsed.at(-1)).toMatchObject({ level: "error", message: expect.stringMatching(/^Heroku rejected the token/) });
+    for (const p of parsed) expect(Date.parse(p.time)).not.toBeNaN();
+  });
+
   it("a rejected token stops the run with one clear line and exit 1, and the token is never printed", async () => {
     const f = tempFiles({ "c.json": { token: "revoked-token-1234", api_url: sim.url } });
     const run = await runTap(["--config", f["c.json"]!]);
