@@ -5,12 +5,18 @@ import type { PostgresSettings } from "./connect.ts";
 import { introspect } from "./introspect.ts";
 import { Session } from "./session.ts";
 import type { UrlSource } from "./session.ts";
-import { tableStreams } from "./streams.ts";
+import { streamIdOf, tableStreams } from "./streams.ts";
 import type { DatabaseInfo } from "./streams.ts";
 
 export interface OpenDatabase {
   readonly streams: Stream[];
   readonly session: Session;
+  /**
+   * Stream ids of the relations this credential may not read, with why: a
+   * catalog that still selects one (rights revoked since discovery) skips it
+   * with a warning instead of refusing the whole run.
+   */
+  readonly denied: ReadonlyMap<string, string>;
 }
 
 /**
@@ -32,5 +38,11 @@ export async function databaseStreams(
   }
   // Discovery is done; syncs reopen the session when they need it.
   await session.reset();
-  return { streams: tableStreams(info, intro, session, settings, taken), session };
+  const streams = tableStreams(info, intro, session, settings, taken);
+  const denied = new Map<string, string>();
+  for (const r of intro.deniedRelations) {
+    const id = streamIdOf(info.alias, r.schema, r.name);
+    if (!taken.has(id)) denied.set(id, `${session.label}: permission denied on ${r.schema}.${r.name} for this credential`);
+  }
+  return { streams, session, denied };
 }

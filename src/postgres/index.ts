@@ -17,6 +17,11 @@ export interface PostgresSource {
    * their streams should skip it with this warning rather than fail.
    */
   readonly unavailable: ReadonlyMap<string, string>;
+  /**
+   * Ids of the tables the credential may not read (rights revoked since the
+   * catalog was made), with the reason; to be skipped like `unavailable`.
+   */
+  readonly denied: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
 
@@ -24,9 +29,10 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
   const pg = settings.postgres;
   const sessions: Session[] = [];
   const unavailable = new Map<string, string>();
+  const denied = new Map<string, string>();
   const streams: Stream[] = [];
   const close = async () => void (await Promise.all(sessions.map((s) => s.close())));
-  if (!pg.enabled) return { streams, unavailable, close };
+  if (!pg.enabled) return { streams, unavailable, denied, close };
 
   let candidates;
   try {
@@ -34,7 +40,7 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
   } catch (e) {
     if (e instanceof HerokuHttpError && e.fatal) throw e;
     log.warn(`Heroku Postgres databases are left out: ${e instanceof Error ? e.message : String(e)}`);
-    return { streams, unavailable, close };
+    return { streams, unavailable, denied, close };
   }
   const { databases, unreachable } = await groupDatabases(candidates, pg);
   for (const u of unreachable) unavailable.set(`${aliasOf(u.candidate.addonName)}-`, u.reason);
@@ -56,11 +62,12 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
         db.session,
       );
       streams.push(...opened.streams);
+      for (const [id, why] of opened.denied) denied.set(id, why);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       unavailable.set(`${alias}-`, why);
       log.warn(`${why}; its tables are left out of this run`);
     }
   }
-  return { streams, unavailable, close };
+  return { streams, unavailable, denied, close };
 }

@@ -31,6 +31,8 @@ export interface Introspection {
   readonly tables: readonly Table[];
   /** Relations left out because the credential may not read them. */
   readonly denied: readonly string[];
+  /** The same relations by schema and name. */
+  readonly deniedRelations: readonly { schema: string; name: string }[];
   readonly types: ReadonlyMap<number, PgType>;
 }
 
@@ -89,9 +91,14 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
     return (!filter.schemas || filter.schemas.includes(schema)) && !filter.exclude.includes(schema);
   });
   const denied: string[] = [];
+  const deniedRelations: { schema: string; name: string }[] = [];
+  const deny = (r: Row) => {
+    denied.push(`${r.schema}.${r.name}`);
+    deniedRelations.push({ schema: String(r.schema), name: String(r.name) });
+  };
   const wanted = rels.filter((r) => {
     const ok = isTrue(r.usage) && (isTrue(r.readable) || isTrue(r.some_columns));
-    if (!ok) denied.push(`${r.schema}.${r.name}`);
+    if (!ok) deny(r);
     return ok;
   });
   const oids = wanted.map((r) => String(r.oid));
@@ -105,7 +112,7 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
     const all = columns.get(String(r.oid)) ?? [];
     const readable = all.filter((c) => isTrue(c.readable));
     if (readable.length === 0) {
-      denied.push(`${r.schema}.${r.name}`);
+      deny(r);
       continue;
     }
     const primaryKey = (keys.get(String(r.oid)) ?? []).map((k) => String(k.name));
@@ -141,7 +148,7 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
       delim: String(t.delim),
     });
   }
-  return { database, tables, denied, types: typeMap };
+  return { database, tables, denied, deniedRelations, types: typeMap };
 }
 
 // Values come back as the server's text, booleans included.

@@ -32,6 +32,9 @@ export function aliasOf(name: string): string {
 /** A name part without hyphens (target-postgres splits on them). */
 const part = (s: string) => s.replace(/-/g, "_");
 
+/** The stream id a relation gets (before de-duplication). */
+export const streamIdOf = (alias: string, schema: string, name: string) => `${alias}-${part(schema)}-${part(name)}`;
+
 /** Column names that make good replication keys come first. */
 const PREFERRED_KEY = /^(updated|modified|changed|last_modified|last_updated)(_at|_on|_time|_date)?$|^(updated|modified)at$/i;
 
@@ -44,7 +47,7 @@ export function tableStreams(
 ): Stream[] {
   const lookup = (oid: number) => intro.types.get(oid);
   return intro.tables.map((table) => {
-    let id = `${db.alias}-${part(table.schema)}-${part(table.name)}`;
+    let id = streamIdOf(db.alias, table.schema, table.name);
     for (let n = 2; taken.has(id); n++) id = `${db.alias}-${part(table.schema)}-${part(table.name)}_${n}`;
     taken.add(id);
 
