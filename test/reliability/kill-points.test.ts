@@ -122,7 +122,7 @@ describe("SIGKILL at random points of a table, then a rerun from the last STATE"
   });
   afterAll(() => sim?.close());
 
-  it.each(points(11, 3, 1_000, ROWS - 1_000).map((p) => [p]))("a FULL_TABLE table of 60,000 rows, killed after %i records", async (killAt) => {
+  it.each(points(4, 3, 1_000, ROWS - 1_000).map((p) => [p]))("a FULL_TABLE table of 60,000 rows, killed after %i records", async (killAt) => {
     const first = await killedRun(["--config", config, "--catalog", catalogFile], killAt);
     const { before, state } = covered(first);
     const f = tempFiles({ "state.json": state ?? { bookmarks: {} } });
