@@ -1,9 +1,10 @@
 // Runs the real tap as a subprocess, on Node (the compiled bin) or on Deno
 // (the TypeScript sources), and parses its stdout with the Singer schemas.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Message } from "../../src/singer/messages.ts";
 import type { Message as MessageT } from "../../src/singer/messages.ts";
@@ -35,7 +36,19 @@ export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "
 export function command(runtime: RuntimeName): [string, string[]] {
   return runtime === "node"
     ? [join(ROOT, "bin/tap-heroku.js"), []] // executed directly, as users do: its shebang sets Node's flags
-    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
+    : [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
+}
+
+/**
+ * The Deno executable itself. The npm package's launcher (node_modules/.bin/deno)
+ * runs it with spawnSync, so a signal sent to the launcher never reaches Deno:
+ * the tests that signal the tap must talk to Deno directly.
+ */
+export function denoBinary(): string {
+  const require = createRequire(import.meta.url);
+  const exe = join(dirname(require.resolve("deno/package.json")), process.platform === "win32" ? "deno.exe" : "deno");
+  if (existsSync(exe)) return exe;
+  return (require("deno/install_api.cjs") as { runInstall(): string }).runInstall();
 }
 
 export function runTap(args: string[], opts: RunOptions = {}): Promise<TapRun> {
