@@ -25,7 +25,7 @@ export const TAP = {
 export interface Source {
   readonly streams: Stream[];
   readonly client: HerokuClient;
-  /** Stream-id prefixes of databases that could not be reached this run, with the reason. */
+  /** Stream ids, or id prefixes (`<alias>-`) of whole databases, that cannot be read this run, with the reason. */
   readonly unavailable?: ReadonlyMap<string, string>;
   /**
    * Call once before a sync with the planned streams: the Heroku streams then
@@ -63,7 +63,9 @@ export async function openSource(settings: Settings): Promise<Source> {
   return {
     streams: [...heroku.streams, ...pg.streams],
     client,
-    unavailable: pg.unavailable,
+    // Databases that cannot be reached and tables the credential may no longer read:
+    // a catalog that selects them skips them with the reason instead of failing.
+    unavailable: new Map([...pg.unavailable, ...pg.denied]),
     prepare: heroku.prepare,
     checkToken: () => checkToken(client),
     close: async () => {

@@ -29,7 +29,7 @@ export function planSync(
   streams: readonly Stream[],
   catalog: { file: string; value: Catalog } | undefined,
   state: { file: string; value: State } | undefined,
-  /** Stream-id prefixes of sources unreachable this run (a database), with the reason. */
+  /** Streams that cannot be read this run, with the reason: exact ids, or `<prefix>-` for a whole database. */
   unavailable: ReadonlyMap<string, string> = new Map(),
 ): Result<PlannedStream[]> {
   const byId = new Map(streams.map((s) => [s.id, s]));
@@ -43,7 +43,8 @@ export function planSync(
     if (!md.success) return fail(new UsageError(`${at}: ${formatIssue(md.error, "metadata")}`));
     if (!isStreamSelected(entry)) continue;
     const stream = byId.get(entry.tap_stream_id);
-    const away = [...unavailable].find(([prefix]) => entry.tap_stream_id.startsWith(prefix));
+    const id = entry.tap_stream_id;
+    const away = [...unavailable].find(([key]) => (key.endsWith("-") ? id.startsWith(key) : id === key));
     if (!stream && away) {
       // A database that cannot be reached tonight should not stop the rest of the run.
       log.warn(`${entry.tap_stream_id}: skipped: ${away[1]}`);
