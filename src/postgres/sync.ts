@@ -5,6 +5,7 @@
 // resumes after the last key written, under the same version; INCREMENTAL
 // selects `key >= bookmark` ordered by the key.
 import { z } from "zod";
+import type pg from "pg";
 import type { SyncContext } from "../singer/stream.ts";
 import { RawJson } from "../singer/messages.ts";
 import { RunError, StreamSkipped } from "../errors.ts";
@@ -122,74 +123,61 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
   const params = (from: number) => pkCols.map((c, i) => `$${from + i}::${c.castType}`).join(", ");
 
-  for (let attempt = 0; ; attempt++) {
-    let progressed = false;
-    try {
-      const client = attempt === 0 ? await session.open() : await session.reopen();
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      try {
-        if (pk.length > 0 && max === undefined) {
-          const r = await client.query({
-            text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")} LIMIT 1`,
-            rowMode: "array",
-            types: RAW_TYPES,
-          });
-          max = r.rows[0] as string[] | undefined;
-          if (max === undefined) {
-            await client.query("COMMIT");
-            break; // an empty table: the pass is complete
-          }
-        }
-        let where = "";
-        const values: string[] = [];
-        if (pk.length > 0) {
-          where = ` WHERE (${keyList}) <= (${params(1)})`;
-          values.push(...max!);
-          if (last) {
-            where += ` AND (${keyList}) > (${params(pk.length + 1)})`;
-            values.push(...last);
-          }
-        }
-        const order = pk.length > 0 ? ` ORDER BY ${keyList}` : "";
-        await client.query(`DECLARE tap_heroku_cursor NO SCROLL CURSOR FOR SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where}${order}`, values);
-        const fetch = { text: `FETCH ${batchSize} FROM tap_heroku_cursor`, rowMode: "array" as const, types: RAW_TYPES };
-        for (;;) {
-          const r = await client.query(fetch);
-          const rows = r.rows as (string | null)[][];
-          for (const row of rows) await ctx.writeRecord(new RawJson(encoder.encode(row)), version);
-          if (rows.length === 0) break;
-          progressed = true;
-          if (pk.length > 0) {
-            const lastRow = rows[rows.length - 1]!;
-            last = pkIdx.map((i) => lastRow[i]!);
-            await ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last), max_pk_values: toObject(pk, max!) });
-          }
-          if (rows.length < batchSize) break;
-          if (ctx.signal.aborted) {
-            await client.query("COMMIT");
-            encoder.warnLost(plan.stream);
-            return;
-          }
-        }
-        await client.query("COMMIT");
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw e;
-      }
-      break;
-    } catch (e) {
-      if (!isConnectionLost(e) || (attempt >= MAX_RECONNECTS && !progressed)) throw e;
-      if (progressed) attempt = 0;
-      await session.reset();
-      if (pk.length === 0) {
-        // Without a key there is no place to continue from: start over under a
-        // new version, so the target drops the partial pass when it completes.
-        version = Date.now();
-        log.warn(`${plan.stream}: the connection was lost; the table has no primary key, so the pass starts over (version ${version})`);
-      } else {
-        log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after the last key written`);
+  let stopped = false;
+  const onLost = () => {
+    if (pk.length === 0) {
+      // Without a key there is no place to continue from: start over under a
+      // new version, so the target drops the partial pass when it completes.
+      version = Date.now();
+      log.warn(`${plan.stream}: the connection was lost; the table has no primary key, so the pass starts over (version ${version})`);
+    } else {
+      log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after the last key written`);
+    }
+  };
+  await inSnapshot(session, onLost, async (client, progress) => {
+    if (pk.length > 0 && max === undefined) {
+      const r = await client.query({
+        text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")} LIMIT 1`,
+        rowMode: "array",
+        types: RAW_TYPES,
+      });
+      max = r.rows[0] as string[] | undefined;
+      if (max === undefined) return; // an empty table: the pass is complete
+    }
+    let where = "";
+    const values: string[] = [];
+    if (pk.length > 0) {
+      where = ` WHERE (${keyList}) <= (${params(1)})`;
+      values.push(...max!);
+      if (last) {
+        where += ` AND (${keyList}) > (${params(pk.length + 1)})`;
+        values.push(...last);
       }
     }
+    const order = pk.length > 0 ? ` ORDER BY ${keyList}` : "";
+    await client.query(`DECLARE tap_heroku_cursor NO SCROLL CURSOR FOR SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where}${order}`, values);
+    const fetch = { text: `FETCH ${batchSize} FROM tap_heroku_cursor`, rowMode: "array" as const, types: RAW_TYPES };
+    for (;;) {
+      const r = await client.query(fetch);
+      const rows = r.rows as (string | null)[][];
+      for (const row of rows) await ctx.writeRecord(new RawJson(encoder.encode(row)), version);
+      if (rows.length === 0) break;
+      progress.made = true;
+      if (pk.length > 0) {
+        const lastRow = rows[rows.length - 1]!;
+        last = pkIdx.map((i) => lastRow[i]!);
+        await ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last), max_pk_values: toObject(pk, max!) });
+      }
+      if (rows.length < batchSize) break;
+      if (ctx.signal.aborted) {
+        stopped = true;
+        return;
+      }
+    }
+  });
+  if (stopped) {
+    encoder.warnLost(plan.stream);
+    return;
   }
   encoder.warnLost(plan.stream);
   await ctx.activateVersion(version);
@@ -216,45 +204,63 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const keyIdx = cols.findIndex((c) => c.name === key);
   const quoted = quoteIdent(key);
 
+  const onLost = () => log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
+  await inSnapshot(session, onLost, async (client, progress) => {
+    // Rows whose key is NULL can never be bookmarked and are not read.
+    const where = from === undefined ? ` WHERE ${quoted} IS NOT NULL` : ` WHERE ${quoted} >= $1::${keyCol.castType}`;
+    await client.query(
+      `DECLARE tap_heroku_cursor NO SCROLL CURSOR FOR SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}`,
+      from === undefined ? [] : [from],
+    );
+    const fetch = { text: `FETCH ${batchSize} FROM tap_heroku_cursor`, rowMode: "array" as const, types: RAW_TYPES };
+    for (;;) {
+      const r = await client.query(fetch);
+      const rows = r.rows as (string | null)[][];
+      for (const row of rows) await ctx.writeRecord(new RawJson(encoder.encode(row)));
+      if (rows.length === 0) break;
+      progress.made = true;
+      from = rows[rows.length - 1]![keyIdx]!;
+      await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
+      if (rows.length < batchSize) break;
+      if (ctx.signal.aborted) break;
+    }
+  });
+  encoder.warnLost(plan.stream);
+  if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
+}
+
+/**
+ * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
+ * consistent snapshot). When the connection is lost, it reconnects and runs the
+ * pass again: each pass continues from the bookmark the previous one left. A
+ * pass that made progress resets the reconnect budget; MAX_RECONNECTS attempts
+ * in a row without progress give up.
+ */
+async function inSnapshot(
+  session: Session,
+  onLost: () => void,
+  pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    let progressed = false;
+    const progress = { made: false };
     try {
       const client = attempt === 0 ? await session.open() : await session.reopen();
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       try {
-        // Rows whose key is NULL can never be bookmarked and are not read.
-        const where = from === undefined ? ` WHERE ${quoted} IS NOT NULL` : ` WHERE ${quoted} >= $1::${keyCol.castType}`;
-        await client.query(
-          `DECLARE tap_heroku_cursor NO SCROLL CURSOR FOR SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}`,
-          from === undefined ? [] : [from],
-        );
-        const fetch = { text: `FETCH ${batchSize} FROM tap_heroku_cursor`, rowMode: "array" as const, types: RAW_TYPES };
-        for (;;) {
-          const r = await client.query(fetch);
-          const rows = r.rows as (string | null)[][];
-          for (const row of rows) await ctx.writeRecord(new RawJson(encoder.encode(row)));
-          if (rows.length === 0) break;
-          progressed = true;
-          from = rows[rows.length - 1]![keyIdx]!;
-          await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
-          if (rows.length < batchSize) break;
-          if (ctx.signal.aborted) break;
-        }
+        await pass(client, progress);
         await client.query("COMMIT");
       } catch (e) {
         await client.query("ROLLBACK").catch(() => undefined);
         throw e;
       }
-      break;
+      return;
     } catch (e) {
-      if (!isConnectionLost(e) || (attempt >= MAX_RECONNECTS && !progressed)) throw e;
-      if (progressed) attempt = 0;
+      if (!isConnectionLost(e) || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
+      if (progress.made) attempt = 0;
       await session.reset();
-      log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
+      onLost();
     }
   }
-  encoder.warnLost(plan.stream);
-  if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
 }
 
 function toObject(keys: readonly string[], values: readonly string[]): Record<string, string> {
