@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { startSimulator } from "../test/simulator/index.ts";
+import { minimumDefaultRequests } from "../test/helpers/minimum.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const args = process.argv.slice(2);
@@ -35,42 +36,10 @@ const CONCURRENCY = Number(option("--concurrency", "4"));
 const BUCKET = Number(option("--bucket", "1000000000"));
 const RUNTIME = option("--runtime", "node") as "node" | "deno";
 
-interface Def {
-  stream: string;
-  path: string;
-  parent: string | null;
-  params: Record<string, string>;
-  single: boolean;
-  query: Record<string, string> | null;
-  selected_by_default: boolean;
-}
-const defs: Def[] = JSON.parse(readFileSync(join(ROOT, "catalog/heroku/streams.json"), "utf8"));
-const byName = new Map(defs.map((d) => [d.stream, d]));
-
 const sim = await startSimulator({ apps: APPS, latencyMs: LATENCY, rateLimit: { bucket: BUCKET, refillPerMinute: BUCKET } });
 const dir = mkdtempSync(join(tmpdir(), "tap-heroku-bench-"));
 const config = join(dir, "config.json");
 writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, max_concurrency: CONCURRENCY, postgres: { enabled: false } }));
-
-/** Pages of one walk: 1,000 a page; apps and builds re-ask from the last value inclusively. */
-const pagesOf = (stream: string, n: number) => (n <= 1000 ? 1 : stream === "apps" || stream === "builds" ? 1 + Math.ceil((n - 1000) / 999) : Math.ceil(n / 1000));
-
-function minimum(): number {
-  let total = 0;
-  for (const d of defs.filter((x) => x.selected_by_default)) {
-    if (d.single) total += 1;
-    else if (!d.parent) total += pagesOf(d.stream, sim.count(d.path));
-    else {
-      const parent = byName.get(d.parent)!;
-      if (parent.parent) throw new Error(`${d.stream}: grandchild streams are not in the default selection`);
-      for (const p of sim.items(parent.path) as Record<string, unknown>[]) {
-        const params = Object.fromEntries(Object.entries(d.params).map(([k, field]) => [k, String(p[field])]));
-        total += pagesOf(d.stream, sim.count(d.path, params));
-      }
-    }
-  }
-  return total;
-}
 
 const [cmd, pre] =
   RUNTIME === "node"
@@ -98,7 +67,7 @@ const result = await new Promise<{ code: number | null; records: number; estimat
 });
 const seconds = (performance.now() - started) / 1000;
 const made = sim.requests.length;
-const floor = minimum();
+const floor = minimumDefaultRequests(sim);
 const version = execFileSync(RUNTIME === "node" ? "node" : cmd, ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${RUNTIME} ${version}`;
 

@@ -89,16 +89,7 @@ export function matchPath(path: string): { d: StreamDefinition; params: Record<s
   return undefined;
 }
 
-/**
- * Requests of one walk of a list of `n` items in pages of 1,000. Walks on a
- * non-unique range field (apps by updated_at, builds by started_at) re-ask from
- * the last value inclusively, so each later page holds one item already seen.
- */
-export function pagesOf(stream: string, n: number): number {
-  if (n <= 1000) return 1;
-  if (stream === "apps" || stream === "builds") return 1 + Math.ceil((n - 1000) / 999);
-  return Math.ceil(n / 1000);
-}
+export { pagesOf } from "../helpers/minimum.ts";
 
 /** The simulator's item count behind one request path (with the usage query). */
 export function servedCount(sim: Simulator, path: string, query: Record<string, string>): number {

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { startSimulator } from "../simulator/index.ts";
+import { minimumDefaultRequests, pagesOf } from "../helpers/minimum.ts";
 import { ROOT, tempFiles } from "../helpers/tap.ts";
 
 export interface SoakOptions {
@@ -34,17 +35,6 @@ export interface SoakResult {
   records: { api: number; tables: number; perTable: Map<string, number> };
   stderrTail: string;
 }
-
-interface Def {
-  stream: string;
-  path: string;
-  parent: string | null;
-  params: Record<string, string>;
-  single: boolean;
-  selected_by_default: boolean;
-}
-
-const pagesOf = (stream: string, n: number) => (n <= 1000 ? 1 : stream === "apps" || stream === "builds" ? 1 + Math.ceil((n - 1000) / 999) : Math.ceil(n / 1000));
 
 export async function soak(o: SoakOptions): Promise<SoakResult> {
   const say = o.say ?? (() => undefined);
@@ -92,20 +82,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     const cat = tempFiles({ "catalog.json": catalog })["catalog.json"]!;
 
     // The minimum, from the simulator's own counts.
-    const defs: Def[] = JSON.parse(readFileSync(join(ROOT, "catalog/heroku/streams.json"), "utf8"));
-    const byName = new Map(defs.map((d) => [d.stream, d]));
-    let streams = 0;
-    for (const d of defs.filter((x) => x.selected_by_default)) {
-      if (d.single) streams += 1;
-      else if (!d.parent) streams += pagesOf(d.stream, sim.count(d.path));
-      else {
-        const parent = byName.get(d.parent)!;
-        for (const p of sim.items(parent.path) as Record<string, unknown>[]) {
-          const params = Object.fromEntries(Object.entries(d.params).map(([k, field]) => [k, String(p[field])]));
-          streams += pagesOf(d.stream, sim.count(d.path, params));
-        }
-      }
-    }
+    const streams = minimumDefaultRequests(sim);
     const pgApps = new Set((sim.items("/addons") as { app: { name: string }; addon_service: { name: string } }[]).filter((a) => a.addon_service.name === "heroku-postgresql").map((a) => a.app.name));
     const discovery = pagesOf("add_ons", sim.count("/addons")) + 2 * pgApps.size;
 
