@@ -1,8 +1,10 @@
 // The command line, following the Singer and Meltano conventions:
 //   tap-heroku --config CONFIG --discover
 //   tap-heroku --config CONFIG [--catalog CATALOG] [--state STATE]
+//   tap-heroku --config CONFIG --test
 //   tap-heroku --about [--format json|markdown]
-// Exit codes: 0 success, 1 failure at run time, 2 bad usage or input.
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage or input,
+// 130/143 stopped by SIGINT/SIGTERM.
 import { cac } from "cac";
 import { loadSettings, readJsonFile } from "./config.ts";
 import type { Settings } from "./config.ts";
@@ -46,7 +48,7 @@ export async function main(args: readonly string[]): Promise<number> {
 function parseArgs(args: readonly string[]): Options | "done" {
   const cli = cac(TAP.name);
   cli
-    .usage("--config CONFIG [--discover | --catalog CATALOG [--state STATE] | --about]")
+    .usage("--config CONFIG [--discover | --catalog CATALOG [--state STATE] | --test] | --about")
     .option("--config <file>", "Config file (repeatable; later files win). ENV reads TAP_HEROKU_* variables", { type: [String] })
     .option("--discover", "Print the catalog of available streams")
     .option("--catalog <file>", "Catalog of selected streams")
@@ -100,29 +102,21 @@ async function run(o: Options): Promise<number> {
     return 0;
   }
 
-  const settings = await loadSettings(o.config, runtime.env);
-  if (!settings.ok) throw settings.error;
-  if (o.test) return await test(settings.value);
-  const catalog = o.catalog ? await loadCatalog(o.catalog) : undefined;
-  if (catalog && !catalog.ok) throw catalog.error;
-  const state = o.state ? await loadState(o.state) : undefined;
-  if (state && !state.ok) throw state.error;
+  const settings = valueOf(await loadSettings(o.config, runtime.env));
+  if (o.test) return await test(settings);
+  // Every input file is read and checked before anything is fetched or written.
+  const catalog = o.catalog ? { file: o.catalog, value: valueOf(await loadCatalog(o.catalog)) } : undefined;
+  const state = o.state ? { file: o.state, value: valueOf(await loadState(o.state)) } : undefined;
 
-  const source = await openSource(settings.value);
+  const source = await openSource(settings);
   try {
     if (o.discover) {
       const entries = source.streams.map(discoverEntry);
       await runtime.writeStdout(encoder.encode(JSON.stringify({ streams: entries }, null, 2) + "\n"));
       return 0;
     }
-    const plan = planSync(
-      source.streams,
-      catalog?.ok ? { file: o.catalog!, value: catalog.value } : undefined,
-      state?.ok ? { file: o.state!, value: state.value } : undefined,
-      source.unavailable,
-    );
-    if (!plan.ok) throw plan.error;
-    return await sync(settings.value, source, plan.value, state?.ok ? state.value : emptyState());
+    const plan = valueOf(planSync(source.streams, catalog, state, source.unavailable));
+    return await sync(settings, source, plan, state?.value ?? emptyState());
   } finally {
     await source.close();
   }
@@ -169,6 +163,12 @@ async function test(settings: Settings): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+/** The value of a Result, or its error thrown: the edge where errors as values meet the exit code. */
+function valueOf<T>(r: Result<T>): T {
+  if (!r.ok) throw r.error;
+  return r.value;
 }
 
 async function loadCatalog(file: string): Promise<Result<Catalog>> {
