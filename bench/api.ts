@@ -23,13 +23,9 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { startSimulator } from "../test/simulator/index.ts";
 import { minimumDefaultRequests } from "../test/helpers/minimum.ts";
+import { option } from "./options.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const args = process.argv.slice(2);
-const option = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
 const APPS = Number(option("--apps", "500"));
 const LATENCY = Number(option("--latency-ms", "50"));
 const CONCURRENCY = Number(option("--concurrency", "4"));

@@ -24,14 +24,9 @@ import process from "node:process";
 import pg from "pg";
 import setup from "../test/global-setup.ts";
 import { startSimulator } from "../test/simulator/index.ts";
+import { flag, option } from "./options.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(name);
-const option = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
 const ROWS = Number(option("--rows", "1000000"));
 const RUNTIME = option("--runtime", "node") as "node" | "deno";
 const BATCH = Number(option("--batch-size", "5000"));

@@ -16,12 +16,8 @@ import { cpus, totalmem } from "node:os";
 import process from "node:process";
 import setup from "../test/global-setup.ts";
 import { soak } from "../test/reliability/soak.ts";
+import { option } from "./options.ts";
 
-const args = process.argv.slice(2);
-const option = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
 const APPS = Number(option("--apps", "2000"));
 const TABLES = Number(option("--tables", "50"));
 const ROWS = Number(option("--rows-per-table", "100000"));

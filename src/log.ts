@@ -26,12 +26,9 @@ function levelFromEnv(): Level {
   return (LEVELS as readonly string[]).includes(v) ? (v as Level) : "info";
 }
 
-let threshold = LEVELS.indexOf(levelFromEnv());
+const threshold = LEVELS.indexOf(levelFromEnv());
 const json = (runtime.env.LOG_FORMAT ?? "").toLowerCase() === "json";
 
-export function setLevel(level: Level): void {
-  threshold = LEVELS.indexOf(level);
-}
 
 export function enabled(level: Level): boolean {
   return LEVELS.indexOf(level) >= threshold;
