@@ -1,7 +1,6 @@
 // What this tap is and which streams it offers for a given config: the Heroku
 // API streams from catalog/ data, and the tables of the Heroku Postgres
 // databases found through the API.
-import { readFileSync } from "node:fs";
 import type { Settings } from "./config.ts";
 import type { Stream } from "./singer/stream.ts";
 import type { PlannedStream } from "./singer/runner.ts";
@@ -9,8 +8,9 @@ import type { State } from "./singer/state.ts";
 import { HerokuClient, HerokuHttpError } from "./heroku/client.ts";
 import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
+import { readPackageFile } from "./package-files.ts";
 
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+const pkg = JSON.parse(readPackageFile("package.json")) as {
   version: string;
   description: string;
 };

@@ -4,7 +4,7 @@
 // row there, never a class here.
 import { z } from "zod";
 import type { JSONSchema7 } from "json-schema";
-import { readFile } from "node:fs/promises";
+import { readPackageFile } from "../package-files.ts";
 
 export const StreamDefinition = z.object({
   stream: z.string(),
@@ -31,15 +31,11 @@ export interface HerokuStreamSpec extends StreamDefinition {
   readonly schema: JSONSchema7;
 }
 
-const catalogDir = new URL("../../catalog/heroku/", import.meta.url);
-
 /** Every Heroku stream definition with its JSON Schema, in catalog order. */
 export async function loadDefinitions(): Promise<HerokuStreamSpec[]> {
-  const rows = z.array(StreamDefinition).parse(JSON.parse(await readFile(new URL("streams.json", catalogDir), "utf8")));
-  return Promise.all(
-    rows.map(async (row) => ({
-      ...row,
-      schema: JSON.parse(await readFile(new URL(`schemas/${row.stream}.json`, catalogDir), "utf8")) as JSONSchema7,
-    })),
-  );
+  const rows = z.array(StreamDefinition).parse(JSON.parse(readPackageFile("catalog/heroku/streams.json")));
+  return rows.map((row) => ({
+    ...row,
+    schema: JSON.parse(readPackageFile(`catalog/heroku/schemas/${row.stream}.json`)) as JSONSchema7,
+  }));
 }
