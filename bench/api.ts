@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { startSimulator } from "../test/simulator/index.ts";
 import { minimumDefaultRequests } from "../test/helpers/minimum.ts";
-import { option } from "./options.ts";
+import { option } from "../scripts/options.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const APPS = Number(option("--apps", "500"));

@@ -3,11 +3,12 @@
 //   npm run bench:pg                 # 1,000,000 rows
 //   npm run bench:pg -- --flat-rss   # also 5,000,000 rows, to show RSS stays flat
 //   npm run bench:pg -- --rows 200000 --runtime deno
+//   npm run bench:pg -- --runtime binary   # build/tap-heroku (npm run binary first)
 //
 // It starts its own embedded PostgreSQL (SSL on, as on Heroku) and the Heroku
 // API simulator (whose DATABASE_URL points at it), loads big_table (ten mixed
 // columns), then in the same run measures:
-//   - the tap: `tap-heroku --catalog` (Node on dist/, or Deno on src/) as a
+//   - the tap: `tap-heroku --catalog` (Node on dist/, Deno on src/, or the binary) as a
 //     subprocess, stdout piped to `wc -c`, peak RSS from /usr/bin/time -v
 //     (or /proc polling when GNU time is missing);
 //   - the floor: PostgreSQL's own JSON rendering of the same table,
@@ -24,11 +25,12 @@ import process from "node:process";
 import pg from "pg";
 import setup from "../test/global-setup.ts";
 import { startSimulator } from "../test/simulator/index.ts";
-import { flag, option } from "./options.ts";
+import { flag, option } from "../scripts/options.ts";
+import { command, type RuntimeName } from "../test/helpers/tap.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
-const RUNTIME = option("--runtime", "node") as "node" | "deno";
+const RUNTIME = option("--runtime", "node") as RuntimeName;
 const BATCH = Number(option("--batch-size", "5000"));
 
 const LOAD = (n: number, table: string) => `
@@ -101,12 +103,6 @@ function output(cmd: string, cmdArgs: string[]): Promise<string> {
   });
 }
 
-function tapCommand(): [string, string[]] {
-  return RUNTIME === "node"
-    ? [join(ROOT, "bin/tap-heroku.js"), []]
-    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
-}
-
 async function main() {
   let databaseUrl = "";
   const teardown = await setup({ provide: (_k: string, v: string) => (databaseUrl = v) } as never);
@@ -134,7 +130,7 @@ async function main() {
     const dir = mkdtempSync(join(tmpdir(), "tap-heroku-bench-"));
     const config = join(dir, "config.json");
     writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: BATCH, schemas: ["public"] } }));
-    const [cmd, pre] = tapCommand();
+    const [cmd, pre] = command(RUNTIME);
     // Not execFileSync: the simulator answering the tap lives in this process.
     const catalog = JSON.parse(await output(cmd, [...pre, "--config", config, "--discover"])) as {
       streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[];

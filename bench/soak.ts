@@ -16,7 +16,7 @@ import { cpus, totalmem } from "node:os";
 import process from "node:process";
 import setup from "../test/global-setup.ts";
 import { soak } from "../test/reliability/soak.ts";
-import { option } from "./options.ts";
+import { option } from "../scripts/options.ts";
 
 const APPS = Number(option("--apps", "2000"));
 const TABLES = Number(option("--tables", "50"));

@@ -1,17 +1,22 @@
 // npm run demo: tap-heroku end to end with no credentials. Starts the Heroku
 // API simulator and a real PostgreSQL seeded with a small shop database that
 // the simulator's first app has attached, then runs discovery and a sync with
-// the real CLI, and shows what came out.
+// the real CLI, and shows what came out. `--tap build/tap-heroku` runs the
+// single binary instead of the npm bin; `--out DIR` writes elsewhere than .demo/.
 import pg from "pg";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startSimulator } from "../test/simulator/index.ts";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.ts";
+import { option } from "./options.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const OUT = join(ROOT, ".demo");
+const OUT = resolve(option("--out", join(ROOT, ".demo")));
+const out = (file: string) => relative(process.cwd(), join(OUT, file));
+const TAP_OPTION = option("--tap", "");
+const TAP = TAP_OPTION ? resolve(TAP_OPTION) : join(ROOT, "bin/tap-heroku.js");
 const say = (s = "") => console.log(s);
 
 async function main() {
@@ -35,7 +40,7 @@ async function main() {
       const config = join(OUT, "config.json");
       writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, apps: [firstApp] }, null, 2));
 
-      say("3. Discovery: tap-heroku --config .demo/config.json --discover > .demo/catalog.json");
+      say(`3. Discovery: tap-heroku --config ${out("config.json")} --discover > ${out("catalog.json")}`);
       const discover = await tap(["--config", config, "--discover"]);
       writeFileSync(join(OUT, "discover.log"), discover.stderr);
       if (discover.code !== 0) throw new Error(`discovery failed:\n${discover.stderr}`);
@@ -50,7 +55,7 @@ async function main() {
       for (const s of catalog.streams) s.metadata[0]!.metadata.selected = wanted.has(s.tap_stream_id);
       writeFileSync(join(OUT, "catalog.json"), JSON.stringify(catalog, null, 2));
 
-      say("4. Sync: tap-heroku --config .demo/config.json --catalog .demo/catalog.json > .demo/output.jsonl");
+      say(`4. Sync: tap-heroku --config ${out("config.json")} --catalog ${out("catalog.json")} > ${out("output.jsonl")}`);
       const sync = await tap(["--config", config, "--catalog", join(OUT, "catalog.json")]);
       writeFileSync(join(OUT, "output.jsonl"), sync.stdout);
       writeFileSync(join(OUT, "stderr.log"), sync.stderr);
@@ -67,16 +72,17 @@ async function main() {
       say("   records per stream:");
       for (const [stream, n] of [...counts].sort()) say(`     ${stream.padEnd(52)} ${String(n).padStart(7)}`);
       writeFileSync(join(OUT, "state.json"), JSON.stringify(lastState, null, 2));
-      say("   final state (.demo/state.json; pass it with --state to continue incrementally):");
+      say(`   final state (${out("state.json")}; pass it with --state to continue incrementally):`);
       say(JSON.stringify(lastState, null, 2).split("\n").slice(0, 12).map((l) => `     ${l}`).join("\n") + "\n     ...");
       say();
-      say(`Output: ${relative(process.cwd(), join(OUT, "output.jsonl"))} (Singer messages), logs in .demo/stderr.log. Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+      say(`Output: ${out("output.jsonl")} (Singer messages), logs in ${out("stderr.log")}. Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
       say();
       say("The same against your Heroku account:");
       say("  heroku authorizations:create --scope read-protected,identity --description tap-heroku");
       say('  echo \'{"token": "<that token>"}\' > config.json');
-      say("  npx tap-heroku --config config.json --discover > catalog.json   # then select streams");
-      say("  npx tap-heroku --config config.json --catalog catalog.json | target-postgres --config target.json");
+      const command = TAP_OPTION || "npx tap-heroku";
+      say(`  ${command} --config config.json --discover > catalog.json   # then select streams`);
+      say(`  ${command} --config config.json --catalog catalog.json | target-postgres --config target.json`);
     } finally {
       await sim.close();
     }
@@ -87,7 +93,7 @@ async function main() {
 
 function tap(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join(ROOT, "bin/tap-heroku.js"), args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(TAP, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

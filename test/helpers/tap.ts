@@ -11,7 +11,9 @@ import type { Message as MessageT } from "../../src/singer/messages.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const RUNTIMES = ["node", "deno"] as const;
-export type RuntimeName = (typeof RUNTIMES)[number];
+/** node, deno, or the single binary that `npm run binary` builds (test/binary.test.ts). */
+export type RuntimeName = (typeof RUNTIMES)[number] | "binary";
+export const BINARY = join(ROOT, "build/tap-heroku");
 
 export interface TapRun {
   code: number | null;
@@ -34,9 +36,9 @@ export interface RunOptions {
 export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "--allow-sys"];
 
 export function command(runtime: RuntimeName): [string, string[]] {
-  return runtime === "node"
-    ? [join(ROOT, "bin/tap-heroku.js"), []] // executed directly, as users do: its shebang sets Node's flags
-    : [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
+  if (runtime === "node") return [join(ROOT, "bin/tap-heroku.js"), []]; // executed directly, as users do: its shebang sets Node's flags
+  if (runtime === "binary") return [BINARY, []];
+  return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
 }
 
 /**

@@ -1,4 +1,4 @@
-// Command-line options of the benchmark scripts: `--name value` and bare `--flag`.
+// Command-line options of the scripts and benchmarks: `--name value` and bare `--flag`.
 import process from "node:process";
 
 const args = process.argv.slice(2);

@@ -1,0 +1,78 @@
+// npm run binary: builds build/tap-heroku, one self-contained executable (a
+// Node single executable application) that needs neither Node nor npm nor the
+// catalog files on the machine that runs it.
+//
+//   1. rolldown bundles src/binary.ts and every dependency into one CommonJS
+//      script (Node's SEA runs CommonJS and can `require` only built-ins);
+//   2. Node writes that script and the package files (package.json, the
+//      catalog) into a preparation blob, the files as assets;
+//   3. postject injects the blob into a copy of the Node executable.
+//
+// The binary embeds the Node that builds it: `--node /path/to/node` picks another.
+// Linux is what the tests run; macOS takes the extra signing steps Node documents.
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { option } from "./options.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const OUT = join(ROOT, "build");
+const BIN = join(OUT, process.platform === "win32" ? "tap-heroku.exe" : "tap-heroku");
+// The fuse Node's SEA loader looks for (Node's single-executable documentation).
+const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+
+const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+const node = option("--node", "node");
+const nodeExecutable = execFileSync(node, ["-p", "process.execPath"], { encoding: "utf8" }).trim();
+const nodeVersion = execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
+
+if (process.platform === "win32") throw new Error("building the binary on Windows is not supported: build it on Linux or macOS");
+
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+
+console.log("1/3 bundling src/binary.ts and its dependencies (rolldown)");
+run(join(ROOT, "node_modules/.bin/rolldown"), [
+  "src/binary.ts",
+  "--format", "cjs",
+  "--platform", "node",
+  "--file", join(OUT, "tap-heroku.cjs"),
+  "--no-codeSplitting",
+  // pg loads pg-native only when asked for it (pg.native), which the tap never does.
+  "--external", "pg-native",
+  "--logLevel", "warn",
+]);
+
+console.log(`2/3 writing the preparation blob with the package files (Node ${nodeVersion})`);
+const shipped = [
+  "package.json",
+  "catalog/heroku/streams.json",
+  ...readdirSync(join(ROOT, "catalog/heroku/schemas")).map((f) => `catalog/heroku/schemas/${f}`),
+];
+writeFileSync(
+  join(OUT, "sea-config.json"),
+  JSON.stringify({
+    main: join(OUT, "tap-heroku.cjs"),
+    output: join(OUT, "sea-prep.blob"),
+    disableExperimentalSEAWarning: true,
+    assets: Object.fromEntries(shipped.map((path) => [path, join(ROOT, path)])),
+  }),
+);
+run(nodeExecutable, ["--experimental-sea-config", join(OUT, "sea-config.json")]);
+
+console.log("3/3 injecting it into a copy of the Node executable (postject)");
+copyFileSync(nodeExecutable, BIN);
+chmodSync(BIN, 0o755);
+const macos = process.platform === "darwin";
+if (macos) run("codesign", ["--remove-signature", BIN]);
+run(join(ROOT, "node_modules/.bin/postject"), [
+  BIN, "NODE_SEA_BLOB", join(OUT, "sea-prep.blob"),
+  "--sentinel-fuse", FUSE,
+  ...(macos ? ["--macho-segment-name", "NODE_SEA"] : []),
+]);
+if (macos) run("codesign", ["--sign", "-", BIN]);
+
+for (const f of ["tap-heroku.cjs", "sea-config.json", "sea-prep.blob"]) rmSync(join(OUT, f));
+console.log(`built ${BIN.slice(ROOT.length)}: try ${BIN.slice(ROOT.length)} --about`);

@@ -1,0 +1,62 @@
+// The single binary (npm run binary): built here from the sources, then copied
+// to an empty directory and run with an empty environment, so nothing but the
+// executable itself can supply Node, the dependencies or the catalog.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BINARY, parseMessages, ROOT, runTap } from "./helpers/tap.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tap-heroku-binary-"));
+const bin = join(dir, "tap-heroku");
+const runAlone = (args: string[]) => spawnSync(bin, args, { cwd: dir, env: {}, encoding: "utf8", timeout: 60_000 });
+
+beforeAll(() => {
+  const build = spawnSync("npm", ["run", "--silent", "binary"], { cwd: ROOT, encoding: "utf8", timeout: 240_000 });
+  expect(build.status, build.stdout + build.stderr).toBe(0);
+  copyFileSync(BINARY, bin);
+  spawnSync("chmod", ["755", bin]);
+}, 250_000);
+
+describe("the single binary", () => {
+  it("answers --about exactly as the npm bin does, with no Node, repository or environment around it", async () => {
+    const alone = runAlone(["--about", "--format", "json"]);
+    expect(alone.status, alone.stderr).toBe(0);
+    expect(alone.stderr).toBe("");
+    const node = await runTap(["--about", "--format", "json"]);
+    expect(JSON.parse(alone.stdout)).toEqual(JSON.parse(node.stdout));
+    expect(JSON.parse(alone.stdout).version).toBe(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
+  });
+
+  it("discovers the same catalog from its embedded stream definitions", async () => {
+    const config = join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ token: "t0ken-for-discovery", api_url: "http://127.0.0.1:9", postgres: { enabled: false } }));
+    const alone = runAlone(["--config", config, "--discover"]);
+    expect(alone.status, alone.stderr).toBe(0);
+    const node = await runTap(["--config", config, "--discover"]);
+    expect(JSON.parse(alone.stdout)).toEqual(JSON.parse(node.stdout));
+    expect(JSON.parse(alone.stdout).streams.length).toBe(71);
+  });
+
+  it("rejects bad input with one line and exit 2, like the npm bin", () => {
+    const config = join(dir, "bad.json");
+    writeFileSync(config, JSON.stringify({ token: "t0ken", max_retries: "many" }));
+    const alone = runAlone(["--config", config, "--discover"]);
+    expect(alone.status).toBe(2);
+    expect(alone.stdout).toBe("");
+    expect(alone.stderr.trim().split("\n")).toHaveLength(1);
+    expect(alone.stderr).toMatch(/bad\.json.*max_retries/);
+  });
+
+  it("runs the demo: discovery and a sync of API streams and database tables", () => {
+    const out = join(dir, "demo"); // not .demo/, which the demo's own test writes at the same time
+    const demo = spawnSync("npm", ["run", "--silent", "demo", "--", "--tap", bin, "--out", out], { cwd: ROOT, encoding: "utf8", timeout: 110_000 });
+    expect(demo.status, demo.stdout + demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/-public-order_items\s+12000/);
+    expect(demo.stdout).toContain(`${bin} --config config.json --catalog catalog.json`);
+    const messages = parseMessages(readFileSync(join(out, "output.jsonl"), "utf8"));
+    expect(messages.filter((m) => m.type === "RECORD").length).toBeGreaterThan(20_000);
+    expect(messages.at(-1)!.type).toBe("STATE");
+  });
+});
