@@ -40,12 +40,28 @@ export interface HerokuStream {
   replication_key: string | null;
   /** Range header fields known to be accepted (the first one is the safe default); [] = no Range */
   ranges: string[];
+  /** a Range that saves requests in incremental runs (see ServerRange); null = walk by id */
+  server_range: ServerRange | null;
   scope: "global" | "read";
   stability: string;
   /** required query parameters -> "<source>:<format>" (see README) */
   query: Record<string, string> | null;
   selected_by_default: boolean;
   note: string | null;
+}
+
+/**
+ * How an incremental run walks a list with a server-side Range instead of by id.
+ * - use "start": ascending by the replication key, starting at the bookmark;
+ * - use "stop": newest first, stopping at the first settled record older than the bookmark.
+ * `unique` says whether the field's values are unique within the list; if not, the walk
+ * re-requests each page boundary inclusively, since Heroku's Next-Range is exclusive.
+ */
+export interface ServerRange {
+  field: string;
+  order: "asc" | "desc";
+  unique: boolean;
+  use: "start" | "stop";
 }
 
 /** A hand-made decision for one stream. Unset fields take the defaults documented per field. */
@@ -63,6 +79,8 @@ interface StreamDecision {
   /** default: "read" */
   scope?: "global";
   query?: Record<string, string>;
+  /** default: none (walk by id) */
+  server_range?: ServerRange;
   /** default: true */
   selected?: false;
   note?: string;
@@ -194,7 +212,11 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     parent_keys: { app_id: "id" },
     scope: "global",
   },
-  { stream: "apps", endpoint: { resource: "app", path: "/apps" } },
+  {
+    stream: "apps",
+    endpoint: { resource: "app", path: "/apps" },
+    server_range: { field: "updated_at", order: "asc", unique: false, use: "start" },
+  },
   {
     stream: "buildpack_installations",
     endpoint: { resource: "buildpack-installation", path: "/apps/{app}/buildpack-installations" },
@@ -209,6 +231,7 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     parent: "apps",
     params: { app: "id" },
     parent_keys: { app_id: "id" },
+    server_range: { field: "started_at", order: "desc", unique: false, use: "stop" },
   },
   {
     stream: "collaborators",
@@ -380,6 +403,7 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     parent: "apps",
     params: { app: "id" },
     parent_keys: { app_id: "id" },
+    server_range: { field: "version", order: "desc", unique: true, use: "stop" },
   },
   {
     stream: "review_apps",
@@ -948,6 +972,7 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       key_properties: ["id"],
       replication_key: shape.properties?.has("updated_at") ? "updated_at" : null,
       ranges: [],
+      server_range: null,
       scope: "read",
       stability: ACCOUNT_STREAM.stability,
       query: null,
@@ -992,6 +1017,18 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
     if (shape.properties === undefined) fail(`${where}: ${schemaRef} has no properties`);
     if (d.key === undefined && !endpoint.has_id) fail(`${where}: the resource has no id; give a composite key`);
 
+    const ranges = rangesFor(endpoint);
+    const replicationKey = endpoint.has_updated_at && shape.properties.has("updated_at") ? "updated_at" : null;
+    const server = d.server_range;
+    if (server !== undefined) {
+      if (!ranges.includes(server.field)) fail(`${where}: server_range field ${server.field} is not an accepted Range field`);
+      if (replicationKey === null) fail(`${where}: a server_range needs a replication key`);
+      if (server.use === "start" && (server.order !== "asc" || server.field !== replicationKey)) {
+        fail(`${where}: a "start" server_range ascends by the replication key`);
+      }
+      if (server.use === "stop" && server.order !== "desc") fail(`${where}: a "stop" server_range reads newest first`);
+    }
+
     streams.push({
       stream: d.stream,
       resource: endpoint.resource,
@@ -1002,8 +1039,9 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       parent_keys: parentKeys,
       derived_keys: d.derived_keys ?? {},
       key_properties: d.key ?? ["id"],
-      replication_key: endpoint.has_updated_at && shape.properties.has("updated_at") ? "updated_at" : null,
-      ranges: rangesFor(endpoint),
+      replication_key: replicationKey,
+      ranges,
+      server_range: server ?? null,
       scope: d.scope ?? "read",
       stability: endpoint.stability,
       query: d.query ?? null,
@@ -1127,6 +1165,9 @@ function renderReadme(catalog: HerokuCatalog): string {
     "    `derived_keys`: top-level field copied from a dot path of the same record when the payload lacks it;",
     "  - `key_properties`, `replication_key` (`updated_at` when the resource has it, else null = FULL_TABLE);",
     "  - `ranges`: fields accepted in the `Range` header; the first one is the default for paging (`[]`: no Range);",
+    "  - `server_range`: the Range an incremental run uses to save requests (null: walk by `id`): `field`, `order`,",
+    "    `unique` (values never tie, so Next-Range is followed verbatim) and `use`: `start` (ascend by the",
+    "    replication key from the bookmark) or `stop` (newest first, stop at the first settled record before it);",
     "  - `scope`: `global` when the token needs the `global` OAuth scope (a `read-protected,identity` token gets 403), else `read`;",
     "  - `stability`: the resource's stability in the hyper-schema (`production`, `development`, `prototype`);",
     "  - `query`: required query parameters as `<source>:<format>`, where the source is `start_date` (the tap's",

@@ -178,6 +178,16 @@ describe("catalog/heroku", () => {
     }
   });
 
+  it("walks apps, releases and builds by a server-side Range on a field Heroku accepts, the rest by id", () => {
+    const ranged = streams.filter((s) => s.server_range !== null);
+    expect(Object.fromEntries(ranged.map((s) => [s.stream, `${s.server_range!.field} ${s.server_range!.order}`]))).toEqual({
+      apps: "updated_at asc",
+      builds: "started_at desc",
+      releases: "version desc",
+    });
+    for (const s of ranged) expect(s.ranges, s.stream).toContain(s.server_range!.field);
+  });
+
   it("accepts real-looking records, e.g. a domain with a bare hostname", () => {
     const domain = {
       acm_status: null,

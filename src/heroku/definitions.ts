@@ -6,6 +6,15 @@ import { z } from "zod";
 import type { JSONSchema7 } from "json-schema";
 import { readPackageFile } from "../package-files.ts";
 
+/** An incremental walk by a server-side Range (catalog/heroku/README.md, `server_range`). */
+export const ServerRange = z.object({
+  field: z.string(),
+  order: z.enum(["asc", "desc"]),
+  unique: z.boolean(),
+  use: z.enum(["start", "stop"]),
+});
+export type ServerRange = z.infer<typeof ServerRange>;
+
 export const StreamDefinition = z.object({
   stream: z.string(),
   resource: z.string(),
@@ -18,6 +27,7 @@ export const StreamDefinition = z.object({
   key_properties: z.array(z.string()),
   replication_key: z.string().nullable(),
   ranges: z.array(z.string()),
+  server_range: ServerRange.nullable(),
   scope: z.enum(["read", "global"]),
   stability: z.string(),
   query: z.record(z.string(), z.string()).nullable(),

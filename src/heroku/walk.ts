@@ -1,12 +1,7 @@
 // How one list endpoint is walked: by id (the default, any endpoint), or
-// with a server-side Range where Heroku accepts one that saves requests.
-//
-// Server-side ranges used (SERVER_RANGES, keyed by stream):
-//   apps      updated_at ascending: the bookmark can advance page by page, and a
-//             run that does not need every app starts at the bookmark.
-//   releases  version descending: the walk stops at the first release older than
-//             the bookmark that is no longer pending.
-//   builds    started_at descending: likewise.
+// with the server-side Range its catalog row names (`server_range`: apps by
+// updated_at from the bookmark; releases and builds newest first, stopping at
+// the first settled record older than the bookmark), which saves requests.
 // Heroku's Next-Range is exclusive (`updated_at ]<last>..`): on a field that is
 // not unique (two apps updated in the same second), the items that tie with
 // the last one of a page and did not fit on it would be skipped. On such a
@@ -20,21 +15,6 @@ import type { HerokuClient, Page } from "./client.ts";
 import type { HerokuStreamSpec } from "./definitions.ts";
 
 export type Item = Record<string, unknown>;
-
-export interface ServerRange {
-  readonly field: string;
-  readonly order: "asc" | "desc";
-  /** Whether the field's values are unique within the list (safe to follow Next-Range verbatim). */
-  readonly unique: boolean;
-  /** start: begin at the bookmark (ascending by the replication key); stop: read newest first and stop at the bookmark. */
-  readonly use: "start" | "stop";
-}
-
-export const SERVER_RANGES: Readonly<Record<string, ServerRange>> = {
-  apps: { field: "updated_at", order: "asc", unique: false, use: "start" },
-  releases: { field: "version", order: "desc", unique: true, use: "stop" },
-  builds: { field: "started_at", order: "desc", unique: false, use: "stop" },
-};
 
 export const PAGE_MAX = 1000;
 
@@ -67,8 +47,8 @@ export interface WalkResult {
  * generator is done, whether every item of the list was read.
  */
 export async function* walk(client: HerokuClient, spec: HerokuStreamSpec, path: string, opts: WalkOptions, result: WalkResult): AsyncGenerator<WalkPage> {
-  const server = SERVER_RANGES[spec.stream];
-  const usable = server && spec.ranges.includes(server.field) && (server.use === "stop" ? opts.key !== undefined : opts.key === server.field);
+  const server = spec.server_range;
+  const usable = server && (server.use === "stop" ? opts.key !== undefined : opts.key === server.field);
   result.complete = true;
   if (!server || !usable) {
     yield* byId(client, spec, path, opts);
