@@ -21,6 +21,9 @@
 //                   <NAME>_URL=postgres://... to the app's config vars (a closed
 //                   loopback port, 127.0.0.1:9: refused at once, no DNS query;
 //                   point a test at a real database with configVars/setConfigVars)
+//   refuseRanges    path template -> Range fields answered with 416
+//                   requested_range_not_satisfiable, as if Heroku stopped sorting by
+//                   them (`{"/apps": ["updated_at"]}`); also setRefusedRanges()
 //
 // `sizes` keys are endpoint path templates. For per-parent lists the size is
 // per parent (`"/apps/{app}/releases": 2500` gives every app 2500 releases);
@@ -37,9 +40,9 @@ import { allParams, buildRoutes, fieldValue, paramsFromRecord, uniqueKey } from 
 import type { Params, Route } from "./routes.ts";
 import { sortBy } from "./range.ts";
 import { SimServer } from "./server.ts";
-import type { RequestLogEntry } from "./server.ts";
+import type { RequestHook, RequestLogEntry } from "./server.ts";
 
-export type { RequestLogEntry } from "./server.ts";
+export type { RequestHook, RequestLogEntry } from "./server.ts";
 
 export interface SimulatorOptions {
   seed?: number;
@@ -63,6 +66,8 @@ export interface SimulatorOptions {
   postgresApps?: number;
   /** Heroku Postgres add-ons on each of those apps; default 1 */
   postgresPerApp?: number;
+  /** path template -> Range fields refused with 416; default none */
+  refuseRanges?: Record<string, string[]>;
 }
 
 export interface Simulator {
@@ -78,6 +83,19 @@ export interface Simulator {
   setClock(date: Date): void;
   setConfigVars(app: string, vars: Record<string, string>): void;
   setFaults(f: SimulatorOptions["faults"]): void;
+  /** Replaces the refused Range fields (see refuseRanges); {} refuses none. */
+  setRefusedRanges(r: Record<string, string[]>): void;
+  /**
+   * Deletes an object of the store behind `pathTemplate` (`remove("/apps", id)`):
+   * it leaves every list, and its own paths (`/apps/{id}/releases`) answer 404
+   * Couldn't find that app, as when an app is deleted on Heroku.
+   */
+  remove(pathTemplate: string, id: string): void;
+  /**
+   * Calls `hook` for every request, before it is handled (undefined: none). A
+   * change the hook makes to the world is already seen by that request.
+   */
+  onRequest(hook: RequestHook | undefined): void;
 }
 
 /** Store name -> the path parameter resource that names its objects (for add() on aggregated views). */
@@ -112,12 +130,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     schema,
   );
   const routes = buildRoutes(world, endpoints);
+  // A typo in a template must not silently refuse nothing.
+  for (const t of Object.keys(opts.refuseRanges ?? {})) if (!routes.some((r) => r.template === t)) throw new Error(`simulator: no endpoint ${t}`);
   const server = new SimServer(world, routes, {
     seed: opts.seed ?? 1,
     tokens: opts.tokens ?? { "test-token": { scopes: ["global"] } },
     latencyMs: opts.latencyMs ?? 0,
     faults: opts.faults,
     rateLimit: opts.rateLimit ?? { bucket: 4500, refillPerMinute: 75 },
+    refuseRanges: opts.refuseRanges,
   });
   const url = await server.listen(opts.port ?? 0);
 
@@ -182,5 +203,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     setClock: (date) => world.setClock(date),
     setConfigVars: (app, vars) => world.setConfigVars(app, vars),
     setFaults: (f) => server.setFaults(f),
+    setRefusedRanges: (r) => {
+      for (const template of Object.keys(r)) route(template);
+      server.refuseRanges = { ...r };
+    },
+    remove: (template, id) => void world.remove(storeOf(route(template)), id),
+    onRequest: (hook) => void (server.hook = hook),
   };
 }

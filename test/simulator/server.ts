@@ -1,9 +1,13 @@
 // The HTTP side: node:http on loopback (also runs under Deno 2's node:http).
 //
 // Order of checks for every request, as on api.heroku.com:
-//   log it -> latency -> 405 non-GET -> 400 missing Accept version -> 401 token
-//   -> 429 rate limit bucket -> injected fault -> 404 route -> 403 scope
-//   -> 404 parent -> 422 query -> 400/416 Range -> 200/206 page
+//   log it -> latency -> the test's onRequest hook -> 405 non-GET
+//   -> 400 missing Accept version -> 401 token -> 429 rate limit bucket
+//   -> injected fault -> 404 route -> 403 scope -> 404 parent -> 422 query
+//   -> 400/416 Range -> 200/206 page
+// The hook runs before anything is looked up, so a test can change the world
+// (delete an app) between the tap's requests, and the request it is called
+// for already sees the change.
 // Every response carries Request-Id, RateLimit-Remaining and
 // Content-Type: application/json; list responses add Accept-Ranges and
 // Content-Range, and Next-Range when another page remains.
@@ -59,7 +63,12 @@ export interface ServerConfig {
   latencyMs: number;
   faults: Faults | undefined;
   rateLimit: { bucket: number; refillPerMinute: number };
+  /** Path template -> Range fields refused with 416 (as if Heroku stopped sorting by them). */
+  refuseRanges?: Record<string, string[]>;
 }
+
+/** Called for every request before it is handled; see the order above. */
+export type RequestHook = (entry: RequestLogEntry) => void;
 
 const NOT_FOUND =
   "The requested API endpoint was not found. Are you using the right HTTP verb (i.e. `GET` vs. `POST`), and did you specify your intended version with the `Accept` header?";
@@ -87,6 +96,8 @@ export function tokenOf(auth: string | undefined): string | null {
 export class SimServer {
   readonly requests: RequestLogEntry[] = [];
   faults: Faults | undefined;
+  refuseRanges: Record<string, string[]>;
+  hook: RequestHook | undefined;
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -101,6 +112,7 @@ export class SimServer {
     private readonly config: ServerConfig,
   ) {
     this.faults = config.faults;
+    this.refuseRanges = config.refuseRanges ?? {};
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     this.server.on("connection", (s: Socket) => {
       this.sockets.add(s);
@@ -164,6 +176,12 @@ export class SimServer {
     let remaining = this.config.rateLimit.bucket;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}, drop = false) =>
       this.send(res, entry, status, body, { "RateLimit-Remaining": String(remaining), ...headers }, drop);
+    try {
+      this.hook?.(entry);
+    } catch (err) {
+      // A broken hook is the test's bug: make it loud, not a hung request.
+      return send(500, { id: "internal_server_error", message: `onRequest hook: ${err instanceof Error ? err.message : String(err)}` });
+    }
 
     if (entry.method !== "GET") {
       return send(405, { id: "method_not_allowed", message: `${entry.method} is not allowed: this simulator only serves GET.` }, { Allow: "GET" });
@@ -227,8 +245,10 @@ export class SimServer {
 
     const items = route.impl.list(this.world, params, url.searchParams);
     const spec = parseRange(entry.range ?? undefined, "id");
-    const acceptRanges = route.rangeFields.join(", ") || "id";
-    if (spec.field !== "id" && !route.rangeFields.includes(spec.field)) {
+    const refused = this.refuseRanges[route.template] ?? [];
+    const acceptRanges = route.rangeFields.filter((f) => !refused.includes(f)).join(", ") || "id";
+    // A request without a Range header is served (by id) whatever is refused.
+    if ((entry.range !== null && refused.includes(spec.field)) || (spec.field !== "id" && !route.rangeFields.includes(spec.field))) {
       throw new RangeProblem(416, `Range on \`${spec.field}\` is not supported here; acceptable fields: ${acceptRanges}.`, acceptRanges);
     }
     const page = paginate(this.sorted(route, url.pathname + url.search, items, spec.field), spec);

@@ -68,6 +68,8 @@ interface Meta {
 
 export class Store {
   private readonly buckets = new Map<Item | null, Item[]>();
+  /** Items removed from each bucket: add() must not generate a removed item's key (and id) again. */
+  private readonly removed = new Map<Item | null, number>();
   private index: Map<string, Item> | undefined;
   private indexVersion = -1;
 
@@ -139,7 +141,8 @@ export class Store {
   /** Appends a new item (created/updated now), as if it was just created on Heroku. */
   add(parent: Item | null, at?: Date): Item {
     const b = this.bucket(parent);
-    const item = this.make(parent, b.length, b.length + 1);
+    const made = b.length + (this.removed.get(parent) ?? 0);
+    const item = this.make(parent, made, made + 1);
     const t = this.w.tick(at);
     if ("created_at" in item) item.created_at = t;
     if ("updated_at" in item) item.updated_at = t;
@@ -149,6 +152,26 @@ export class Store {
     this.spec.afterAdd?.(item, b, this.w);
     this.w.version++;
     return item;
+  }
+
+  /**
+   * Takes an item out of its bucket, as if it was deleted on Heroku. Its
+   * children stay in their buckets but nothing reaches them any more: every
+   * view walks the parents that remain, and lookups 404.
+   */
+  remove(key: string): Item {
+    const item = this.find(key);
+    if (!item) throw new Error(`simulator: remove: no ${this.name} item ${key}`);
+    const parent = this.w.parentOf(item);
+    const b = this.bucket(parent);
+    b.splice(b.indexOf(item), 1);
+    this.removed.set(parent, (this.removed.get(parent) ?? 0) + 1);
+    return item;
+  }
+
+  /** Drops the lookup index; the next find() rebuilds it from what remains. */
+  forget(): void {
+    this.index = undefined;
   }
 
   /** Whether the bucket of this parent was generated already. */
@@ -232,6 +255,15 @@ export class World {
     if (!item) throw new Error(`simulator: touch: no ${store} item ${key}`);
     if (!("updated_at" in item)) throw new Error(`simulator: touch: ${store} items have no updated_at`);
     item.updated_at = this.tick(at);
+    this.version++;
+    return item;
+  }
+
+  /** Deletes an object (and so, for the API, everything under it). */
+  remove(store: string, key: string): Item {
+    const item = this.store(store).remove(key);
+    // Every index may hold the object or one of its children (an app's add-ons): a stale hit would still resolve them.
+    for (const s of this.stores.values()) s.forget();
     this.version++;
     return item;
   }
