@@ -1,0 +1,113 @@
+// An app deleted between the run's listing of apps and the requests for its
+// children: Heroku answers 404 for /apps/{app}/releases (and every other child
+// list), the tap logs that the app is gone and skips it, the other apps'
+// children are complete, the exit is 0, and the state stays usable: the gone
+// app's bookmarks are dropped and the next run neither asks for it nor fails.
+// The simulator deletes the app from inside the request flow, at the first
+// child request, so the listing the tap already holds still names it.
+import { describe, expect, it } from "vitest";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
+import { byType, configFile, discover, lastState, recordsOf, sync } from "./util.ts";
+import type { Rec } from "./util.ts";
+
+const CHILDREN: Record<string, string> = {
+  releases: "releases",
+  builds: "builds",
+  domains: "domains",
+  buildpack_installations: "buildpack-installations", // FULL_TABLE
+};
+const STREAMS = ["apps", ...Object.keys(CHILDREN)];
+const INCREMENTAL = ["releases", "builds", "domains"];
+
+/** Deletes `victim` when the first request for any app's children arrives (before it is answered). */
+function deleteAtFirstChildRequest(sim: Simulator, victim: string): void {
+  sim.onRequest((entry) => {
+    if (!/^\/apps\/[^/]+\/./.test(entry.path)) return;
+    sim.remove("/apps", victim);
+    sim.onRequest(undefined);
+  });
+}
+
+/** Child requests for one app, by path. */
+const requestsFor = (sim: Simulator, app: string) => sim.requests.filter((r) => r.path.startsWith(`/apps/${app}/`));
+
+/** The lines saying `stream` skipped `app` because it is gone. */
+function goneLines(stderr: string, stream: string, app: string): string[] {
+  const path = `/apps/${app}/${CHILDREN[stream]}`;
+  return stderr.split("\n").filter((l) => l.includes(`${stream}: ${path} is gone`));
+}
+
+describe("a parent that vanishes during the run", () => {
+  it("is skipped by every child stream with an INFO line; the other apps' children are complete; exit 0; the next runs succeed", async () => {
+    const sim = await startSimulator({ apps: 8, perParent: 3 });
+    try {
+      const config = configFile({ api_url: sim.url });
+      const catalog = await discover(config);
+      const apps = (sim.items("/apps") as Rec[]).map((a) => String(a.id));
+      const [first, second] = [apps[3]!, apps[6]!];
+
+      // Run 1, no state: `first` is listed, then deleted before any child request is answered.
+      deleteAtFirstChildRequest(sim, first);
+      sim.resetLog();
+      const one = await sync(config, catalog, STREAMS);
+      expect(one.code, one.stderr).toBe(0);
+      expect(one.stderr).not.toMatch(/^(WARNING|ERROR) /m);
+      expect(sim.items("/apps")).toHaveLength(7); // the hook did delete it
+      const records = recordsOf(one.messages());
+      expect(records.get("apps")!.map((a) => a.id)).toContain(first); // listed before it went
+      for (const [stream, path] of Object.entries(CHILDREN)) {
+        // One 404 per child list, not retried, and one line saying so, at INFO.
+        expect(requestsFor(sim, first).filter((r) => r.path.endsWith(`/${path}`)).map((r) => r.status), stream).toEqual([404]);
+        expect(goneLines(one.stderr, stream, first), stream).toEqual([
+          expect.stringMatching(new RegExp(`^INFO ${stream}: /apps/${first}/${path} is gone \\(404 not_found\\); that \\w+ is skipped$`)),
+        ]);
+        // Nothing of the gone app; everything of every other app.
+        const rows = records.get(stream) ?? [];
+        expect(rows.filter((r) => r.app_id === first), stream).toEqual([]);
+        for (const app of apps.filter((a) => a !== first)) {
+          const n = sim.count(`/apps/{app}/${path}`, { app });
+          expect(n, stream).toBeGreaterThan(0);
+          expect(rows.filter((r) => r.app_id === app), `${stream} of ${app}`).toHaveLength(n);
+        }
+      }
+      const stateOne = lastState(one.messages());
+      expect(stateOne.currently_syncing).toBeNull();
+      for (const stream of INCREMENTAL) {
+        const bm = stateOne.bookmarks[stream] as { partitions: Record<string, string>; done?: string[] };
+        expect(Object.keys(bm.partitions).sort(), stream).toEqual(apps.filter((a) => a !== first).sort());
+        expect(bm.done, stream).toBeUndefined();
+      }
+      expect(stateOne.bookmarks.buildpack_installations).toEqual({});
+      expect(byType(one.messages(), "ACTIVATE_VERSION").filter((m) => m.stream === "buildpack_installations")).toHaveLength(1);
+
+      // Run 2, from run 1's state, which holds bookmarks for `second`: it vanishes too.
+      deleteAtFirstChildRequest(sim, second);
+      sim.resetLog();
+      const two = await sync(config, catalog, STREAMS, { state: stateOne });
+      expect(two.code, two.stderr).toBe(0);
+      expect(two.stderr).not.toMatch(/^(WARNING|ERROR) /m);
+      expect(requestsFor(sim, first)).toEqual([]); // no longer listed, never asked for
+      for (const stream of Object.keys(CHILDREN)) expect(goneLines(two.stderr, stream, second), stream).toHaveLength(1);
+      const stateTwo = lastState(two.messages());
+      const remaining = apps.filter((a) => a !== first && a !== second).sort();
+      for (const stream of INCREMENTAL) {
+        const partitions = (stateTwo.bookmarks[stream] as { partitions: Record<string, string> }).partitions;
+        expect(Object.keys(partitions).sort(), stream).toEqual(remaining);
+        // The apps that remain keep their bookmarks (nothing of theirs changed).
+        const before = (stateOne.bookmarks[stream] as { partitions: Record<string, string> }).partitions;
+        for (const app of remaining) expect(partitions[app], stream).toBe(before[app]);
+      }
+
+      // Run 3, from run 2's state: both apps are gone from the listing; nothing is asked for them, nothing fails.
+      sim.resetLog();
+      const three = await sync(config, catalog, STREAMS, { state: stateTwo });
+      expect(three.code, three.stderr).toBe(0);
+      expect(three.stderr).not.toMatch(/ is gone \(404/);
+      expect(sim.requests.filter((r) => r.status === 404)).toEqual([]);
+      expect(lastState(three.messages()).bookmarks).toEqual(stateTwo.bookmarks);
+    } finally {
+      await sim.close();
+    }
+  });
+});
