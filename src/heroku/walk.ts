@@ -8,7 +8,9 @@
 // field the walk asks again from the last value inclusively (`updated_at
 // <last>..`) and drops what the previous page already held. If a whole page
 // ties (the Range would repeat), or Heroku refuses the field (416), the walk
-// falls back to `id` and filters on the client: complete, only slower.
+// falls back to `id` and filters on the client: complete, only slower. A
+// refusal is remembered for the run, so the other parents of the stream go
+// straight to `id` instead of paying a 416 each.
 import { log } from "../log.ts";
 import { HerokuHttpError, RepeatedRange } from "./client.ts";
 import type { HerokuClient, Page } from "./client.ts";
@@ -17,6 +19,9 @@ import type { HerokuStreamSpec } from "./definitions.ts";
 export type Item = Record<string, unknown>;
 
 export const PAGE_MAX = 1000;
+
+/** Streams whose server-side Range Heroku refused, per client (that is, per run). */
+const refusedRanges = new WeakMap<HerokuClient, Set<string>>();
 
 export interface WalkOptions {
   /** The replication key and the value records must reach (inclusive); undefined for a full read. */
@@ -50,8 +55,9 @@ export async function* walk(client: HerokuClient, spec: HerokuStreamSpec, path: 
   const server = spec.server_range;
   const usable = server && (server.use === "stop" ? opts.key !== undefined : opts.key === server.field);
   result.complete = true;
-  if (!server || !usable) {
-    yield* byId(client, spec, path, opts);
+  const refusedBefore = refusedRanges.get(client)?.has(spec.stream) ?? false;
+  if (!server || !usable || refusedBefore) {
+    yield* byId(client, spec, path, opts, refusedBefore);
     return;
   }
   const start = server.use === "start" && !opts.everything ? opts.since : undefined;
@@ -81,16 +87,22 @@ export async function* walk(client: HerokuClient, spec: HerokuStreamSpec, path: 
   } catch (e) {
     const refused = e instanceof HerokuHttpError && e.status === 416 && !yielded;
     if (!refused && !(e instanceof RepeatedRange)) throw e;
-    log.warn(
-      `${spec.stream}: ${refused ? `Heroku refused a Range on ${server.field} (416)` : `too many items share one ${server.field} for a tie-safe Range`}; reading ${path} by id instead`,
-    );
+    if (refused) {
+      // Parents walked concurrently may each meet the refusal; say it once.
+      const streams = refusedRanges.get(client) ?? new Set();
+      if (!streams.has(spec.stream)) log.warn(`${spec.stream}: Heroku refused a Range on ${server.field} (416); reading by id for the rest of this run`);
+      refusedRanges.set(client, streams.add(spec.stream));
+    } else {
+      log.warn(`${spec.stream}: too many items share one ${server.field} for a tie-safe Range; reading ${path} by id instead`);
+    }
     result.complete = true;
-    yield* byId(client, spec, path, opts);
+    yield* byId(client, spec, path, opts, true);
   }
 }
 
-async function* byId(client: HerokuClient, spec: HerokuStreamSpec, path: string, opts: WalkOptions): AsyncGenerator<WalkPage> {
-  const field = spec.ranges[0] ?? "id";
+/** The default walk: by the list's first Range field, or by `id` after a server-side Range failed. */
+async function* byId(client: HerokuClient, spec: HerokuStreamSpec, path: string, opts: WalkOptions, fallback = false): AsyncGenerator<WalkPage> {
+  const field = fallback ? "id" : (spec.ranges[0] ?? "id");
   for await (const page of client.pages(path, `${field} ..; max=${PAGE_MAX}`)) {
     yield { items: page.items as Item[], ordered: false };
     if (opts.signal?.aborted) return;
