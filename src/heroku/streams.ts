@@ -234,7 +234,7 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
       } catch (e) {
         if (e instanceof HerokuHttpError && e.status === 404) {
           // The parent vanished during the run: nothing to read, nothing to keep.
-          log.info(`${spec.stream}: ${path} is gone (404 ${e.id}); that ${parentName} is skipped`);
+          log.info(`${spec.stream}: ${path} is gone (404 ${e.id}), deleted since ${parentName} were listed; skipped`);
           delete partitions[pkey];
           skipped++;
           return;

@@ -60,7 +60,7 @@ describe("a parent that vanishes during the run", () => {
         // One 404 per child list, not retried, and one line saying so, at INFO.
         expect(requestsFor(sim, first).filter((r) => r.path.endsWith(`/${path}`)).map((r) => r.status), stream).toEqual([404]);
         expect(goneLines(one.stderr, stream, first), stream).toEqual([
-          expect.stringMatching(new RegExp(`^INFO ${stream}: /apps/${first}/${path} is gone \\(404 not_found\\); that \\w+ is skipped$`)),
+          expect.stringMatching(new RegExp(`^INFO ${stream}: /apps/${first}/${path} is gone \\(404 not_found\\), deleted since apps were listed; skipped$`)),
         ]);
         // Nothing of the gone app; everything of every other app.
         const rows = records.get(stream) ?? [];
