@@ -116,7 +116,7 @@ export class ParentRegistry {
             await read(path, g);
           } catch (e) {
             if (e instanceof HerokuHttpError && e.status === 404) {
-              log.info(`${parent}: ${path} is gone (404); its children are skipped`);
+              log.info(`${parent}: ${path} is gone (404 ${e.id}), deleted since ${spec.parent} were listed; its children are skipped`);
               return;
             }
             throw e;

@@ -110,4 +110,38 @@ describe("a parent that vanishes during the run", () => {
       await sim.close();
     }
   });
+
+  it("a team deleted while its members are listed for team_member_apps: its members skipped, the other teams' complete, exit 0", async () => {
+    const sim = await startSimulator({ apps: 6, perParent: 2 });
+    try {
+      const config = configFile({ api_url: sim.url });
+      const catalog = await discover(config);
+      const clean = await sync(config, catalog, ["team_member_apps"]);
+      expect(clean.code, clean.stderr).toBe(0);
+      const all = recordsOf(clean.messages()).get("team_member_apps") ?? [];
+      const teams = [...new Set(all.map((r) => String(r.team_id)))];
+      expect(teams.length).toBeGreaterThan(1); // else there is no "other team" to check
+
+      // The registry lists the teams, then each team's members; the victim goes at the first members request.
+      const victim = teams[0]!;
+      sim.onRequest((entry) => {
+        if (!/^\/teams\/[^/]+\/members$/.test(entry.path)) return;
+        sim.remove("/teams", victim);
+        sim.onRequest(undefined);
+      });
+      sim.resetLog();
+      const run = await sync(config, catalog, ["team_member_apps"]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toMatch(/^(WARNING|ERROR) /m);
+      expect(sim.requests.filter((r) => r.path === `/teams/${victim}/members`).map((r) => r.status)).toEqual([404]);
+      expect(run.stderr.split("\n").filter((l) => l.includes(" is gone "))).toEqual([
+        `INFO team_members: /teams/${victim}/members is gone (404 not_found), deleted since teams were listed; its children are skipped`,
+      ]);
+      const got = recordsOf(run.messages()).get("team_member_apps") ?? [];
+      const key = (r: Rec) => `${String(r.team_id)} ${String(r.team_member_id)} ${String(r.id)}`;
+      expect(got.map(key).sort()).toEqual(all.filter((r) => r.team_id !== victim).map(key).sort());
+    } finally {
+      await sim.close();
+    }
+  });
 });
