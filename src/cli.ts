@@ -15,7 +15,7 @@ import { runtime } from "./runtime.ts";
 import { aboutJson, aboutMarkdown } from "./about.ts";
 import { Catalog } from "./singer/catalog.ts";
 import { discoverEntry, planSync, runSync } from "./singer/runner.ts";
-import type { PlannedStream } from "./singer/runner.ts";
+import type { PlannedStream, StreamSummary } from "./singer/runner.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
 import { MessageWriter } from "./singer/writer.ts";
 import { logSummary } from "./singer/progress.ts";
@@ -131,11 +131,18 @@ async function sync(settings: Settings, source: Source, plan: readonly PlannedSt
     signalled = signal;
     log.warn(`${signal} received: stopping at the next clean point and writing the state`);
     stop.abort();
+    source.client.stop(); // requests in flight and rate-limit waits end now, not in minutes
   });
   try {
-    await source.checkToken();
-    await source.prepare(plan, state);
-    const summaries = await runSync(plan, { writer, state, startDate: settings.start_date, signal: stop.signal });
+    let summaries: StreamSummary[] = [];
+    try {
+      await source.checkToken();
+      await source.prepare(plan, state);
+      summaries = await runSync(plan, { writer, state, startDate: settings.start_date, signal: stop.signal });
+    } catch (e) {
+      // A request cancelled by the stop, before the first stream: handled below like any stop.
+      if (!signalled || !(e instanceof RunError) || e.fatal) throw e;
+    }
     logSummary(summaries);
     if (signalled) {
       // Stopped before the first stream: the state handed in is still the state to resume from.

@@ -5,7 +5,7 @@ import type { Settings } from "./config.ts";
 import type { Stream } from "./singer/stream.ts";
 import type { PlannedStream } from "./singer/runner.ts";
 import type { State } from "./singer/state.ts";
-import { HerokuClient, HerokuHttpError } from "./heroku/client.ts";
+import { HerokuClient, HerokuHttpError, Stopped } from "./heroku/client.ts";
 import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
 import { readPackageFile } from "./package-files.ts";
@@ -85,6 +85,6 @@ async function checkToken(client: HerokuClient): Promise<void> {
   try {
     await client.getOnce("/account"); // the account stream reuses this answer
   } catch (e) {
-    if (e instanceof HerokuHttpError && e.status === 401) throw e;
+    if ((e instanceof HerokuHttpError && e.status === 401) || e instanceof Stopped) throw e;
   }
 }

@@ -1,6 +1,8 @@
 // A tap killed politely stops at a clean point with a final STATE; a target
 // that goes away (EPIPE) stops the tap at once instead of hanging it.
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
@@ -72,5 +74,62 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     expect(stderr).toMatch(/stdout was closed by the reader \(broken pipe\)/);
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+// A run can wait a long time on Heroku: a rate-limit pause of up to a minute per
+// 429, a request that hangs until request_timeout_s and is then retried. A
+// signal must end such a wait at once, not after it.
+describe.each(RUNTIMES)("on %s, a signal during a long wait", (runtime) => {
+  /** Runs a sync of apps against `apiUrl`, sends SIGTERM when `ready()` holds; returns the run and how long the stop took. */
+  async function stopDuringWait(apiUrl: string, ready: () => boolean) {
+    const files = tempFiles({
+      "c.json": { token: "test-token", api_url: apiUrl, postgres: { enabled: false }, rate_limit: { refill_per_minute: 1 } },
+    });
+    let signalledAt = 0;
+    const run = await runTap(["--config", files["c.json"]!], {
+      runtime,
+      timeoutMs: 60_000,
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          if (!ready()) return;
+          clearInterval(poll);
+          signalledAt = Date.now();
+          child.kill("SIGTERM");
+        }, 20);
+        child.on("close", () => clearInterval(poll));
+      },
+    });
+    return { run, stopMs: Date.now() - signalledAt };
+  }
+
+  it("a rate-limit pause (429): exit 143 within seconds, with the state", async () => {
+    const limited = await startSimulator({ apps: 5, rateLimit: { bucket: 0, refillPerMinute: 0.01 } });
+    try {
+      const { run, stopMs } = await stopDuringWait(limited.url, () => limited.requests.some((r) => r.status === 429));
+      expect(run.code, run.stderr).toBe(143);
+      expect(run.stderr).toMatch(/rate limited \(429/); // it was waiting (a minute, at one refill a minute)
+      expect(stopMs).toBeLessThan(10_000);
+      expect(run.messages().at(-1)!.type).toBe("STATE");
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("a request Heroku never answers: exit 143 within seconds, with the state", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const { run, stopMs } = await stopDuringWait(`http://127.0.0.1:${port}`, () => sockets.length > 0);
+      expect(run.code, run.stderr).toBe(143);
+      expect(stopMs).toBeLessThan(10_000); // not request_timeout_s (30 s) times the retries
+      expect(run.messages().at(-1)!.type).toBe("STATE");
+      expect(run.stderr).toMatch(/rerun with the last STATE/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 });

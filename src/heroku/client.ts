@@ -81,6 +81,8 @@ export class HerokuClient {
   /** The next paced request may start at this time. */
   private nextPaced = 0;
   private pacing = false;
+  /** Aborted by stop(): ends every wait and in-flight request at once. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: ClientOptions) {
     this.rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
@@ -145,6 +147,15 @@ export class HerokuClient {
     }
   }
 
+  /**
+   * The run is stopping (SIGTERM, SIGINT): requests in flight are cancelled
+   * and backoff, rate-limit and queue waits end now, each with a Stopped
+   * error, instead of finishing a wait that may last minutes.
+   */
+  stop(): void {
+    this.stopping.abort();
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }
@@ -153,6 +164,7 @@ export class HerokuClient {
     let waited429 = 0;
     for (let attempt = 0, limited = 0; ; ) {
       const outcome = await this.withSlot(() => this.once(path, range));
+      if (this.stopping.signal.aborted) throw new Stopped(path);
       if (outcome.kind === "ok") return outcome;
       if (outcome.kind === "http" && outcome.status === 429) {
         // The bucket is empty: every request waits, for a growing, jittered time.
@@ -176,8 +188,23 @@ export class HerokuClient {
       const why = outcome.kind === "http" ? `${outcome.status} ${outcome.id}` : outcome.message;
       log.warn(`GET ${path}: ${why}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2} of ${this.opts.maxRetries + 1})`);
       attempt++;
-      await sleep(wait);
+      await this.sleep(wait);
     }
+  }
+
+  /** Waits `ms`, or less when the run stops. */
+  private sleep(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    });
   }
 
   /** Stops every request from starting for `ms`. */
@@ -188,6 +215,7 @@ export class HerokuClient {
   /** Waits out a 429 pause, and paces requests once the bucket is down to the reserve. */
   private async throttle(): Promise<void> {
     for (;;) {
+      if (this.stopping.signal.aborted) return;
       const now = Date.now();
       if (this.pausedUntil > now) {
         await this.waitMs(this.pausedUntil - now);
@@ -217,7 +245,7 @@ export class HerokuClient {
 
   private async waitMs(ms: number): Promise<void> {
     this.rateLimitWaitMs += ms;
-    await sleep(ms);
+    await this.sleep(ms);
   }
 
   /** A 429's wait: Retry-After when given, else jittered exponential from one refill interval. */
@@ -229,6 +257,7 @@ export class HerokuClient {
 
   private async once(path: string, range: string | undefined) {
     await this.throttle();
+    if (this.stopping.signal.aborted) return { kind: "network" as const, message: "stopped" };
     const started = performance.now();
     this.requests++;
     const headers = range ? { ...this.headers, range } : this.headers;
@@ -240,6 +269,7 @@ export class HerokuClient {
         dispatcher: this.agent,
         headersTimeout: this.opts.timeoutMs,
         bodyTimeout: this.opts.timeoutMs,
+        signal: this.stopping.signal,
       });
       const text = await res.body.text();
       tags.http_status_code = res.statusCode;
@@ -284,6 +314,13 @@ export class HerokuClient {
       this.inFlight--;
       this.waiting.shift()?.();
     }
+  }
+}
+
+/** The run stopped (a signal) while this request waited or was in flight. */
+export class Stopped extends RunError {
+  constructor(readonly path: string) {
+    super(`GET ${path}: not finished, the run is stopping`);
   }
 }
 
@@ -340,4 +377,3 @@ function describeNetworkError(e: unknown): string {
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

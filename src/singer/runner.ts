@@ -221,7 +221,10 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
       await p.stream.sync(ctx);
       if (opts.signal.aborted) outcome = "stopped";
     } catch (e) {
-      if (e instanceof StreamSkipped) {
+      if (opts.signal.aborted && e instanceof RunError && !e.fatal) {
+        // Cut short by the stop (a cancelled request): the stream stopped, it did not fail.
+        outcome = "stopped";
+      } else if (e instanceof StreamSkipped) {
         outcome = "skipped";
         message = e.message;
         log.warn(`${id}: skipped: ${e.message}`);
