@@ -52,9 +52,10 @@ beforeAll(async () => {
   // Both read through non-superuser roles, as on Heroku.
   urlA = await readerRole("tap_pg_disc_a", "tap_pg_disc_reader");
   urlB = await readerRole("tap_pg_disc_b", "tap_pg_disc_reader");
-  // A "follower" of A: the same database seen through a role whose
-  // search_path puts a pg_is_in_recovery() that answers true first (the
-  // embedded server cannot run a real standby).
+  // A "follower" of A on another app: the same database seen through a role
+  // whose search_path puts a pg_is_in_recovery() that answers true first. The
+  // shared server cannot be stopped to copy it into a real standby; that is
+  // test/postgres/follower.test.ts, with a server of its own.
   await sql(
     superuserUrl("tap_pg_disc_a"),
     `CREATE SCHEMA tap_fake_standby;
