@@ -134,7 +134,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
       log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after the last key written`);
     }
   };
-  await inSnapshot(session, onLost, async (client, progress) => {
+  await inSnapshot(session, ctx.signal, onLost, async (client, progress) => {
     if (pk.length > 0 && max === undefined) {
       const r = await client.query({
         text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")} LIMIT 1`,
@@ -205,7 +205,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const quoted = quoteIdent(key);
 
   const onLost = () => log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
-  await inSnapshot(session, onLost, async (client, progress) => {
+  await inSnapshot(session, ctx.signal, onLost, async (client, progress) => {
     // Rows whose key is NULL can never be bookmarked and are not read.
     const where = from === undefined ? ` WHERE ${quoted} IS NOT NULL` : ` WHERE ${quoted} >= $1::${keyCol.castType}`;
     await client.query(
@@ -238,13 +238,14 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
  */
 async function inSnapshot(
   session: Session,
+  signal: AbortSignal,
   onLost: () => void,
   pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const progress = { made: false };
     try {
-      const client = attempt === 0 ? await session.open() : await session.reopen();
+      const client = attempt === 0 ? await session.open() : await session.reopen(signal);
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       try {
         await pass(client, progress);
@@ -255,7 +256,8 @@ async function inSnapshot(
       }
       return;
     } catch (e) {
-      if (!isConnectionLost(e) || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
+      // A run that is stopping does not reconnect: the state already covers what was written.
+      if (!isConnectionLost(e) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
       if (progress.made) attempt = 0;
       await session.reset();
       onLost();

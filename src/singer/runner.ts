@@ -221,8 +221,8 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
       await p.stream.sync(ctx);
       if (opts.signal.aborted) outcome = "stopped";
     } catch (e) {
-      if (opts.signal.aborted && e instanceof RunError && !e.fatal) {
-        // Cut short by the stop (a cancelled request): the stream stopped, it did not fail.
+      if (opts.signal.aborted && ((e instanceof RunError && !e.fatal) || e instanceof StreamSkipped)) {
+        // Cut short by the stop (a cancelled request, a reconnect given up): stopped, not failed.
         outcome = "stopped";
       } else if (e instanceof StreamSkipped) {
         outcome = "skipped";

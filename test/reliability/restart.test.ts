@@ -59,4 +59,39 @@ describe("a database restarted during a run", () => {
       await db.session.close();
     }
   });
+
+  it("a stop during the outage ends the reconnect attempts at once: the table stopped with a resumable state", async () => {
+    const db = await openDb(url, "restart", { connect_timeout_s: 5 }); // a reconnect budget of 20 s
+    const id = "restart-public-events";
+    const stop = new AbortController();
+    let restarted: Promise<void> | undefined;
+    let stoppedAt = 0;
+    try {
+      const run = await runInProcess(db.streams, catalogFor(db.streams, { [id]: { method: "FULL_TABLE" } }), undefined, {
+        signal: stop.signal,
+        onFlush: async (records) => {
+          if (records >= 15_000 && !restarted) {
+            restarted = server.restart({ downMs: 15_000 });
+            // SIGTERM one second into the outage, while the tap is reconnecting.
+            setTimeout(() => {
+              stoppedAt = Date.now();
+              stop.abort();
+            }, 1000);
+          }
+        },
+      });
+      const returnedAt = Date.now();
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(returnedAt - stoppedAt).toBeLessThan(5_000); // not the rest of the 15 s outage
+      const recs = recordsOf(run.messages, id);
+      expect(recs.length).toBeLessThan(ROWS);
+      expect(run.messages.some((m) => m.type === "ACTIVATE_VERSION")).toBe(false);
+      // Stopped, not failed or skipped: the state says where to continue.
+      expect(run.lastState?.currently_syncing).toBe(id);
+      expect(run.lastState?.bookmarks[id]).toMatchObject({ version: recs[0]!.version });
+    } finally {
+      await restarted?.catch(() => undefined);
+      await db.session.close();
+    }
+  });
 });
