@@ -26,6 +26,15 @@ function idsAndTimes(records: Map<string, Rec[]>): Record<string, string[]> {
   return out;
 }
 
+/** Discovery and a first sync of `streams`: the config, the catalog, the state to go on from, the apps. */
+async function firstRun(sim: Simulator, streams: string[]) {
+  const config = configFile({ api_url: sim.url });
+  const catalog = await discover(config);
+  const first = await sync(config, catalog, streams);
+  expect(first.code, first.stderr).toBe(0);
+  return { config, catalog, state: lastState(first.messages()), apps: sim.items("/apps") as Rec[] };
+}
+
 /** Runs `streams` from `state` with Ranges accepted, then refused; both must exit 0. */
 async function acceptedThenRefused(sim: Simulator, config: string, catalog: Catalog, streams: string[], state: unknown) {
   sim.setRefusedRanges({});
@@ -64,12 +73,7 @@ describe("a Range Heroku refuses (416)", () => {
   it("apps, from a bookmark: read by id and filtered in the tap, the same records and bookmark, exit 0", async () => {
     const sim = await startSimulator({ apps: 30, perParent: 2 });
     try {
-      const config = configFile({ api_url: sim.url });
-      const catalog = await discover(config);
-      const first = await sync(config, catalog, ["apps"]);
-      expect(first.code, first.stderr).toBe(0);
-      const state = lastState(first.messages());
-      const apps = sim.items("/apps") as Rec[];
+      const { config, catalog, state, apps } = await firstRun(sim, ["apps"]);
       sim.touch("/apps", String(apps[7]!.id));
       const added = sim.add("/apps") as Rec;
 
@@ -103,13 +107,8 @@ describe("a Range Heroku refuses (416)", () => {
   it("builds, from per-app bookmarks: read by id instead of newest first, the same records and bookmarks, exit 0", async () => {
     const sim = await startSimulator({ apps: 5, perParent: 2, sizes: { "/apps/{app}/builds": 1100 } });
     try {
-      const config = configFile({ api_url: sim.url });
-      const catalog = await discover(config);
       const streams = ["apps", "builds"];
-      const first = await sync(config, catalog, streams);
-      expect(first.code, first.stderr).toBe(0);
-      const state = lastState(first.messages());
-      const apps = sim.items("/apps") as Rec[];
+      const { config, catalog, state, apps } = await firstRun(sim, streams);
       const build = sim.add("/apps/{app}/builds", { app: String(apps[2]!.id) }) as Rec;
 
       const { accepted, refused, acceptedRequests, refusedRequests } = await acceptedThenRefused(sim, config, catalog, streams, state);
@@ -152,13 +151,8 @@ describe("a Range Heroku refuses (416)", () => {
   it("releases, from per-app bookmarks: read by id instead of newest first, the same records and bookmarks, exit 0", async () => {
     const sim = await startSimulator({ apps: 5, perParent: 2, sizes: { "/apps/{app}/releases": 1100 } });
     try {
-      const config = configFile({ api_url: sim.url });
-      const catalog = await discover(config);
       const streams = ["apps", "releases"];
-      const first = await sync(config, catalog, streams);
-      expect(first.code, first.stderr).toBe(0);
-      const state = lastState(first.messages());
-      const apps = sim.items("/apps") as Rec[];
+      const { config, catalog, state, apps } = await firstRun(sim, streams);
       const release = sim.add("/apps/{app}/releases", { app: String(apps[1]!.id) }) as Rec;
 
       const { accepted, refused, refusedRequests } = await acceptedThenRefused(sim, config, catalog, streams, state);
