@@ -2,6 +2,7 @@
 //
 //   npm run bench:api                         # 500 apps, 50 ms per request, default streams
 //   npm run bench:api -- --apps 2000 --latency-ms 80 --concurrency 8 --runtime deno
+//   npm run bench:api -- --runtime binary   # build/tap-heroku (npm run binary first)
 //
 // Starts the Heroku API simulator with a simulated account (500 apps by default,
 // each answer delayed by --latency-ms), runs a full sync of the default stream
@@ -24,23 +25,21 @@ import process from "node:process";
 import { startSimulator } from "../test/simulator/index.ts";
 import { minimumDefaultRequests } from "../test/helpers/minimum.ts";
 import { option } from "../scripts/options.ts";
+import { command, type RuntimeName } from "../test/helpers/tap.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const APPS = Number(option("--apps", "500"));
 const LATENCY = Number(option("--latency-ms", "50"));
 const CONCURRENCY = Number(option("--concurrency", "4"));
 const BUCKET = Number(option("--bucket", "1000000000"));
-const RUNTIME = option("--runtime", "node") as "node" | "deno";
+const RUNTIME = option("--runtime", "node") as RuntimeName;
 
 const sim = await startSimulator({ apps: APPS, latencyMs: LATENCY, rateLimit: { bucket: BUCKET, refillPerMinute: BUCKET } });
 const dir = mkdtempSync(join(tmpdir(), "tap-heroku-bench-"));
 const config = join(dir, "config.json");
 writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, max_concurrency: CONCURRENCY, postgres: { enabled: false } }));
 
-const [cmd, pre] =
-  RUNTIME === "node"
-    ? [join(ROOT, "bin/tap-heroku.js"), []] // executed directly, as users do: its shebang sets Node's flags
-    : [join(ROOT, "node_modules/.bin/deno"), ["run", "--quiet", "-A", join(ROOT, "src/main.ts")]];
+const [cmd, pre] = command(RUNTIME);
 
 sim.resetLog();
 const started = performance.now();
@@ -64,7 +63,8 @@ const result = await new Promise<{ code: number | null; records: number; estimat
 const seconds = (performance.now() - started) / 1000;
 const made = sim.requests.length;
 const floor = minimumDefaultRequests(sim);
-const version = execFileSync(RUNTIME === "node" ? "node" : cmd, ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim();
+// The binary answers --version itself; the Node inside it is the one that built it.
+const version = execFileSync(RUNTIME === "deno" ? cmd : "node", ["--version"], { encoding: "utf8" }).split("\n")[0]!.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${RUNTIME} ${version}`;
 
 console.log(`tap-heroku API benchmark: ${APPS} apps, ${LATENCY} ms per request, max_concurrency ${CONCURRENCY}, default streams`);
