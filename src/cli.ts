@@ -164,7 +164,7 @@ async function sync(settings: Settings, source: Source, plan: readonly PlannedSt
 async function test(settings: Settings): Promise<number> {
   const client = herokuClient(settings);
   try {
-    const checks = await runChecks(settings, client, () => openSource(settings));
+    const checks = await runChecks(settings, client, () => openSource(settings, client));
     await runtime.writeStdout(new TextEncoder().encode(checks.map(formatCheck).join("\n") + "\n"));
     return checks.some((c) => c.outcome === "fail") ? 1 : 0;
   } finally {

@@ -55,9 +55,12 @@ export function herokuClient(settings: Settings): HerokuClient {
   });
 }
 
-/** The streams this config offers. The caller closes the source when done. */
-export async function openSource(settings: Settings): Promise<Source> {
-  const client = herokuClient(settings);
+/**
+ * The streams this config offers. The caller closes the source when done; a
+ * client passed in (--test shares its own) stays open for its owner to close.
+ */
+export async function openSource(settings: Settings, shared?: HerokuClient): Promise<Source> {
+  const client = shared ?? herokuClient(settings);
   const heroku = await openHeroku(settings, client);
   const pg = await openPostgres(settings, client);
   return {
@@ -70,7 +73,7 @@ export async function openSource(settings: Settings): Promise<Source> {
     checkToken: () => checkToken(client),
     close: async () => {
       await pg.close();
-      await client.close();
+      if (!shared) await client.close();
     },
   };
 }
