@@ -17,9 +17,11 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { option } from "./options.ts";
 
+if (process.platform === "win32") throw new Error("building the binary on Windows is not supported: build it on Linux or macOS");
+
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const OUT = join(ROOT, "build");
-const BIN = join(OUT, process.platform === "win32" ? "tap-heroku.exe" : "tap-heroku");
+const BIN = join(OUT, "tap-heroku");
 // The fuse Node's SEA loader looks for (Node's single-executable documentation).
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
@@ -27,8 +29,6 @@ const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT
 const node = option("--node", "node");
 const nodeExecutable = execFileSync(node, ["-p", "process.execPath"], { encoding: "utf8" }).trim();
 const nodeVersion = execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
-
-if (process.platform === "win32") throw new Error("building the binary on Windows is not supported: build it on Linux or macOS");
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });

@@ -11,6 +11,8 @@
  * else (resource, stability, replication key, Range fields, schemas) is derived from the inputs.
  */
 
+import type { ServerRange } from "../src/heroku/definitions.ts";
+
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
@@ -40,7 +42,7 @@ export interface HerokuStream {
   replication_key: string | null;
   /** Range header fields known to be accepted (the first one is the safe default); [] = no Range */
   ranges: string[];
-  /** a Range that saves requests in incremental runs (see ServerRange); null = walk by id */
+  /** a Range that saves requests in incremental runs (see ServerRange in src/heroku/definitions.ts); null = walk by id */
   server_range: ServerRange | null;
   scope: "global" | "read";
   stability: string;
@@ -48,20 +50,6 @@ export interface HerokuStream {
   query: Record<string, string> | null;
   selected_by_default: boolean;
   note: string | null;
-}
-
-/**
- * How an incremental run walks a list with a server-side Range instead of by id.
- * - use "start": ascending by the replication key, starting at the bookmark;
- * - use "stop": newest first, stopping at the first settled record older than the bookmark.
- * `unique` says whether the field's values are unique within the list; if not, the walk
- * re-requests each page boundary inclusively, since Heroku's Next-Range is exclusive.
- */
-export interface ServerRange {
-  field: string;
-  order: "asc" | "desc";
-  unique: boolean;
-  use: "start" | "stop";
 }
 
 /** A hand-made decision for one stream. Unset fields take the defaults documented per field. */

@@ -2,7 +2,7 @@
 // to an empty directory and run with an empty environment, so nothing but the
 // executable itself can supply Node, the dependencies or the catalog.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ beforeAll(() => {
   const build = spawnSync("npm", ["run", "--silent", "binary"], { cwd: ROOT, encoding: "utf8", timeout: 240_000 });
   expect(build.status, build.stdout + build.stderr).toBe(0);
   copyFileSync(BINARY, bin);
-  spawnSync("chmod", ["755", bin]);
+  chmodSync(bin, 0o755);
 }, 250_000);
 
 describe("the single binary", () => {

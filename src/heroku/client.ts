@@ -164,6 +164,7 @@ export class HerokuClient {
     let waited429 = 0;
     for (let attempt = 0, limited = 0; ; ) {
       const outcome = await this.withSlot(() => this.once(path, range));
+      // A request cancelled by stop() comes back as a network failure: not one to retry.
       if (this.stopping.signal.aborted) throw new Stopped(path);
       if (outcome.kind === "ok") return outcome;
       if (outcome.kind === "http" && outcome.status === 429) {
@@ -257,7 +258,7 @@ export class HerokuClient {
 
   private async once(path: string, range: string | undefined) {
     await this.throttle();
-    if (this.stopping.signal.aborted) return { kind: "network" as const, message: "stopped" };
+    if (this.stopping.signal.aborted) throw new Stopped(path);
     const started = performance.now();
     this.requests++;
     const headers = range ? { ...this.headers, range } : this.headers;

@@ -6,7 +6,14 @@ import { z } from "zod";
 import type { JSONSchema7 } from "json-schema";
 import { readPackageFile } from "../package-files.ts";
 
-/** An incremental walk by a server-side Range (catalog/heroku/README.md, `server_range`). */
+/**
+ * How an incremental run walks a list with a server-side Range instead of by id
+ * (catalog/heroku/README.md, `server_range`):
+ * - use "start": ascending by the replication key, starting at the bookmark;
+ * - use "stop": newest first, stopping at the first settled record older than the bookmark.
+ * `unique` says whether the field's values are unique within the list; if not, the walk
+ * re-requests each page boundary inclusively, since Heroku's Next-Range is exclusive.
+ */
 export const ServerRange = z.object({
   field: z.string(),
   order: z.enum(["asc", "desc"]),

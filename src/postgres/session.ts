@@ -57,7 +57,7 @@ export class Session {
    * connect_timeout_s before the database counts as unreachable, or until
    * the run stops (`signal`).
    */
-  async reopen(signal?: AbortSignal): Promise<pg.Client> {
+  async reopen(signal: AbortSignal): Promise<pg.Client> {
     await this.reset();
     const deadline = Date.now() + this.settings.connect_timeout_s * 4000;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
@@ -65,7 +65,7 @@ export class Session {
       try {
         return await this.open();
       } catch (e) {
-        if (!(e instanceof Unreachable) || Date.now() + delay >= deadline || signal?.aborted) throw e;
+        if (!(e instanceof Unreachable) || Date.now() + delay >= deadline || signal.aborted) throw e;
         log.debug(`${e.message}; trying again`);
         await new Promise((r) => setTimeout(r, delay));
       }

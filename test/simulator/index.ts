@@ -130,8 +130,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     schema,
   );
   const routes = buildRoutes(world, endpoints);
+  const route = (template: string): Route => {
+    const r = routes.find((x) => x.template === template);
+    if (!r) throw new Error(`simulator: no endpoint ${template}`);
+    return r;
+  };
   // A typo in a template must not silently refuse nothing.
-  for (const t of Object.keys(opts.refuseRanges ?? {})) if (!routes.some((r) => r.template === t)) throw new Error(`simulator: no endpoint ${t}`);
+  Object.keys(opts.refuseRanges ?? {}).forEach(route);
   const server = new SimServer(world, routes, {
     seed: opts.seed ?? 1,
     tokens: opts.tokens ?? { "test-token": { scopes: ["global"] } },
@@ -142,11 +147,6 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   });
   const url = await server.listen(opts.port ?? 0);
 
-  const route = (template: string): Route => {
-    const r = routes.find((x) => x.template === template);
-    if (!r) throw new Error(`simulator: no endpoint ${template}`);
-    return r;
-  };
   const query = (params: Record<string, string> = {}) => new URLSearchParams(Object.entries(params).filter(([k]) => k === "start" || k === "end"));
   const listOf = (r: Route, p: Params, params?: Record<string, string>) => r.impl.list(world, p, query(params));
   const storeOf = (r: Route): string => {
@@ -204,7 +204,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     setConfigVars: (app, vars) => world.setConfigVars(app, vars),
     setFaults: (f) => server.setFaults(f),
     setRefusedRanges: (r) => {
-      for (const template of Object.keys(r)) route(template);
+      Object.keys(r).forEach(route);
       server.refuseRanges = { ...r };
     },
     remove: (template, id) => void world.remove(storeOf(route(template)), id),
