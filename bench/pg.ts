@@ -1,21 +1,30 @@
 // Benchmark of the Heroku Postgres FULL_TABLE path (a script, not a test).
 //
-//   npm run bench:pg                 # 1,000,000 rows
-//   npm run bench:pg -- --flat-rss   # also 5,000,000 rows, to show RSS stays flat
-//   npm run bench:pg -- --rows 200000 --runtime deno
-//   npm run bench:pg -- --runtime binary   # build/tap-heroku (npm run binary first)
+//   npm run bench:pg                          # 1,000,000 rows; loopback, 20 ms and 60 ms RTT
+//   npm run bench:pg -- --flat-rss            # also 5,000,000 rows, to show RSS stays flat
+//   npm run bench:pg -- --paths 0,10 --runs 3 # one-way delays in ms; alternating runs, medians
+//   npm run bench:pg -- --mbit 50             # cap each relayed connection at 50 Mbit/s
+//   npm run bench:pg -- --launch bin,node-bin,node-dist,deno,binary   # peak RSS per launch path
+//   npm run bench:pg -- --method INCREMENTAL  # on updated_at (indexed)
+//   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
 //
 // It starts its own embedded PostgreSQL (SSL on, as on Heroku) and the Heroku
 // API simulator (whose DATABASE_URL points at it), loads big_table (ten mixed
-// columns), then in the same run measures:
-//   - the tap: `tap-heroku --catalog` (Node on dist/, Deno on src/, or the binary) as a
-//     subprocess, stdout piped to `wc -c`, peak RSS from /usr/bin/time -v
-//     (or /proc polling when GNU time is missing);
+// columns), reads it once so every run finds it warm, then measures in the
+// same run, for each network path (loopback, or through bench/relay.ts adding
+// a delay each way):
+//   - the tap: `tap-heroku --catalog` as a subprocess (the bin, as users run
+//     it; --runtime deno or binary instead), stdout piped to `wc -c`, peak RSS
+//     from /usr/bin/time -v (or /proc polling when GNU time is missing);
 //   - the floor: PostgreSQL's own JSON rendering of the same table,
 //     `COPY (SELECT row_to_json(t) FROM big_table t) TO STDOUT` through psql
-//     (when installed) to `wc -c`.
+//     (/usr/bin/psql, Debian's postgresql-client; without it there is no floor)
+//     to `wc -c`, through the same path.
+// Then, on loopback, peak RSS for each launch path (--launch): the bin (its
+// shebang passes --max-semi-space-size=1), `node bin/tap-heroku.js` and
+// `node dist/main.js` (no flag), Deno on src/, and the single binary if built.
 // Run with Deno (it imports TypeScript): deno run -A bench/pg.ts. The Node
-// run needs a current dist/ (npm run build).
+// runs need a current dist/ (npm run build).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,12 +35,18 @@ import pg from "pg";
 import setup from "../test/global-setup.ts";
 import { startSimulator } from "../test/simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
-import { command, type RuntimeName } from "../test/helpers/tap.ts";
+import { BINARY, command, denoBinary, DENO_PERMISSIONS, type RuntimeName } from "../test/helpers/tap.ts";
+import { startRelay, type Relay } from "./relay.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
 const RUNTIME = option("--runtime", "node") as RuntimeName;
 const BATCH = Number(option("--batch-size", "5000"));
+const PATHS = option("--paths", "0,10,30").split(",").map(Number);
+const RUNS = Number(option("--runs", "1"));
+const MBIT = option("--mbit", "") ? Number(option("--mbit", "")) : undefined;
+const METHOD = option("--method", "FULL_TABLE");
+const LAUNCH = option("--launch", "bin,node-bin,node-dist,deno,binary").split(",").filter(Boolean);
 
 const LOAD = (n: number, table: string) => `
 DROP TABLE IF EXISTS ${table};
@@ -45,7 +60,25 @@ SELECT i, ((i::bigint * 7919) % 100000)::int, 'customer ' || i, round((i * 1.37)
        jsonb_build_object('plan', 'standard-' || (i % 5), 'seats', i % 50, 'big', 12345678901234567890 + i),
        '2020-01-01'::timestamptz + i * interval '1 second', '2024-01-01'::timestamptz + i * interval '317 milliseconds',
        CASE WHEN i % 4 = 0 THEN NULL ELSE md5(i::text) END
-  FROM generate_series(1, ${n}) i;`;
+  FROM generate_series(1, ${n}) i;
+CREATE INDEX ON ${table} (updated_at);`;
+
+/** How a launch path starts the tap: the command and its leading arguments. */
+function launch(name: string): [string, string[]] | undefined {
+  switch (name) {
+    case "bin":
+      return command("node"); // executed directly: the shebang's flag applies
+    case "node-bin":
+      return ["node", [join(ROOT, "bin/tap-heroku.js")]];
+    case "node-dist":
+      return ["node", [join(ROOT, "dist/main.js")]];
+    case "deno":
+      return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
+    case "binary":
+      return existsSync(BINARY) ? [BINARY, []] : undefined;
+  }
+  throw new Error(`unknown launch path ${name}: bin, node-bin, node-dist, deno or binary`);
+}
 
 interface Measure {
   seconds: number;
@@ -103,10 +136,15 @@ function output(cmd: string, cmdArgs: string[]): Promise<string> {
   });
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const fmt = (n: number) => Math.round(n).toLocaleString("en");
+const pathName = (oneWay: number) => (oneWay === 0 ? "loopback" : `${2 * oneWay} ms RTT (${oneWay} ms each way${MBIT ? `, ${MBIT} Mbit/s` : ""})`);
+
 async function main() {
   let databaseUrl = "";
   const teardown = await setup({ provide: (_k: string, v: string) => (databaseUrl = v) } as never);
   const sim = await startSimulator({ apps: 1, postgresApps: 1, postgresPerApp: 1 });
+  const relays: Relay[] = [];
   let failure: unknown;
   try {
     const admin = new pg.Client({ connectionString: databaseUrl, ssl: { rejectUnauthorized: false } });
@@ -123,10 +161,26 @@ async function main() {
     }
     await admin.end();
 
-    // The simulator's app gets DATABASE_URL (and its color) pointing at the server.
+    // One URL per network path: loopback, or a relay adding the delay each way.
+    const urls = new Map<number, string>();
+    for (const oneWay of PATHS) {
+      if (oneWay === 0) {
+        urls.set(0, databaseUrl);
+        continue;
+      }
+      const u = new URL(databaseUrl);
+      const relay = await startRelay({ host: u.hostname, port: Number(u.port || 5432), delayMs: oneWay, mbit: MBIT });
+      relays.push(relay);
+      u.hostname = "127.0.0.1";
+      u.port = String(relay.port);
+      urls.set(oneWay, u.toString());
+    }
+
+    // The simulator's app gets DATABASE_URL (and its color) pointing at the path measured.
     const app = (sim.items("/apps") as { name: string }[])[0]!.name;
     const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
-    sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, databaseUrl])));
+    const usePath = (url: string) => sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+    usePath(databaseUrl);
     const dir = mkdtempSync(join(tmpdir(), "tap-heroku-bench-"));
     const config = join(dir, "config.json");
     writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: BATCH, schemas: ["public"] } }));
@@ -144,37 +198,88 @@ async function main() {
         return false;
       }
     })();
+    if (!psql) console.error("psql is not installed (Debian: apt-get install postgresql-client): no floor is measured");
+    const floorRun = (table: string, url: string) =>
+      measure("psql", ["-X", "-q", "-c", `COPY (SELECT row_to_json(t) FROM ${table} t) TO STDOUT`, `${url}?sslmode=require`]);
 
-    console.log(`\ntap-heroku ${RUNTIME} FULL_TABLE vs COPY (SELECT row_to_json(t) ...) TO STDOUT; batch_size ${BATCH}; ${process.arch}, ${navigatorCores()} cores\n`);
-    console.log("| table | rows | tap s | tap rows/s | tap MB/s | tap peak RSS | floor s | floor rows/s | floor MB/s | tap/floor |");
-    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (const { n, table } of tables) {
+    const catalogFiles = new Map<string, string>();
+    for (const { table } of tables) {
       const selected = {
         streams: catalog.streams.map((s) => ({
           ...s,
           metadata: s.metadata.map((m) =>
-            m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id.endsWith(`-public-${table}`), "replication-method": "FULL_TABLE" } } : m,
+            m.breadcrumb.length === 0
+              ? {
+                  ...m,
+                  metadata: {
+                    ...m.metadata,
+                    selected: s.tap_stream_id.endsWith(`-public-${table}`),
+                    "replication-method": METHOD,
+                    ...(METHOD === "INCREMENTAL" ? { "replication-key": "updated_at" } : {}),
+                  },
+                }
+              : m,
           ),
         })),
       };
       const catalogFile = join(dir, `catalog-${table}.json`);
       writeFileSync(catalogFile, JSON.stringify(selected));
-      const tap = await measure(cmd, [...pre, "--config", config, "--catalog", catalogFile], { LOG_LEVEL: "warning" });
-      if (tap.bytes < n * 50) throw new Error(`the tap wrote only ${tap.bytes} bytes for ${n} rows: ${tap.stderr.split("\tCommand being timed")[0]!.slice(-3000)}`);
-      const floor = psql
-        ? await measure("psql", ["-X", "-q", "-c", `COPY (SELECT row_to_json(t) FROM ${table} t) TO STDOUT`, `${databaseUrl}?sslmode=require`])
-        : undefined;
-      const mb = (m: Measure) => m.bytes / 1e6 / m.seconds;
-      console.log(
-        `| ${table} | ${n.toLocaleString("en")} | ${tap.seconds.toFixed(1)} | ${Math.round(n / tap.seconds).toLocaleString("en")} | ${mb(tap).toFixed(1)} | ${tap.peakRssMb?.toFixed(0) ?? "?"} MB | ` +
-          (floor
-            ? `${floor.seconds.toFixed(1)} | ${Math.round(n / floor.seconds).toLocaleString("en")} | ${mb(floor).toFixed(1)} | ${(floor.seconds / tap.seconds).toFixed(2)} |`
-            : "no psql | | | |"),
-      );
+      catalogFiles.set(table, catalogFile);
+      // Warm: every measured run finds the table in the page cache and shared buffers.
+      if (psql) await floorRun(table, databaseUrl);
+    }
+    const tapRun = async (launcher: [string, string[]], table: string, n: number) => {
+      const m = await measure(launcher[0], [...launcher[1], "--config", config, "--catalog", catalogFiles.get(table)!], { LOG_LEVEL: "warning" });
+      if (m.bytes < n * 50) throw new Error(`the tap wrote only ${m.bytes} bytes for ${n} rows: ${m.stderr.split("\tCommand being timed")[0]!.slice(-3000)}`);
+      return m;
+    };
+
+    console.log(
+      `\ntap-heroku (${RUNTIME}) ${METHOD} vs COPY (SELECT row_to_json(t) ...) TO STDOUT through psql; batch_size ${BATCH}; ` +
+        `${RUNS} alternating run(s), medians; ${process.arch}, ${navigatorCores()} cores, load average ${loadAverage()}\n`,
+    );
+    console.log("| path | table | rows | tap s | tap rows/s | tap peak RSS | floor s | floor rows/s | tap/floor |");
+    console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (const { n, table } of tables) {
+      for (const oneWay of PATHS) {
+        const url = urls.get(oneWay)!;
+        usePath(url);
+        const taps: Measure[] = [];
+        const floors: Measure[] = [];
+        for (let r = 0; r < RUNS; r++) {
+          taps.push(await tapRun([cmd, pre], table, n));
+          if (psql) floors.push(await floorRun(table, url));
+        }
+        const tapS = median(taps.map((m) => m.seconds));
+        const rss = median(taps.map((m) => m.peakRssMb ?? 0));
+        const floorS = floors.length ? median(floors.map((m) => m.seconds)) : undefined;
+        console.log(
+          `| ${pathName(oneWay)} | ${table} | ${fmt(n)} | ${tapS.toFixed(1)} | ${fmt(n / tapS)} | ${rss ? rss.toFixed(0) + " MB" : "?"} | ` +
+            (floorS ? `${floorS.toFixed(1)} | ${fmt(n / floorS)} | ${(floorS / tapS).toFixed(2)} |` : "no psql | | |"),
+        );
+      }
+    }
+
+    // Peak RSS by launch path, on loopback.
+    usePath(databaseUrl);
+    console.log(`\nPeak RSS by launch path (loopback, load average ${loadAverage()})\n`);
+    console.log("| launch | table | rows | tap s | tap rows/s | tap peak RSS |");
+    console.log("|---|---|---:|---:|---:|---:|");
+    for (const name of LAUNCH) {
+      const launcher = launch(name);
+      if (!launcher) {
+        console.log(`| ${name} | not built (npm run binary) | | | | |`);
+        continue;
+      }
+      for (const { n, table } of tables) {
+        const m = await tapRun(launcher, table, n);
+        console.log(`| ${name} | ${table} | ${fmt(n)} | ${m.seconds.toFixed(1)} | ${fmt(n / m.seconds)} | ${m.peakRssMb?.toFixed(0) ?? "?"} MB |`);
+      }
     }
   } catch (e) {
     failure = e;
   } finally {
+    for (const r of relays) await r.close();
     await sim.close();
     await teardown?.().catch((e: unknown) => console.error("stopping PostgreSQL failed:", e));
   }
@@ -186,6 +291,14 @@ function navigatorCores(): number {
     return Number(execFileSync("nproc").toString().trim());
   } catch {
     return 0;
+  }
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
   }
 }
 
