@@ -19,8 +19,18 @@ interface OpenedSource {
   close(): Promise<void>;
 }
 
-/** Runs every check. The source (with its database discovery) is opened only once the token is known to work. */
-export async function runChecks(settings: Settings, client: HerokuClient, open: () => Promise<OpenedSource>): Promise<Check[]> {
+/**
+ * Runs every check. The source (with its database discovery) is opened only once
+ * the token is known to work. `selected` (from a catalog) narrows the checks to
+ * what a sync of that catalog needs: a scope or a database no selected stream
+ * uses is a warning, not a failure.
+ */
+export async function runChecks(
+  settings: Settings,
+  client: HerokuClient,
+  open: () => Promise<OpenedSource>,
+  selected?: ReadonlySet<string>,
+): Promise<Check[]> {
   const checks: Check[] = [];
   const status = async (path: string) => {
     try {
@@ -42,12 +52,16 @@ export async function runChecks(settings: Settings, client: HerokuClient, open: 
   if (global === 200) {
     checks.push({ outcome: "ok", subject: "scope global", detail: "granted: every stream can be read" });
   } else {
-    const needing = (await loadDefinitions()).filter((d) => d.scope === "global").map((d) => d.stream);
-    checks.push({
-      outcome: "warn",
-      subject: "scope global",
-      detail: `not granted (${global}): ${needing.length} streams will be skipped (${needing.join(", ")}); add it with heroku authorizations:create --scope global`,
-    });
+    const needing = (await loadDefinitions()).filter((d) => d.scope === "global" && (selected?.has(d.stream) ?? true)).map((d) => d.stream);
+    checks.push(
+      needing.length === 0
+        ? { outcome: "ok", subject: "scope global", detail: `not granted (${global}), and no selected stream needs it` }
+        : {
+          outcome: "warn",
+          subject: "scope global",
+          detail: `not granted (${global}): ${needing.length} streams will be skipped (${needing.join(", ")}); add it with heroku authorizations:create --scope global`,
+        },
+    );
   }
 
   if (!settings.postgres.enabled) {
@@ -63,8 +77,15 @@ export async function runChecks(settings: Settings, client: HerokuClient, open: 
     tables.set(alias, (tables.get(alias) ?? 0) + 1);
   }
   for (const [alias, n] of tables) checks.push({ outcome: "ok", subject: `database ${alias}`, detail: `reachable, ${n} tables and views readable` });
-  for (const [prefix, reason] of postgres.unavailable ?? []) {
-    checks.push({ outcome: "fail", subject: `database ${prefix.replace(/-$/, "")}`, detail: reason });
+  for (const [key, reason] of postgres.unavailable ?? []) {
+    if (!key.endsWith("-")) {
+      // One table the credential may not read: a sync skips it with a warning.
+      checks.push({ outcome: "warn", subject: `table ${key}`, detail: `${reason}; a sync skips it` });
+      continue;
+    }
+    const needed = selected === undefined || [...selected].some((id) => id.startsWith(key));
+    const subject = `database ${key.slice(0, -1)}`;
+    checks.push(needed ? { outcome: "fail", subject, detail: reason } : { outcome: "warn", subject, detail: `${reason} (no selected stream reads it)` });
   }
   if (tables.size === 0 && (postgres.unavailable?.size ?? 0) === 0) {
     checks.push({ outcome: "warn", subject: "databases", detail: "no Heroku Postgres database found (none attached, or config vars not readable: see the warnings above)" });

@@ -10,11 +10,11 @@ import { loadSettings, readJsonFile } from "./config.ts";
 import type { Settings } from "./config.ts";
 import { fail, isTapError, messageOf, ok, RunError, UsageError } from "./errors.ts";
 import type { Result } from "./errors.ts";
-import { log, redact } from "./log.ts";
+import { configureLogging, log, logOptionsFrom, redact } from "./log.ts";
 import { runtime } from "./runtime.ts";
 import { aboutJson, aboutMarkdown } from "./about.ts";
 import { Catalog } from "./singer/catalog.ts";
-import { discoverEntry, planSync, runSync } from "./singer/runner.ts";
+import { discoverEntry, planSync, runSync, selectedStreamIds } from "./singer/runner.ts";
 import type { PlannedStream, StreamSummary } from "./singer/runner.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
 import { MessageWriter } from "./singer/writer.ts";
@@ -24,18 +24,27 @@ import type { Source } from "./tap.ts";
 import { formatCheck, runChecks } from "./check.ts";
 import { formatIssue } from "./zod-issues.ts";
 
+type Mode = "about" | "discover" | "test" | "sync";
+
+/** The files each mode reads; any other that is given is ignored. */
+const MODE_USES: Record<Mode, readonly ("config" | "catalog" | "state")[]> = {
+  about: [],
+  discover: ["config"],
+  test: ["config", "catalog"],
+  sync: ["config", "catalog", "state"],
+};
+
 interface Options {
+  mode: Mode;
   config: string[];
-  discover: boolean;
   catalog: string | undefined;
   state: string | undefined;
-  about: boolean;
-  test: boolean;
   format: "json" | "markdown";
 }
 
 /** Runs the tap; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
+  for (const problem of logOptionsFrom(runtime.env).problems) log.warn(problem);
   try {
     const options = parseArgs(args);
     return options === "done" ? 0 : await run(options);
@@ -44,18 +53,24 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-/** Reads the flags; throws a UsageError naming the flag at fault. */
+/**
+ * Reads the flags; throws a UsageError naming the flag at fault. The mode flag
+ * (--about, --discover, --test, or none: sync) decides what runs, and flags that
+ * mode does not use are accepted and ignored, as in the Meltano SDK: Meltano
+ * passes --config, --catalog and --state to every invocation it makes
+ * (../shared/meltano/INVOCATIONS.md). Only two modes at once are refused.
+ */
 function parseArgs(args: readonly string[]): Options | "done" {
   const cli = cac(TAP.name);
   cli
     .usage("--config CONFIG [--discover | --catalog CATALOG [--state STATE] | --test] | --about")
     .option("--config <file>", "Config file (repeatable; later files win). ENV reads TAP_HEROKU_* variables", { type: [String] })
-    .option("--discover", "Print the catalog of available streams")
+    .option("--discover", "Print the catalog of available streams (ignores --catalog and --state)")
     .option("--catalog <file>", "Catalog of selected streams")
     .option("--properties <file>", "Legacy name of --catalog")
     .option("--state <file>", "State from a previous run")
-    .option("--about", "Describe the tap: version, capabilities, settings")
-    .option("--test", "Check the token, its scopes and the databases; one line per check")
+    .option("--about", "Describe the tap: version, capabilities, settings (ignores every other flag)")
+    .option("--test [all]", "Check the token, its scopes and the databases of the selected streams; one line per check")
     .option("--format <format>", "Format of --about: json or markdown")
     .help()
     .version(TAP.version);
@@ -79,38 +94,51 @@ function parseArgs(args: readonly string[]): Options | "done" {
     return v;
   };
   const [catalog, properties, state, format] = ["catalog", "properties", "state", "format"].map(single);
-  const discover = o.discover === true;
-  const about = o.about === true;
-  const test = o.test === true;
   const config = ((o.config as unknown[] | undefined) ?? []).map(String);
+  // The SDK's --test takes an optional value: bare or "all" run every check.
+  if (o.test !== undefined && o.test !== true && o.test !== "all") {
+    throw new UsageError(`--test takes no value (or "all"), not "${String(o.test)}"`);
+  }
+  const modes = (["about", "discover", "test"] as const).filter((m) => o[m] !== undefined && o[m] !== false);
+  if (modes.length > 1) throw new UsageError(`${modes.map((m) => `--${m}`).join(" and ")} are different modes; give one`);
+  const mode: Mode = modes[0] ?? "sync";
 
   if (catalog && properties) throw new UsageError("--catalog and --properties name the same file; give one");
-  if (discover && (catalog || properties || state)) throw new UsageError("--discover cannot be combined with --catalog or --state");
-  if (about && (discover || test || catalog || properties || state)) throw new UsageError("--about cannot be combined with other modes");
-  if (test && (discover || catalog || properties || state)) throw new UsageError("--test cannot be combined with --discover, --catalog or --state");
-  if (format && !about) throw new UsageError("--format goes with --about");
+  if (format && mode !== "about") throw new UsageError("--format goes with --about");
   if (format && format !== "json" && format !== "markdown") throw new UsageError(`--format must be json or markdown, not "${format}"`);
   if (config.some((c) => c === "" || c === "true")) throw new UsageError("--config needs a file name (or ENV)");
-  return { config, discover, catalog: catalog ?? properties, state, about, test, format: format === "markdown" ? "markdown" : "json" };
+
+  const uses = MODE_USES[mode];
+  const given = { config: config.length > 0, catalog: Boolean(catalog ?? properties), state: Boolean(state) };
+  const ignored = (Object.keys(given) as (keyof typeof given)[]).filter((f) => given[f] && !uses.includes(f));
+  if (ignored.length > 0) log.debug(`${mode === "sync" ? "a sync" : `--${mode}`} ignores ${ignored.map((f) => `--${f}`).join(", ")}`);
+  return {
+    mode,
+    config: uses.includes("config") ? config : [],
+    catalog: uses.includes("catalog") ? (catalog ?? properties) : undefined,
+    state: uses.includes("state") ? state : undefined,
+    format: format === "markdown" ? "markdown" : "json",
+  };
 }
 
 async function run(o: Options): Promise<number> {
   const encoder = new TextEncoder();
-  if (o.about) {
+  if (o.mode === "about") {
     const text = o.format === "markdown" ? aboutMarkdown() : JSON.stringify(aboutJson(), null, 2) + "\n";
     await runtime.writeStdout(encoder.encode(text));
     return 0;
   }
 
   const settings = valueOf(await loadSettings(o.config, runtime.env));
-  if (o.test) return await test(settings);
+  configureLogging({ metricsLevel: settings.metrics_log_level });
   // Every input file is read and checked before anything is fetched or written.
   const catalog = o.catalog ? { file: o.catalog, value: valueOf(await loadCatalog(o.catalog)) } : undefined;
+  if (o.mode === "test") return await test(settings, catalog && valueOf(selectedStreamIds(catalog)));
   const state = o.state ? { file: o.state, value: valueOf(await loadState(o.state)) } : undefined;
 
   const source = await openSource(settings);
   try {
-    if (o.discover) {
+    if (o.mode === "discover") {
       const entries = source.streams.map(discoverEntry);
       await runtime.writeStdout(encoder.encode(JSON.stringify({ streams: entries }, null, 2) + "\n"));
       return 0;
@@ -161,10 +189,11 @@ async function sync(settings: Settings, source: Source, plan: readonly PlannedSt
   }
 }
 
-async function test(settings: Settings): Promise<number> {
+/** --test; with a catalog (Meltano's `invoke --test` passes one), only what it selects is checked. */
+async function test(settings: Settings, selected: ReadonlySet<string> | undefined): Promise<number> {
   const client = herokuClient(settings);
   try {
-    const checks = await runChecks(settings, client, () => openSource(settings, client));
+    const checks = await runChecks(settings, client, () => openSource(settings, client), selected);
     await runtime.writeStdout(new TextEncoder().encode(checks.map(formatCheck).join("\n") + "\n"));
     return checks.some((c) => c.outcome === "fail") ? 1 : 0;
   } finally {

@@ -5,7 +5,7 @@ import type { JSONSchema7 } from "json-schema";
 import { readFile } from "node:fs/promises";
 import { fail, ok, UsageError } from "./errors.ts";
 import type { Result } from "./errors.ts";
-import { addSecret, log } from "./log.ts";
+import { addSecret, LEVELS, log } from "./log.ts";
 import { formatIssue } from "./zod-issues.ts";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
@@ -60,6 +60,13 @@ export const Settings = z.object({
   max_retries: z.number().int().min(0).default(5).describe("Retries of a failed request (429, 5xx, network) before the stream fails."),
   max_concurrency: z.number().int().min(1).max(32).default(4).describe("Heroku API requests in flight at once."),
   retry_backoff_s: positive("seconds").default(1).describe("First wait before retrying a failed request; it doubles (with jitter) on each retry, up to 60 s."),
+  metrics_log_level: z
+    .string({ error: `expected one of ${LEVELS.join(", ")}` })
+    .toLowerCase()
+    .pipe(z.enum(LEVELS, { error: `expected one of ${LEVELS.join(", ")}` }))
+    .meta({ enum: [...LEVELS] })
+    .optional()
+    .describe("Level of the METRIC lines (the Meltano SDK's setting): warning or error leaves them out, debug adds a timer per HTTP request. Unset: the log level."),
   rate_limit: RateLimitSettings.prefault({}).describe("How the tap shares the account's API rate limit."),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
 });

@@ -6,6 +6,7 @@ import process from "node:process";
 export interface Runtime {
   readonly name: "node" | "deno";
   readonly version: string;
+  readonly pid: number;
   readonly args: string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stderrIsTTY: boolean;
@@ -19,6 +20,7 @@ export interface Runtime {
 
 interface DenoGlobal {
   version: { deno: string };
+  pid: number;
   args: string[];
   env: { toObject(): Record<string, string> };
   stdout: { writable: WritableStream<Uint8Array> };
@@ -37,6 +39,7 @@ function denoRuntime(d: DenoGlobal): Runtime {
   return {
     name: "deno",
     version: d.version.deno,
+    pid: d.pid,
     args: d.args,
     env: d.env.toObject(),
     stderrIsTTY: d.stderr.isTerminal(),
@@ -65,6 +68,7 @@ function nodeRuntime(): Runtime {
   return {
     name: "node",
     version: process.versions.node,
+    pid: process.pid,
     args: process.argv.slice(2),
     env: process.env,
     stderrIsTTY: Boolean(process.stderr.isTTY),

@@ -19,10 +19,15 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-const check = (token: string) => {
-  const c = tempFiles({ "c.json": { token, api_url: sim.url, apps: [app], postgres: { connect_timeout_s: 2 } } })["c.json"]!;
-  return runTap(["--config", c, "--test"]);
+const check = (token: string, catalog?: object) => {
+  const f = tempFiles({ "c.json": { token, api_url: sim.url, apps: [app], postgres: { connect_timeout_s: 2 } }, ...(catalog ? { "cat.json": catalog } : {}) });
+  return runTap(["--config", f["c.json"]!, ...(catalog ? ["--catalog", f["cat.json"]!] : []), "--test"]);
 };
+
+/** A catalog that selects exactly these stream ids (what Meltano passes to `invoke --test`). */
+const selecting = (ids: string[]) => ({
+  streams: ids.map((id) => ({ tap_stream_id: id, stream: id, schema: { type: "object", properties: {} }, metadata: [{ breadcrumb: [], metadata: { selected: true } }] })),
+});
 
 describe("--test", () => {
   it("passes when the token, its scopes and the databases are all usable", async () => {
@@ -48,6 +53,28 @@ describe("--test", () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^fail  database \w+: .*cannot connect/m);
     expect(run.stdout + run.stderr).not.toMatch(/pw-check-secret|someone/);
+  });
+
+  it("with a catalog, checks what it selects: an unreachable database no selected stream reads is a warning, a missing scope no selected stream needs is ok", async () => {
+    sim.setConfigVars(app, Object.fromEntries(vars.map((v) => [v, "postgres://someone:pw-check-secret@127.0.0.1:9/gone"])));
+    const apiOnly = await check("narrow-token", selecting(["apps", "releases"]));
+    expect(apiOnly.code, apiOnly.stdout + apiOnly.stderr).toBe(0);
+    expect(apiOnly.stdout).toMatch(/^ok    scope global: not granted \(403\), and no selected stream needs it$/m);
+    expect(apiOnly.stdout).toMatch(/^warn  database (\w+): .*cannot connect.* \(no selected stream reads it\)$/m);
+
+    const alias = /^warn {2}database (\w+):/m.exec(apiOnly.stdout)![1]!;
+    const withTable = await check("narrow-token", selecting(["apps", `${alias}-public-a`, "app_webhooks"]));
+    expect(withTable.code).toBe(1);
+    expect(withTable.stdout).toMatch(/^fail  database \w+: .*cannot connect/m);
+    expect(withTable.stdout).toMatch(/^warn  scope global: not granted \(403\): 1 streams will be skipped \(app_webhooks\)/m);
+  });
+
+  it("refuses a catalog whose stream metadata is wrong, naming the file and stream (exit 2)", async () => {
+    const bad = selecting(["apps"]);
+    (bad.streams[0]!.metadata[0]!.metadata as Record<string, unknown>).selected = "yes";
+    const run = await check("full-token", bad);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^ERROR .*cat\.json: streams\[0\] \(apps\): field "metadata\.selected": selected must be true or false$/m);
   });
 
   it("fails on a revoked token with one line that says what to do", async () => {

@@ -13,7 +13,7 @@
 // count against max_retries.
 import { Agent, request } from "undici";
 import { RunError } from "../errors.ts";
-import { log, metric, redact } from "../log.ts";
+import { Counter, log, metric, redact } from "../log.ts";
 
 export interface ClientOptions {
   readonly baseUrl: string;
@@ -71,6 +71,7 @@ export class HerokuClient {
   private readonly waiting: Array<() => void> = [];
   /** Requests sent, for the run summary and the tests. */
   requests = 0;
+  private readonly requestCount = new Counter("http_request_count", {});
   /** The last RateLimit-Remaining Heroku reported. */
   rateLimitRemaining: number | undefined;
   /** Time spent waiting for the rate limit (pacing and 429s), in ms. */
@@ -157,6 +158,7 @@ export class HerokuClient {
   }
 
   async close(): Promise<void> {
+    this.requestCount.flush();
     await this.agent.close();
   }
 
@@ -295,7 +297,10 @@ export class HerokuClient {
     } catch (e) {
       return { kind: "network" as const, message: describeNetworkError(e) };
     } finally {
-      metric("timer", "http_request_duration", round3((performance.now() - started) / 1000), tags);
+      // One line per request only at debug; at info, a count a minute (METRIC_INTERVAL_MS).
+      metric("timer", "http_request_duration", round3((performance.now() - started) / 1000), tags, "debug");
+      this.requestCount.add();
+      this.requestCount.tick();
     }
   }
 

@@ -48,10 +48,14 @@ export interface HerokuStreamSpec extends StreamDefinition {
   readonly schema: JSONSchema7;
 }
 
+/** Every Heroku stream definition (the rows of catalog/heroku/streams.json), in catalog order. */
+export function streamDefinitions(): StreamDefinition[] {
+  return z.array(StreamDefinition).parse(JSON.parse(readPackageFile("catalog/heroku/streams.json")));
+}
+
 /** Every Heroku stream definition with its JSON Schema, in catalog order. */
 export async function loadDefinitions(): Promise<HerokuStreamSpec[]> {
-  const rows = z.array(StreamDefinition).parse(JSON.parse(readPackageFile("catalog/heroku/streams.json")));
-  return rows.map((row) => ({
+  return streamDefinitions().map((row) => ({
     ...row,
     schema: JSON.parse(readPackageFile(`catalog/heroku/schemas/${row.stream}.json`)) as JSONSchema7,
   }));

@@ -9,7 +9,7 @@ import type { Stream, SyncContext } from "./stream.ts";
 import type { MessageWriter } from "./writer.ts";
 import { fail, ok, RunError, StreamSkipped, UsageError } from "../errors.ts";
 import type { Result } from "../errors.ts";
-import { log, metric } from "../log.ts";
+import { Counter, log, metric } from "../log.ts";
 import { formatIssue } from "../zod-issues.ts";
 import { Progress } from "./progress.ts";
 
@@ -18,6 +18,17 @@ export interface PlannedStream {
   readonly replicationMethod: ReplicationMethod;
   readonly replicationKey: string | undefined;
   readonly properties: ReadonlySet<string>;
+}
+
+/** The ids of the streams a catalog selects (for --test), its stream metadata checked as a sync would. */
+export function selectedStreamIds(catalog: { file: string; value: Catalog }): Result<Set<string>> {
+  const ids = new Set<string>();
+  for (const [i, entry] of catalog.value.streams.entries()) {
+    const md = StreamMetadata.safeParse(metadataAt(entry, []));
+    if (!md.success) return fail(new UsageError(`${catalog.file}: streams[${i}] (${entry.tap_stream_id}): ${formatIssue(md.error, "metadata")}`));
+    if (isStreamSelected(entry)) ids.add(entry.tap_stream_id);
+  }
+  return ok(ids);
 }
 
 /**
@@ -181,9 +192,11 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
       ...(p.replicationKey ? { bookmark_properties: [p.replicationKey] } : {}),
     });
 
+    const counted = new Counter("record_count", { stream: id });
     const writeState = async () => {
       await writer.state(state);
-      metric("counter", "record_count", sinceState, { endpoint: id });
+      counted.add(sinceState);
+      counted.tick();
       sinceState = 0;
       lastState = Date.now();
     };
@@ -239,8 +252,10 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
     }
     if (outcome !== "stopped") state.currently_syncing = null;
     await writeState();
+    counted.flush();
     progress.end();
     const seconds = (Date.now() - started) / 1000;
+    metric("timer", "sync_duration", seconds, { stream: id, status: outcome === "done" ? "succeeded" : outcome });
     summaries.push({ stream: id, records, seconds, outcome, ...(message ? { message } : {}) });
     log.info(`${id}: ${records} records in ${seconds.toFixed(1)} s (${rate(records, seconds)} records/s)${outcome === "done" ? "" : `, ${outcome}`}`);
   }
