@@ -70,7 +70,7 @@ export function tableStreams(
       extraMetadata: metadata(db, intro.database, table),
       extraEntry: { table_name: table.name },
       bookmark: TableBookmark,
-      sync: (ctx) => syncTable(session, plan, ctx, settings.batch_size),
+      sync: (ctx) => syncTable(session, plan, ctx, settings.batch_size, settings.statement_timeout_s),
     } satisfies Stream;
   });
 }
