@@ -42,7 +42,13 @@ export async function runChecks(
     }
   };
 
-  const account = await status("/account");
+  let account: number;
+  try {
+    account = await status("/account");
+  } catch (e) {
+    // No answer at all (after the retries): nothing else can be checked.
+    return [{ outcome: "fail", subject: "api", detail: `cannot reach ${settings.api_url}: ${e instanceof Error ? e.message : String(e)}` }];
+  }
   if (account === 401) {
     return [{ outcome: "fail", subject: "token", detail: "rejected by Heroku (401): invalid, expired or revoked; create one with heroku authorizations:create" }];
   }

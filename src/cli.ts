@@ -10,7 +10,7 @@ import { loadSettings, readJsonFile } from "./config.ts";
 import type { Settings } from "./config.ts";
 import { fail, isTapError, messageOf, ok, RunError, UsageError } from "./errors.ts";
 import type { Result } from "./errors.ts";
-import { configureLogging, log, logOptionsFrom, redact } from "./log.ts";
+import { configureLogging, log, logOptionsFrom, parseLevel, redact } from "./log.ts";
 import { runtime } from "./runtime.ts";
 import { aboutJson, aboutMarkdown } from "./about.ts";
 import { Catalog } from "./singer/catalog.ts";
@@ -34,6 +34,24 @@ const MODE_USES: Record<Mode, readonly ("config" | "catalog" | "state")[]> = {
   sync: ["config", "catalog", "state"],
 };
 
+/** What --help adds after cac's options: the environment the tap reads and its exit codes. */
+const HELP_FOOTER = [
+  {
+    title: "Environment",
+    body: [
+      "  HEROKU_API_KEY         the token, when no config gives one",
+      "  TAP_HEROKU_<SETTING>   settings, read with --config ENV (nested ones joined by _)",
+      "  LOG_LEVEL              debug, info (default), warning or error",
+      "  LOG_FORMAT             text (default) or json (the Meltano SDK's structured lines)",
+      "  SINGER_SDK_LOG_CONFIG  Meltano's logging config: its level and format apply when the two above are unset",
+    ].join("\n"),
+  },
+  {
+    title: "Exit codes",
+    body: "  0 success, 1 failure at run time, 2 bad usage or input (one line on stderr), 130/143 stopped by SIGINT/SIGTERM",
+  },
+];
+
 interface Options {
   mode: Mode;
   config: string[];
@@ -47,7 +65,11 @@ export async function main(args: readonly string[]): Promise<number> {
   for (const problem of logOptionsFrom(runtime.env).problems) log.warn(problem);
   try {
     const options = parseArgs(args);
-    return options === "done" ? 0 : await run(options);
+    if ("print" in options) {
+      await runtime.writeStdout(new TextEncoder().encode(options.print));
+      return 0;
+    }
+    return await run(options);
   } catch (e) {
     return report(e);
   }
@@ -60,7 +82,7 @@ export async function main(args: readonly string[]): Promise<number> {
  * passes --config, --catalog and --state to every invocation it makes
  * (../shared/meltano/INVOCATIONS.md). Only two modes at once are refused.
  */
-function parseArgs(args: readonly string[]): Options | "done" {
+function parseArgs(args: readonly string[]): Options | { print: string } {
   const cli = cac(TAP.name);
   cli
     .usage("--config CONFIG [--discover | --catalog CATALOG [--state STATE] | --test] | --about")
@@ -72,8 +94,9 @@ function parseArgs(args: readonly string[]): Options | "done" {
     .option("--about", "Describe the tap: version, capabilities, settings (ignores every other flag)")
     .option("--test [all]", "Check the token, its scopes and the databases of the selected streams; one line per check")
     .option("--format <format>", "Format of --about: json or markdown")
-    .help()
-    .version(TAP.version);
+    .option("--log-level <level>", "debug, info, warning or error (overrides LOG_LEVEL)")
+    .option("-v, --version", "Display the version and the runtime")
+    .help((sections) => [...sections, ...HELP_FOOTER]);
 
   let o: Record<string, unknown>;
   try {
@@ -83,7 +106,14 @@ function parseArgs(args: readonly string[]): Options | "done" {
   } catch (e) {
     throw new UsageError(`${messageOf(e).replace(/`/g, "")}; see tap-heroku --help`);
   }
-  if (o.help || o.version) return "done";
+  if (o.help) return { print: "" }; // cac has printed it
+  // Not cac's version(): it names the Node version that Deno emulates.
+  if (o.version) return { print: `${TAP.name}/${TAP.version} ${runtime.name}-${runtime.version}\n` };
+  if (o.logLevel !== undefined) {
+    const level = parseLevel(o.logLevel);
+    if (!level) throw new UsageError(`--log-level must be debug, info, warning or error, not "${String(o.logLevel)}"`);
+    configureLogging({ level });
+  }
   if (cli.args.length > 0) throw new UsageError(`unexpected argument "${cli.args[0]}"; see tap-heroku --help`);
 
   const single = (name: string): string | undefined => {
@@ -211,15 +241,16 @@ async function loadCatalog(file: string): Promise<Result<Catalog>> {
   const raw = await readJsonFile(file, "catalog");
   if (!raw.ok) return raw;
   const parsed = Catalog.safeParse(raw.value);
-  if (!parsed.success) return fail(new UsageError(`catalog file ${file}: ${formatIssue(parsed.error)}`));
+  if (!parsed.success) return fail(new UsageError(`catalog file ${file}: ${formatIssue(parsed.error, undefined, raw.value)}`));
   return ok(parsed.data);
 }
 
 async function loadState(file: string): Promise<Result<State>> {
   const raw = await readJsonFile(file, "state");
   if (!raw.ok) return raw;
-  const parsed = State.safeParse(unwrapState(raw.value));
-  if (!parsed.success) return fail(new UsageError(`state file ${file}: ${formatIssue(parsed.error)}`));
+  const value = unwrapState(raw.value);
+  const parsed = State.safeParse(value);
+  if (!parsed.success) return fail(new UsageError(`state file ${file}: ${formatIssue(parsed.error, undefined, value)}`));
   return ok(parsed.data);
 }
 

@@ -18,6 +18,11 @@ const startDate = z
   })
   .transform((v) => new Date(/[Tt ]/.test(v) && !/([Zz]|[+-]\d{2}:?\d{2})$/.test(v) ? v + "Z" : v).toISOString());
 
+/** localhost, 127.0.0.0/8 and ::1: the only hosts a token may be sent to without TLS. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const positive = (what: string) => z.number({ error: `expected a number of ${what}` }).positive();
 
 export const PostgresSettings = z.object({
@@ -52,7 +57,14 @@ export const Settings = z.object({
     .trim()
     .min(1, { error: "must not be empty" })
     .describe("Heroku API token. HEROKU_API_KEY is used when unset."),
-  api_url: z.url({ error: "expected an http(s) URL" }).default("https://api.heroku.com").describe("Base URL of the Heroku Platform API."),
+  api_url: z
+    .url({ error: "expected an http(s) URL" })
+    .refine((u) => !URL.canParse(u) || new URL(u).protocol !== "http:" || isLoopback(new URL(u).hostname), {
+      error: "plain http:// would send the token in clear text; use https:// (http:// is allowed only for loopback hosts: localhost, 127.x.x.x, [::1])",
+    })
+    .refine((u) => !URL.canParse(u) || ["https:", "http:"].includes(new URL(u).protocol), { error: "expected an https:// URL" })
+    .default("https://api.heroku.com")
+    .describe("Base URL of the Heroku Platform API (https; http only on loopback, for tests)."),
   start_date: startDate.optional().describe("Earliest updated_at to extract on the first incremental run (RFC 3339)."),
   apps: z.array(z.string().min(1)).optional().describe("App names or ids that limit the app-scoped streams and database discovery."),
   user_agent: z.string().optional().describe("User-Agent sent to Heroku; defaults to tap-heroku/<version>."),
@@ -138,7 +150,7 @@ export async function loadSettings(
   if (!parsed.success) {
     const top = String(parsed.error.issues[0]?.path[0] ?? "");
     const where = origin.get(top) ?? (sources.length ? sources.join(", ") : "config (no --config given)");
-    return fail(new UsageError(`config error in ${where}: ${formatIssue(parsed.error)}`));
+    return fail(new UsageError(`config error in ${where}: ${formatIssue(parsed.error, undefined, merged)}`));
   }
   addSecret(parsed.data.token);
   return ok(parsed.data);
@@ -164,8 +176,25 @@ export async function readJsonFile(path: string, what: string): Promise<Result<u
   try {
     return ok(JSON.parse(text));
   } catch (e) {
-    return fail(new UsageError(`${what} file ${path}: not valid JSON (${(e as Error).message})`));
+    return fail(new UsageError(`${what} file ${path}: not valid JSON${jsonErrorPlace(text, (e as Error).message)}`));
   }
+}
+
+/**
+ * Where a JSON parse failed, as "(line L, column C)", never with the text
+ * around it: the runtime's own message quotes the file, and a config file
+ * holding just a token would print the token.
+ */
+function jsonErrorPlace(text: string, message: string): string {
+  if (text.trim() === "") return " (the file is empty)";
+  const at = /position (\d+)/.exec(message);
+  if (!at) {
+    if (/end of (JSON )?input/i.test(message)) return " (it ends early)";
+    return /^[\s]*[{["\-0-9tfn]/.test(text) ? "" : " (it does not start with { or [)";
+  }
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split("\n").length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf("\n")})`;
 }
 
 /** TAP_HEROKU_<PATH> variables, typed by the settings' JSON Schema. */

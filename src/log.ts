@@ -30,17 +30,32 @@ export interface LogOptions {
   readonly metricsLevel?: Level;
 }
 
-const secrets = new Set<string>();
+/** Secrets masked wherever they appear: long ones, which ordinary text never contains. */
+const anywhere = new Set<string>();
+/** Secrets masked only as whole words: user names and short values ("postgres" must not turn "postgresql-1" into "***ql-1"). */
+const words = new Set<string>();
+let wordPattern: RegExp | undefined;
+const LONG = 12;
 
-/** Registers a value that must never be printed (token, URL, password, user). */
-export function addSecret(value: string | undefined | null): void {
-  // Very short values would mask ordinary words; real secrets are long.
-  if (value && value.length >= 4) secrets.add(value);
+/**
+ * Registers a value that must never be printed (token, URL, password, user
+ * name). A user name, or any value shorter than 12 characters, is masked where
+ * it stands as a word of its own: not next to a letter, digit or _.
+ */
+export function addSecret(value: string | undefined | null, kind: "secret" | "name" = "secret"): void {
+  if (!value) return;
+  if (kind === "secret" && value.length >= LONG) {
+    anywhere.add(value);
+  } else if (!words.has(value)) {
+    words.add(value);
+    const alternatives = [...words].sort((a, b) => b.length - a.length).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    wordPattern = new RegExp(`(?<![A-Za-z0-9_])(?:${alternatives.join("|")})(?![A-Za-z0-9_])`, "g");
+  }
 }
 
 export function redact(text: string): string {
-  for (const s of secrets) if (text.includes(s)) text = text.split(s).join("***");
-  return text;
+  for (const s of anywhere) if (text.includes(s)) text = text.split(s).join("***");
+  return wordPattern ? text.replace(wordPattern, "***") : text;
 }
 
 /** A level name in any case, Python's included (WARN, CRITICAL); undefined when it is none. */

@@ -6,6 +6,7 @@ import type { Stream } from "./singer/stream.ts";
 import type { PlannedStream } from "./singer/runner.ts";
 import type { State } from "./singer/state.ts";
 import { HerokuClient, HerokuHttpError, Stopped } from "./heroku/client.ts";
+import { RunError } from "./errors.ts";
 import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
 import { readPackageFile } from "./package-files.ts";
@@ -62,6 +63,10 @@ export function herokuClient(settings: Settings): HerokuClient {
 export async function openSource(settings: Settings, shared?: HerokuClient): Promise<Source> {
   const client = shared ?? herokuClient(settings);
   const heroku = await openHeroku(settings, client);
+  // Databases are found through the API: one that cannot be reached, or a
+  // rejected token, must fail here rather than leave every table out of a
+  // catalog a scheduler rediscovers. Without databases, discovery needs no request.
+  if (settings.postgres.enabled) await checkToken(client, settings.api_url);
   const pg = await openPostgres(settings, client);
   return {
     streams: [...heroku.streams, ...pg.streams],
@@ -70,7 +75,7 @@ export async function openSource(settings: Settings, shared?: HerokuClient): Pro
     // a catalog that selects them skips them with the reason instead of failing.
     unavailable: new Map([...pg.unavailable, ...pg.denied]),
     prepare: heroku.prepare,
-    checkToken: () => checkToken(client),
+    checkToken: () => checkToken(client, settings.api_url),
     close: async () => {
       await pg.close();
       if (!shared) await client.close();
@@ -80,14 +85,17 @@ export async function openSource(settings: Settings, shared?: HerokuClient): Pro
 
 /**
  * One GET /account: 401 means the token is invalid, expired or revoked (a
- * fatal HerokuHttpError with a message that says so). Any other answer means
+ * fatal HerokuHttpError with a message that says so), and no answer at all
+ * (after the retries) means the API cannot be reached. Any other answer means
  * the token is accepted: a token without the identity scope gets 403 here and
- * can still read apps.
+ * can still read apps. The answer is kept, so a second call costs nothing.
  */
-async function checkToken(client: HerokuClient): Promise<void> {
+async function checkToken(client: HerokuClient, apiUrl: string): Promise<void> {
   try {
     await client.getOnce("/account"); // the account stream reuses this answer
   } catch (e) {
-    if ((e instanceof HerokuHttpError && e.status === 401) || e instanceof Stopped) throw e;
+    if (e instanceof HerokuHttpError && e.status !== 401) return;
+    if (e instanceof RunError && !(e instanceof HerokuHttpError) && !(e instanceof Stopped)) throw new RunError(`cannot reach the Heroku API at ${apiUrl}: ${e.message}`, { fatal: true, cause: e });
+    throw e;
   }
 }

@@ -74,7 +74,7 @@ describe("--test", () => {
     (bad.streams[0]!.metadata[0]!.metadata as Record<string, unknown>).selected = "yes";
     const run = await check("full-token", bad);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^ERROR .*cat\.json: streams\[0\] \(apps\): field "metadata\.selected": selected must be true or false$/m);
+    expect(run.stderr).toMatch(/^ERROR .*cat\.json: streams\[0\] \(apps\): field "metadata\.selected": selected must be true or false, found a string$/m);
   });
 
   it("fails on a revoked token with one line that says what to do", async () => {

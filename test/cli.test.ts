@@ -155,6 +155,14 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
   const cases: Array<[string, () => Promise<string[]>, RegExp]> = [
     ["missing config file", async () => ["--config", "/nonexistent/config.json"], /config file \/nonexistent\/config\.json: no such file/],
     ["config not JSON", async () => ["--config", tempFiles({ "c.json": "{nope" })["c.json"]!], /config file .*c\.json: not valid JSON/],
+    // A file holding only the token (a common mistake): the message must not quote it, and stays one line.
+    ["config not JSON that is a bare token", async () => ["--config", tempFiles({ "c.json": "hrku-SECRET-0123456789\nsecond line\n" })["c.json"]!], /^ERROR config file .*c\.json: not valid JSON \(it does not start with \{ or \[\)$/],
+    ["config not JSON, with the place of the error", async () => ["--config", tempFiles({ "c.json": '{\n  "token": "hrku-SECRET-0123456789"\n  "api_url": 1\n}' })["c.json"]!], /^ERROR config file .*c\.json: not valid JSON \(line 3, column 3\)$/],
+    ["an empty config file", async () => ["--config", tempFiles({ "c.json": "" })["c.json"]!], /c\.json: not valid JSON \(the file is empty\)$/],
+    ["a token that is not a string", async () => ["--config", tempFiles({ "c.json": { ...good(), token: 12345 } })["c.json"]!], /c\.json: field "token": expected the Heroku API token .*, found a number$/],
+    ["api_url over plain http to a host that is not loopback", async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "http://api.heroku.com" } })["c.json"]!], /field "api_url": plain http:\/\/ would send the token in clear text; use https:\/\//],
+    ["state that is a list", async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": [] })["s.json"]!], /state file .*s\.json: expected an object, found a list$/],
+    ["--log-level that is not a level", async () => ["--log-level", "loud", "--about"], /--log-level must be debug, info, warning or error, not "loud"/],
     ["config not an object", async () => ["--config", tempFiles({ "c.json": [1, 2] })["c.json"]!], /c\.json: expected a JSON object/],
     ["empty token", async () => ["--config", tempFiles({ "c.json": { ...good(), token: "" } })["c.json"]!], /c\.json: field "token": must not be empty/],
     ["bad start_date", async () => ["--config", tempFiles({ "c.json": { ...good(), start_date: "last tuesday" } })["c.json"]!], /c\.json: field "start_date": expected an RFC 3339/],
@@ -221,6 +229,7 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
   it.each(cases)("%s", async (_name, args, expected) => {
     const run = await runTap(await args(), { env: { HEROKU_API_KEY: undefined } });
     expect(run.stdout).toBe("");
+    expect(run.stderr).not.toMatch(/hrku-SECRET/);
     expect(run.code).toBe(2);
     const lines = run.stderr.trimEnd().split("\n");
     expect(lines, run.stderr).toHaveLength(1);
@@ -249,5 +258,33 @@ describe("run-time failures", () => {
     expect(run.stderr.trimEnd().split("\n").filter((l) => !l.startsWith("INFO METRIC")).join("\n")).toMatch(/^ERROR Heroku rejected the token \(401 unauthorized\): it is invalid, expired or revoked; create one with heroku authorizations:create$/);
     expect(run.stderr + run.stdout).not.toContain("revoked-token-1234");
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  // Nothing listens on port 9. One retry keeps the test short; the default retries for about 30 s.
+  const unreachable = { token: "t0ken-unreachable", api_url: "http://127.0.0.1:9", max_retries: 1, retry_backoff_s: 0.05 };
+
+  it("--discover with databases on fails when the API cannot be reached, rather than print a catalog without them", async () => {
+    const run = await runTap(["--config", tempFiles({ "c.json": unreachable })["c.json"]!, "--discover"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^ERROR cannot reach the Heroku API at http:\/\/127\.0\.0\.1:9: GET \/account: connection refused \(after 2 attempts\)$/);
+    // Without databases discovery needs no request (the API catalog is data), so it works offline.
+    const offline = await runTap(["--config", tempFiles({ "c.json": { ...unreachable, postgres: { enabled: false } } })["c.json"]!, "--discover"]);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(JSON.parse(offline.stdout).streams.length).toBeGreaterThan(50);
+  });
+
+  it("--test prints its fail line when the API cannot be reached", async () => {
+    const run = await runTap(["--config", tempFiles({ "c.json": unreachable })["c.json"]!, "--test"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("fail  api: cannot reach http://127.0.0.1:9: GET /account: connection refused (after 2 attempts)\n");
+  });
+});
+
+describe.each(RUNTIMES)("--version on %s", (runtime) => {
+  it("names the tap and the runtime it really runs on", async () => {
+    const run = await runTap(["--version"], { runtime });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(runtime === "deno" ? /^tap-heroku\/\d+\.\d+\.\d+ deno-2\.\d+\.\d+\n$/ : /^tap-heroku\/\d+\.\d+\.\d+ node-\d+\.\d+\.\d+\n$/);
   });
 });

@@ -36,10 +36,10 @@ export function registerUrl(url: string): URL {
   } catch {
     throw new Error("the database URL is not a valid URL");
   }
-  for (const part of [u.username, u.password]) {
-    addSecret(part);
+  for (const [part, kind] of [[u.username, "name"], [u.password, "secret"]] as const) {
+    addSecret(part, kind);
     try {
-      addSecret(decodeURIComponent(part));
+      addSecret(decodeURIComponent(part), kind);
     } catch {
       // an undecodable part is registered as it is
     }
