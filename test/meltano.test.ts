@@ -3,13 +3,21 @@
 // from the environment the way Meltano passes them.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { meltanoPluginYaml, meltanoSettings } from "../src/meltano.ts";
+import { meltanoExampleProject, meltanoPluginYaml, meltanoSettings } from "../src/meltano.ts";
 import { loadSettings } from "../src/config.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
 
 describe("Meltano plugin definition", () => {
   it("is committed exactly as generated (npm run meltano:plugin)", () => {
     expect(readFileSync(new URL("../meltano/tap-heroku.yml", import.meta.url), "utf8")).toBe(meltanoPluginYaml());
+  });
+
+  it("has its example project committed exactly as generated, the definition inline with its select list", () => {
+    const example = readFileSync(new URL("../meltano/example/meltano.yml", import.meta.url), "utf8");
+    expect(example).toBe(meltanoExampleProject());
+    expect(example).toMatch(/^ {4}- name: tap-heroku\n {6}namespace: tap_heroku\n/m);
+    expect(example).toMatch(/^ {6}select:\n {8}- "[a-z_]+\.\*"$/m);
+    expect(example).toMatch(/^ {8}postgresql_curly_12345-public-orders:\n {10}replication-method: INCREMENTAL\n {10}replication-key: updated_at$/m);
   });
 
   it("lists every setting of --about with its kind, and marks the token sensitive", async () => {
@@ -51,6 +59,11 @@ describe("settings from the environment (--config ENV)", () => {
     const f = tempFiles({ "a.json": { token: "a-token", max_retries: 1, postgres: { ssl: "disable", batch_size: 10 } }, "b.json": { max_retries: 2, postgres: { ssl: "verify-full" } } });
     const r = await loadSettings([f["a.json"]!, f["b.json"]!, "ENV"], { TAP_HEROKU_MAX_RETRIES: "3" });
     expect(r.ok && r.value).toMatchObject({ token: "a-token", max_retries: 3, postgres: { ssl: "verify-full", batch_size: 10 } });
+  });
+
+  it("accepts config.sample.json, the sample the README points to", async () => {
+    const r = await loadSettings([new URL("../config.sample.json", import.meta.url).pathname], {});
+    expect(r.ok, r.ok ? "" : r.error.message).toBe(true);
   });
 
   it("takes the token from HEROKU_API_KEY when no source gives one, and normalises start_date", async () => {
