@@ -7,6 +7,7 @@ import { fail, ok, UsageError } from "./errors.ts";
 import type { Result } from "./errors.ts";
 import { addSecret, LEVELS, log } from "./log.ts";
 import { formatIssue } from "./zod-issues.ts";
+import { getOwn, setOwn } from "./own.ts";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -136,7 +137,8 @@ export async function loadSettings(
   const origin = new Map<string, string>();
   for (const s of loaded) {
     for (const [k, v] of Object.entries(s.values)) {
-      merged[k] = isPlainObject(v) && isPlainObject(merged[k]) ? { ...merged[k], ...v } : v;
+      const prior = getOwn(merged, k);
+      setOwn(merged, k, isPlainObject(v) && isPlainObject(prior) ? { ...prior, ...v } : v);
       origin.set(k, s.name);
     }
   }
@@ -237,14 +239,14 @@ function fromEnv(raw: string, schema: JSONSchema7): unknown {
 function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string>): void {
   const known = Settings.shape;
   for (const key of Object.keys(merged)) {
-    if (!(key in known)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
+    if (!Object.hasOwn(known, key)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
   }
   const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape } as const;
   for (const [name, shape] of Object.entries(nested)) {
     const value = merged[name];
     if (!isPlainObject(value)) continue;
     for (const key of Object.keys(value)) {
-      if (!(key in shape)) log.warn(`config: unknown setting "${name}.${key}" in ${origin.get(name)} is ignored`);
+      if (!Object.hasOwn(shape, key)) log.warn(`config: unknown setting "${name}.${key}" in ${origin.get(name)} is ignored`);
     }
   }
 }

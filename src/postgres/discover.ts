@@ -12,6 +12,7 @@ import { registerUrl } from "./connect.ts";
 import type { PostgresSettings } from "./connect.ts";
 import { Session } from "./session.ts";
 import type { UrlSource } from "./session.ts";
+import { setOwn } from "../own.ts";
 
 const SERVICE = "heroku-postgresql";
 
@@ -129,7 +130,7 @@ async function configVars(client: HerokuClient, app: string): Promise<Record<str
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(body ?? {})) {
     if (typeof v !== "string") continue;
-    out[k] = v;
+    setOwn(out, k, v); // a config var may be called __proto__
     if (/^postgres(ql)?:\/\//i.test(v)) registerUrl(v);
   }
   return out;

@@ -52,11 +52,11 @@ export function tableStreams(
     taken.add(id);
 
     const types = new Map<string, ColumnType>(table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims)]));
-    const properties: Record<string, JSONSchema7> = {};
-    for (const c of table.columns) {
+    // fromEntries, not assignment: a column may be called __proto__.
+    const properties: Record<string, JSONSchema7> = Object.fromEntries(table.columns.map((c) => {
       const s = types.get(c.name)!.schema;
-      properties[c.name] = c.maxLength !== undefined && s.type !== undefined ? { ...s, maxLength: c.maxLength } : s;
-    }
+      return [c.name, c.maxLength !== undefined && s.type !== undefined ? { ...s, maxLength: c.maxLength } : s];
+    }));
     const orderable = table.columns.filter((c) => types.get(c.name)!.orderable).map((c) => c.name);
     const keys = [...orderable.filter((n) => PREFERRED_KEY.test(n)), ...orderable.filter((n) => !PREFERRED_KEY.test(n))];
     const plan: TablePlan = { stream: id, table, types };

@@ -20,11 +20,20 @@ import { quoteIdent } from "./types.ts";
 import { CopyOut, copyFields, quoteLiteral } from "./copy.ts";
 import type { ColumnType } from "./types.ts";
 
+/**
+ * Key column -> PostgreSQL's text of its value. Not z.record: it drops a key
+ * named __proto__, and a key column may be called that; the parsed object is kept as it is.
+ */
+const KeyValues = z.custom<Record<string, string>>(
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string"),
+  "expected an object of key column -> value text",
+);
+
 /** Bookmark of a FULL_TABLE pass (pipelinewise-tap-postgres' names); key values are PostgreSQL's text. */
 export const FullTableBookmark = z.object({
   version: z.number().int().optional(),
-  last_pk_fetched: z.record(z.string(), z.string()).optional(),
-  max_pk_values: z.record(z.string(), z.string()).optional(),
+  last_pk_fetched: KeyValues.optional(),
+  max_pk_values: KeyValues.optional(),
 });
 
 /** Bookmark of an INCREMENTAL stream; the value is PostgreSQL's text of the key. */
@@ -301,9 +310,7 @@ async function inSnapshot(
 }
 
 function toObject(keys: readonly string[], values: readonly string[]): Record<string, string> {
-  const o: Record<string, string> = {};
-  keys.forEach((k, i) => (o[k] = values[i]!));
-  return o;
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]!])); // a key column may be called __proto__
 }
 
 function describeQueryError(e: unknown): string {

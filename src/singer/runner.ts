@@ -12,6 +12,7 @@ import type { Result } from "../errors.ts";
 import { Counter, log, metric } from "../log.ts";
 import { formatIssue } from "../zod-issues.ts";
 import { Progress } from "./progress.ts";
+import { setOwn } from "../own.ts";
 
 export interface PlannedStream {
   readonly stream: Stream;
@@ -25,7 +26,7 @@ export function selectedStreamIds(catalog: { file: string; value: Catalog }): Re
   const ids = new Set<string>();
   for (const [i, entry] of catalog.value.streams.entries()) {
     const md = StreamMetadata.safeParse(metadataAt(entry, []));
-    if (!md.success) return fail(new UsageError(`${catalog.file}: streams[${i}] (${entry.tap_stream_id}): ${formatIssue(md.error, "metadata")}`));
+    if (!md.success) return fail(new UsageError(`${catalog.file}: streams[${i}] (${entry.tap_stream_id}): ${formatIssue(md.error, "metadata", metadataAt(entry, []))}`));
     if (isStreamSelected(entry)) ids.add(entry.tap_stream_id);
   }
   return ok(ids);
@@ -51,7 +52,7 @@ export function planSync(
   for (const [i, entry] of entries.entries()) {
     const at = `${where}: streams[${i}] (${entry.tap_stream_id})`;
     const md = StreamMetadata.safeParse(metadataAt(entry, []));
-    if (!md.success) return fail(new UsageError(`${at}: ${formatIssue(md.error, "metadata")}`));
+    if (!md.success) return fail(new UsageError(`${at}: ${formatIssue(md.error, "metadata", metadataAt(entry, []))}`));
     if (!isStreamSelected(entry)) continue;
     const stream = byId.get(entry.tap_stream_id);
     const id = entry.tap_stream_id;
@@ -93,7 +94,7 @@ export function planSync(
     if (bookmark === undefined) continue;
     const parsed = p.stream.bookmark.safeParse(bookmark);
     if (!parsed.success) {
-      return fail(new UsageError(`${state!.file}: ${formatIssue(parsed.error, `bookmarks.${p.stream.id}`)}`));
+      return fail(new UsageError(`${state!.file}: ${formatIssue(parsed.error, `bookmarks.${p.stream.id}`, bookmark)}`));
     }
   }
   return ok(planned);
@@ -270,7 +271,7 @@ function resumeFirst(plan: readonly PlannedStream[], current: string | null | un
 
 function pick(record: Record<string, unknown>, keep: ReadonlySet<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of keep) if (k in record) out[k] = record[k];
+  for (const k of keep) if (Object.hasOwn(record, k)) setOwn(out, k, record[k]);
   return out;
 }
 
