@@ -1,27 +1,50 @@
 // `npx tap-heroku` from the published package: pack the repository, install
-// the tarball into an empty directory (from npm's cache only, no network),
-// and run the installed bin. Proves the package carries dist/ and catalog/.
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+// the tarball into an empty project as a user would, its dependencies resolved
+// by npm from a registry (a loopback one serving the packages this checkout
+// has installed: no network, no npm cache), and run the installed bin.
+// Proves the package carries dist/ and catalog/ and declares what it needs.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { isolatedNpm, packDependencies, startRegistry } from "./helpers/npm-registry.ts";
 import { ROOT } from "./helpers/tap.ts";
 
 describe("the npm package", () => {
-  it("installs from its tarball and runs --about and --discover", () => {
+  it("installs from its tarball, with its dependencies from a registry, and runs --about and --discover", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tap-heroku-pack-"));
-    const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-    const packed = JSON.parse(execFileSync(npm, ["pack", "--json", "--pack-destination", dir], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+    // Two npms with caches of their own: packing leaves the tarballs in its cache, where the install would find them.
+    const npm = isolatedNpm(join(dir, "packing"));
+    const user = isolatedNpm(join(dir, "user"));
+    const pack = await npm(["pack", "--json", "--pack-destination", dir], ROOT);
+    expect(pack.status, pack.output).toBe(0);
+    const packed = JSON.parse(pack.stdout);
     const files: string[] = packed[0].files.map((f: { path: string }) => f.path);
     expect(files).toContain("dist/main.js");
     expect(files).toContain("catalog/heroku/streams.json");
     expect(files.some((f) => f.startsWith("src/") || f.startsWith("test/") || f.startsWith("catalog/heroku/source/"))).toBe(false);
 
+    const registry = await startRegistry(await packDependencies(npm, ROOT, join(dir, "registry")));
     const app = join(dir, "app");
-    execFileSync("mkdir", ["-p", app]);
-    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true }));
-    execFileSync(npm, ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", join(dir, packed[0].filename)], { cwd: app, stdio: "ignore" });
+    try {
+      mkdirSync(app);
+      writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true }));
+      const install = await user(["install", "--registry", registry.url, "--no-audit", "--no-fund", "--ignore-scripts", join(dir, packed[0].filename)], app);
+      expect(install.status, install.output).toBe(0);
+    } finally {
+      await registry.close();
+    }
+    // npm resolved the package's declared ranges against the registry (not this checkout's lockfile) and fetched every package from it.
+    const declared = Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies);
+    const lock = JSON.parse(readFileSync(join(app, "package-lock.json"), "utf8")) as { packages: Record<string, { resolved?: string }> };
+    const installed = Object.entries(lock.packages).filter(([path]) => path.startsWith("node_modules/") && path !== "node_modules/tap-heroku");
+    expect(installed.map(([path]) => path.split("node_modules/").pop())).toEqual(expect.arrayContaining(declared));
+    for (const name of declared) expect(registry.requested).toContain(`/${name}`);
+    for (const [path, { resolved }] of installed) {
+      expect(resolved, path).toMatch(new RegExp(`^${registry.url}-/`));
+      expect(registry.requested).toContain(new URL(resolved!).pathname);
+    }
 
     const bin = join(app, "node_modules/.bin/tap-heroku");
     const about = spawnSync(bin, ["--about"], { encoding: "utf8" });
