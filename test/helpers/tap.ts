@@ -56,7 +56,7 @@ export function denoBinary(): string {
 export function runTap(args: string[], opts: RunOptions = {}): Promise<TapRun> {
   const [cmd, pre] = command(opts.runtime ?? "node");
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, NO_COLOR: "1", ...opts.env })) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries({ ...inherited(), NO_COLOR: "1", ...opts.env })) if (v !== undefined) env[k] = v;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     opts.onSpawn?.(child);
@@ -71,6 +71,11 @@ export function runTap(args: string[], opts: RunOptions = {}): Promise<TapRun> {
       resolve({ code, signal, stdout, stderr, messages: () => parseMessages(stdout) });
     });
   });
+}
+
+/** This process's environment without what the tap reads (a developer's LOG_LEVEL, token...): a test sets those itself. */
+function inherited(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(LOG_LEVEL|LOG_FORMAT|HEROKU_API_KEY|TAP_HEROKU_.*)$/.test(k)));
 }
 
 export function parseMessages(stdout: string): MessageT[] {
