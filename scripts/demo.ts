@@ -51,9 +51,13 @@ async function main() {
       for (const t of tables) say(`     - ${t.tap_stream_id}`);
 
       // Select a few API streams and every table, as `meltano select` would.
-      const wanted = new Set(["apps", "add_ons", "add_on_attachments", "releases", "dynos", "domains", ...tables.map((t) => t.tap_stream_id)]);
+      const api = ["apps", "add_ons", "add_on_attachments", "releases", "dynos", "domains"];
+      const wanted = new Set([...api, ...tables.map((t) => t.tap_stream_id)]);
       for (const s of catalog.streams) s.metadata[0]!.metadata.selected = wanted.has(s.tap_stream_id);
       writeFileSync(join(OUT, "catalog.json"), JSON.stringify(catalog, null, 2));
+      say(`   selected ${wanted.size} of them (the ${api.length} API streams ${api.join(", ")} and the ${tables.length} tables)`);
+      say(`   by setting "selected": true in each one's top-level metadata in ${out("catalog.json")}, and false in the others:`);
+      say(`   what \`meltano select tap-heroku <stream> "*"\` writes, and what the command printed at the end does.`);
 
       say(`4. Sync: tap-heroku --config ${out("config.json")} --catalog ${out("catalog.json")} > ${out("output.jsonl")}`);
       const sync = await tap(["--config", config, "--catalog", join(OUT, "catalog.json")]);
@@ -80,9 +84,11 @@ async function main() {
       say("The same against your Heroku account:");
       say("  heroku authorizations:create --scope read-protected,identity --description tap-heroku");
       say('  echo \'{"token": "<that token>"}\' > config.json');
-      const command = TAP_OPTION || "npx tap-heroku";
-      say(`  ${command} --config config.json --discover > catalog.json   # then select streams`);
-      say(`  ${command} --config config.json --catalog catalog.json | target-postgres --config target.json`);
+      const command = TAP_OPTION || "tap-heroku"; // installed as the README's quick start says
+      say(`  ${command} --config config.json --discover > catalog.json`);
+      say("  # select streams: sets \"selected\" in each stream's top-level metadata (name the streams you want)");
+      say(`  node -e '${SELECT_SCRIPT}' ${api.join(" ")} < catalog.json > selected.json`);
+      say(`  ${command} --config config.json --catalog selected.json | target-postgres --config target.json`);
     } finally {
       await sim.close();
     }
@@ -90,6 +96,14 @@ async function main() {
     await db.stop();
   }
 }
+
+/** A one-line selection script for the printed commands: stream ids as arguments, the catalog on stdin. */
+const SELECT_SCRIPT = [
+  'const c = JSON.parse(require("fs").readFileSync(0, "utf8"))',
+  "const want = new Set(process.argv.slice(1))",
+  "for (const s of c.streams) s.metadata.find((m) => m.breadcrumb.length === 0).metadata.selected = want.has(s.tap_stream_id)",
+  "console.log(JSON.stringify(c))",
+].join("; ");
 
 function tap(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

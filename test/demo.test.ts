@@ -18,5 +18,17 @@ describe("npm run demo", () => {
     const messages = parseMessages(readFileSync(join(ROOT, ".demo/output.jsonl"), "utf8"));
     expect(messages.filter((m) => m.type === "RECORD").length).toBeGreaterThan(20_000);
     expect(messages.at(-1)!.type).toBe("STATE");
+
+    // The selection is said, and the printed selection command reproduces the API part of it.
+    expect(run.stdout).toMatch(/selected 11 of them \(the 6 API streams apps, add_ons, add_on_attachments, releases, dynos, domains and the 5 tables\)/);
+    const printed = /^ {2}node -e '(.*)' ((?:\w+ )+)< catalog\.json > selected\.json$/m.exec(run.stdout)!;
+    const catalog = JSON.parse(readFileSync(join(ROOT, ".demo/catalog.json"), "utf8")) as { streams: { metadata: { metadata: { selected?: boolean } }[] }[] };
+    for (const s of catalog.streams) delete s.metadata[0]!.metadata.selected; // as discovery wrote it
+    const selected = spawnSync(process.execPath, ["-e", printed[1]!, ...printed[2]!.trim().split(" ")], { input: JSON.stringify(catalog), encoding: "utf8" });
+    expect(selected.status, selected.stderr).toBe(0);
+    const ids = (JSON.parse(selected.stdout) as { streams: { tap_stream_id: string; metadata: { metadata: { selected: boolean } }[] }[] }).streams
+      .filter((s) => s.metadata[0]!.metadata.selected)
+      .map((s) => s.tap_stream_id);
+    expect(ids.sort()).toEqual(["add_on_attachments", "add_ons", "apps", "domains", "dynos", "releases"]);
   });
 });
