@@ -11,7 +11,7 @@
  * else (resource, stability, replication key, Range fields, schemas) is derived from the inputs.
  */
 
-import type { ServerRange } from "../src/heroku/definitions.ts";
+import type { Refresh, ServerRange } from "../src/heroku/definitions.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -44,6 +44,8 @@ export interface HerokuStream {
   ranges: string[];
   /** a Range that saves requests in incremental runs (see ServerRange in src/heroku/definitions.ts); null = walk by id */
   server_range: ServerRange | null;
+  /** child streams: when a parent's children are re-read (see Refresh in src/heroku/definitions.ts); null for top-level streams */
+  refresh: Refresh | null;
   scope: "global" | "read";
   stability: string;
   /** required query parameters -> "<source>:<format>" (see README) */
@@ -559,6 +561,82 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
   },
 ];
 
+// When a child stream re-reads a parent's children (src/heroku/refresh.ts). Every parent's own
+// `created_at` / `updated_at` always count as signals (a new or edited parent is re-read: cheap, and
+// never relied on to skip); the extra signals below are the fields Heroku documents to change together
+// with those children. Without a signal a child can change unseen, so each stream belongs to a family
+// whose refresh interval (setting `refresh_hours.<family>`) bounds how stale it may get.
+const RELEASED_AT_SOURCE =
+  "app.released_at ('when app was released', Platform API schema) moves with every release; a release is created by every deploy, config var change and add-on change (Dev Center, Releases)";
+const DYNOS_SOURCE =
+  "a release restarts every dyno (Dev Center, Dyno Restarts), so released_at signals new dynos; daily cycling, crashes and scaling change them with no app signal";
+const FORMATION_SOURCE =
+  "process types come from the slug currently released (Platform API schema, formation); scaling changes quantity and size with no app signal";
+const BUILDS_SOURCE =
+  "a successful build is released (released_at moves); a failed or running build changes nothing on the app";
+const WEBHOOK_EVENTS_SOURCE =
+  "api:release events follow releases (released_at); events for dynos, domains, builds, collaborators… have no app signal";
+const NO_SIGNAL = "no parent field is documented to change with these records";
+const TEST_RUN_SOURCE = "a test run's updated_at moves while its nodes and cases progress (its status is their summary)";
+
+/** Child stream -> its refresh family, the extra parent signals and where they come from. */
+const REFRESH_DECISIONS: Readonly<Record<string, { family: Refresh["family"]; signals?: string[]; source?: string }>> = {
+  dynos: { family: "volatile", signals: ["released_at"], source: DYNOS_SOURCE },
+  builds: { family: "activity", signals: ["released_at"], source: BUILDS_SOURCE },
+  formations: { family: "activity", signals: ["released_at"], source: FORMATION_SOURCE },
+  app_webhook_deliveries: { family: "activity", signals: ["released_at"], source: WEBHOOK_EVENTS_SOURCE },
+  app_webhook_events: { family: "activity", signals: ["released_at"], source: WEBHOOK_EVENTS_SOURCE },
+  releases: { family: "daily", signals: ["released_at"], source: RELEASED_AT_SOURCE },
+  app_features: { family: "daily" },
+  app_webhooks: { family: "daily" },
+  buildpack_installations: { family: "daily" },
+  collaborators: { family: "daily" },
+  domains: { family: "daily" },
+  log_drains: { family: "daily" },
+  sni_endpoints: { family: "daily" },
+  telemetry_drains: { family: "daily" },
+  add_on_configs: { family: "daily" },
+  add_on_plans: { family: "daily" },
+  add_on_webhook_deliveries: { family: "activity" },
+  add_on_webhook_events: { family: "activity" },
+  add_on_webhooks: { family: "daily" },
+  allowed_add_on_services: { family: "daily" },
+  identity_providers: { family: "daily" },
+  permission_entities: { family: "daily" },
+  team_apps: { family: "daily" },
+  team_features: { family: "daily" },
+  team_invitations: { family: "daily" },
+  team_invoices: { family: "daily" },
+  team_members: { family: "daily" },
+  team_spaces: { family: "daily" },
+  team_daily_usage: { family: "daily" },
+  team_monthly_usage: { family: "daily" },
+  team_member_apps: { family: "daily" },
+  inbound_rulesets: { family: "daily" },
+  peerings: { family: "daily" },
+  space_app_accesses: { family: "daily" },
+  space_telemetry_drains: { family: "daily" },
+  vpn_connections: { family: "daily" },
+  pipeline_builds: { family: "activity" },
+  pipeline_deployments: { family: "activity" },
+  pipeline_releases: { family: "activity" },
+  review_apps: { family: "activity" },
+  test_runs: { family: "activity" },
+  test_cases: { family: "activity", source: TEST_RUN_SOURCE },
+  test_nodes: { family: "activity", source: TEST_RUN_SOURCE },
+  enterprise_account_archives: { family: "daily" },
+  enterprise_account_audit_trail_events: { family: "activity" },
+  enterprise_account_daily_usage: { family: "daily" },
+  enterprise_account_members: { family: "daily" },
+  enterprise_account_monthly_usage: { family: "daily" },
+};
+
+function refreshOf(stream: string, where: string): Refresh {
+  const d = REFRESH_DECISIONS[stream];
+  if (d === undefined) fail(`${where}: a child stream needs a refresh decision (REFRESH_DECISIONS)`);
+  return { family: d.family, signals: ["created_at", "updated_at", ...(d.signals ?? [])], source: d.source ?? NO_SIGNAL };
+}
+
 export const SKIPPED_ENDPOINTS: readonly SkipDecision[] = [
   {
     endpoint: { resource: "add-on-attachment", path: "/addons/{add-on}/addon-attachments" },
@@ -961,6 +1039,7 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       replication_key: shape.properties?.has("updated_at") ? "updated_at" : null,
       ranges: [],
       server_range: null,
+      refresh: null,
       scope: "read",
       stability: ACCOUNT_STREAM.stability,
       query: null,
@@ -1030,6 +1109,7 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       replication_key: replicationKey,
       ranges,
       server_range: server ?? null,
+      refresh: d.parent === undefined ? null : refreshOf(d.stream, where),
       scope: d.scope ?? "read",
       stability: endpoint.stability,
       query: d.query ?? null,
@@ -1043,6 +1123,17 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
   for (const s of streams) {
     if (byName.has(s.stream)) fail(`duplicate stream ${s.stream}`);
     byName.set(s.stream, s);
+  }
+
+  for (const s of streams) {
+    if (s.refresh === null || s.parent === null) continue;
+    const parentShape = rawShapes.get(s.parent);
+    for (const f of s.refresh.signals) {
+      if (!parentShape?.properties?.has(f)) fail(`stream ${s.stream}: refresh signal ${f} is not a field of ${s.parent}`);
+    }
+  }
+  for (const name of Object.keys(REFRESH_DECISIONS)) {
+    if (byName.get(name)?.parent == null) fail(`REFRESH_DECISIONS: ${name} is not a child stream`);
   }
 
   // Final shapes: a child gets its parent keys typed like the parent's (enriched) fields.
@@ -1156,6 +1247,9 @@ function renderReadme(catalog: HerokuCatalog): string {
     "  - `server_range`: the Range an incremental run uses to save requests (null: walk by `id`): `field`, `order`,",
     "    `unique` (values never tie, so Next-Range is followed verbatim) and `use`: `start` (ascend by the",
     "    replication key from the bookmark) or `stop` (newest first, stop at the first settled record before it);",
+    "  - `refresh` (child streams): `family` (`volatile`, `activity` or `daily`: the setting `refresh_hours.<family>`",
+    "    bounds how old a parent's children may get), `signals` (parent fields whose change makes a run re-read",
+    "    that parent's children) and `source` (why those signals, or that there is none);",
     "  - `scope`: `global` when the token needs the `global` OAuth scope (a `read-protected,identity` token gets 403), else `read`;",
     "  - `stability`: the resource's stability in the hyper-schema (`production`, `development`, `prototype`);",
     "  - `query`: required query parameters as `<source>:<format>`, where the source is `start_date` (the tap's",

@@ -50,6 +50,21 @@ export const RateLimitSettings = z.object({
     .describe("Request tokens of the account's rate-limit bucket (4,500) left to your other tools: below this RateLimit-Remaining the tap paces itself to the refill rate."),
   refill_per_minute: positive("requests a minute").default(75).describe("Tokens Heroku adds to the bucket per minute (75); the pace the tap keeps once at the reserve."),
   max_wait_s: positive("seconds").default(900).describe("How long one request may wait out 429 (rate limited) answers before its stream fails."),
+  run_interval_min: positive("minutes").default(60).describe("How often the tap is scheduled to run; sets the default max_requests_per_run."),
+  max_requests_per_run: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Requests one run may spend re-reading children that show no change signal (refresh by interval). Unset: what refills in run_interval_min, at most the bucket (4,500) less the reserve. New and changed parents are always read."),
+});
+
+const hours = (family: string, dflt: number, what: string) => z.number({ error: "expected a number of hours" }).min(0).default(dflt).describe(`${family}: ${what} (0: every run).`);
+
+export const RefreshSettings = z.object({
+  volatile: hours("volatile", 1, "dynos"),
+  activity: hours("activity", 6, "builds, formations, webhook deliveries and events, pipeline and CI lists"),
+  daily: hours("daily", 24, "collaborators, features, domains, buildpack installations, drains, releases and the team, space and add-on lists"),
 });
 
 export const Settings = z.object({
@@ -81,6 +96,7 @@ export const Settings = z.object({
     .optional()
     .describe("Level of the METRIC lines (the Meltano SDK's setting): warning or error leaves them out, debug adds a timer per HTTP request. Unset: the log level."),
   rate_limit: RateLimitSettings.prefault({}).describe("How the tap shares the account's API rate limit."),
+  refresh_hours: RefreshSettings.prefault({}).describe("Longest time a parent's children go unread when the parent shows no change, per stream family (README, Heroku API streams)."),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
 });
 
@@ -241,7 +257,7 @@ function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string
   for (const key of Object.keys(merged)) {
     if (!Object.hasOwn(known, key)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
   }
-  const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape } as const;
+  const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape, refresh_hours: RefreshSettings.shape } as const;
   for (const [name, shape] of Object.entries(nested)) {
     const value = merged[name];
     if (!isPlainObject(value)) continue;

@@ -74,6 +74,8 @@ export class HerokuClient {
   private readonly requestCount = new Counter("http_request_count", {});
   /** The last RateLimit-Remaining Heroku reported. */
   rateLimitRemaining: number | undefined;
+  /** The newest `Date` Heroku answered with (epoch ms): the server's clock, which stamps updated_at. */
+  serverDateMs: number | undefined;
   /** Time spent waiting for the rate limit (pacing and 429s), in ms. */
   rateLimitWaitMs = 0;
   private readonly rateLimit: RateLimitOptions;
@@ -278,6 +280,8 @@ export class HerokuClient {
       tags.http_status_code = res.statusCode;
       const remaining = Number(header(res.headers, "ratelimit-remaining"));
       if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
+      const date = Date.parse(header(res.headers, "date") ?? "");
+      if (Number.isFinite(date) && date > (this.serverDateMs ?? -Infinity)) this.serverDateMs = date;
       if (res.statusCode === 200 || res.statusCode === 206) {
         tags.status = "succeeded";
         return { kind: "ok" as const, status: res.statusCode, body: parseJson(text, path), nextRange: header(res.headers, "next-range") };

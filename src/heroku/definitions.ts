@@ -22,6 +22,21 @@ export const ServerRange = z.object({
 });
 export type ServerRange = z.infer<typeof ServerRange>;
 
+/** Refresh families: each has an interval setting (`refresh_hours.<family>`). */
+export const REFRESH_FAMILIES = ["volatile", "activity", "daily"] as const;
+
+/**
+ * When a child stream re-reads a parent's children (src/heroku/refresh.ts):
+ * when one of the parent's `signals` moved past the stream's cutoff, else
+ * when the parent's turn in the rotation of its `family` comes.
+ */
+export const Refresh = z.object({
+  family: z.enum(REFRESH_FAMILIES),
+  signals: z.array(z.string()),
+  source: z.string(),
+});
+export type Refresh = z.infer<typeof Refresh>;
+
 export const StreamDefinition = z.object({
   stream: z.string(),
   resource: z.string(),
@@ -35,6 +50,7 @@ export const StreamDefinition = z.object({
   replication_key: z.string().nullable(),
   ranges: z.array(z.string()),
   server_range: ServerRange.nullable(),
+  refresh: Refresh.nullable(),
   scope: z.enum(["read", "global"]),
   stability: z.string(),
   query: z.record(z.string(), z.string()).nullable(),

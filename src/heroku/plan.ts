@@ -6,13 +6,16 @@
 // and lets every child of apps reuse that walk.
 //
 // Estimate: one request per page of a top-level list (counted as one), and
-// one per parent for every child stream; parents are counted from the
-// registry once listed, or from the state's bookmarks of a previous run.
+// for every child stream the parents it plans to read (schedule.ts): all of
+// them on a first run, else the pending ones and the slots due for refresh
+// (and, once the parents are listed, the changed ones). Parents are counted
+// from the registry once listed, or from the state's bookmarks of a previous run.
 import type { State } from "../singer/state.ts";
 import { log } from "../log.ts";
 import type { HerokuClient } from "./client.ts";
 import type { HerokuStreamSpec } from "./definitions.ts";
 import type { ParentRegistry } from "./registry.ts";
+import type { RefreshSchedule } from "./schedule.ts";
 
 export function depthOf(spec: HerokuStreamSpec, specs: ReadonlyMap<string, HerokuStreamSpec>): number {
   let d = 0;
@@ -36,6 +39,7 @@ export async function estimate(
   specs: ReadonlyMap<string, HerokuStreamSpec>,
   registry: ParentRegistry,
   state: State | undefined,
+  schedule?: RefreshSchedule,
 ): Promise<{ requests: number; unknown: string[]; perParent: Map<string, number> }> {
   let requests = 0;
   const unknown = new Set<string>();
@@ -55,21 +59,21 @@ export async function estimate(
     const n = await countOf(spec.parent);
     if (n === undefined) unknown.add(spec.parent);
     else {
-      requests += n;
+      requests += schedule ? (schedule.plannedRequests(id) ?? schedule.expected(spec, n)) : n;
       perParent.set(spec.parent, n);
     }
   }
   return { requests, unknown: [...unknown], perParent };
 }
 
-/** The parent count a previous run left in its bookmarks (the largest partition list of any child). */
+/** The parent count a previous run left in its bookmarks (`parents`, or the partition list of earlier versions). */
 function fromState(parent: string, specs: ReadonlyMap<string, HerokuStreamSpec>, state: State | undefined): number | undefined {
   if (!state) return undefined;
   let best: number | undefined;
   for (const spec of specs.values()) {
     if (spec.parent !== parent) continue;
-    const b = state.bookmarks[spec.stream] as { partitions?: Record<string, unknown> } | undefined;
-    const n = b?.partitions ? Object.keys(b.partitions).length : undefined;
+    const b = state.bookmarks[spec.stream] as { partitions?: Record<string, unknown>; parents?: number } | undefined;
+    const n = b?.parents ?? (b?.partitions ? Object.keys(b.partitions).length : undefined);
     if (n !== undefined && (best === undefined || n > best)) best = n;
   }
   return best;

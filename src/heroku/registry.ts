@@ -32,7 +32,8 @@ export class ParentRegistry {
     for (const child of specs.values()) {
       if (!child.parent) continue;
       const f = this.fields.get(child.parent) ?? [];
-      for (const v of [...Object.values(child.params), ...Object.values(child.parent_keys)]) if (!f.includes(v)) f.push(v);
+      // The refresh signals (created_at, updated_at, released_at) decide which parents' children are re-read.
+      for (const v of [...Object.values(child.params), ...Object.values(child.parent_keys), ...(child.refresh?.signals ?? [])]) if (!f.includes(v)) f.push(v);
       this.fields.set(child.parent, f);
     }
   }

@@ -9,6 +9,7 @@ import { loadDefinitions } from "./definitions.ts";
 import { estimate, logEstimate, parentsFirst } from "./plan.ts";
 import { ParentRegistry } from "./registry.ts";
 import { herokuStream } from "./streams.ts";
+import { RefreshSchedule } from "./schedule.ts";
 
 export interface HerokuSource {
   /** Parents before their children, so a parent's own walk fills the registry. */
@@ -21,6 +22,7 @@ export async function openHeroku(settings: Settings, client: HerokuClient): Prom
   const definitions = parentsFirst(await loadDefinitions());
   const specs = new Map(definitions.map((d) => [d.stream, d]));
   const registry = new ParentRegistry(specs, client, settings);
+  const schedule = new RefreshSchedule(specs, settings);
   const pace = { reserve: settings.rate_limit.reserve, refillPerMinute: settings.rate_limit.refill_per_minute };
   let planned: string[] = [];
   let fannedOut = false;
@@ -29,14 +31,18 @@ export async function openHeroku(settings: Settings, client: HerokuClient): Prom
     if (fannedOut) return;
     fannedOut = true;
     const rest = planned.length ? planned.slice(Math.max(0, planned.indexOf(stream))) : [stream];
-    logEstimate("the child streams", await estimate(rest, specs, registry, undefined), client, pace);
+    logEstimate("the child streams", await estimate(rest, specs, registry, undefined, schedule), client, pace);
   };
   return {
-    streams: definitions.map((d) => herokuStream(d, { client, settings, registry, onFanOut })),
+    streams: definitions.map((d) => herokuStream(d, { client, settings, registry, schedule, onFanOut })),
     prepare: async (plan, state) => {
       planned = plan.map((p) => p.stream.id).filter((id) => specs.has(id));
       registry.plan(planned);
-      logEstimate("this run", await estimate(planned, specs, registry, state), client, pace);
+      schedule.setRun(
+        plan.filter((p) => specs.has(p.stream.id)).map((p) => ({ id: p.stream.id, method: p.replicationMethod })),
+        state,
+      );
+      logEstimate("this run", await estimate(planned, specs, registry, state, schedule), client, pace);
     },
   };
 }

@@ -6,16 +6,18 @@
 //
 // Bookmarks (state.bookmarks[<stream>]):
 //   top-level INCREMENTAL  {"replication_key": "updated_at", "replication_key_value": "<max>"}
-//   child INCREMENTAL      {"replication_key": "updated_at", "partitions": {"<parent>": "<max>"},
-//                           "done": ["<parent>", ...]}          (done: only while a pass is unfinished)
-//   child FULL_TABLE       {"version": <ms>, "done": ["<parent>", ...]}  (while a pass is unfinished)
-// A child stream keeps one bookmark per parent (as the Meltano SDK does with
-// partitions): a parent's value is saved as soon as that parent is finished,
-// so a stopped run never makes the next one skip records; parents finished in
-// an unfinished pass are listed in `done` and skipped when the pass resumes;
-// a new parent starts at start_date; parents gone at the end of a complete
-// pass are pruned. `<parent>` is the parent's path parameters joined by "/"
-// (an app id; "<team id>/<member email>" for team member apps).
+//   child INCREMENTAL      {"replication_key": "updated_at", "replication_key_value": "<cutoff>",
+//                           <refresh fields>, "done": ["<parent>", ...]}
+//   child FULL_TABLE       {<refresh fields>, "version": <ms>, "done": [...]}
+// A child stream reads only the parents refresh.ts picks (changed, new, or
+// due by its family's interval); its refresh fields (a signal cutoff, 48
+// slot times, a short `pending` list) replace the one-value-per-parent
+// `partitions` map of earlier versions, which is still read. `done` lists the
+// parents finished in an unfinished pass (skipped when it resumes; cleared
+// when it completes). A FULL_TABLE child keeps one table version per lap and
+// activates it once every parent was read under it. `<parent>` is the
+// parent's path parameters joined by "/" (an app id; "<team id>/<member
+// email>" for team member apps).
 import { z } from "zod";
 import type { Stream, SyncContext } from "../singer/stream.ts";
 import { RunError, StreamSkipped } from "../errors.ts";
@@ -29,6 +31,11 @@ import { appFilter, checkKey, childPath, enrich, newer, partitionKey, pool } fro
 import type { ParentRow } from "./records.ts";
 import { walk } from "./walk.ts";
 import type { Item } from "./walk.ts";
+import { afterPass, RefreshBookmark, signalOf } from "./refresh.ts";
+import type { RefreshSchedule } from "./schedule.ts";
+
+/** How far Heroku's Date header may run ahead of the updated_at it stamps. */
+const SKEW_MS = 5 * 60_000;
 
 const datetime = z.iso.datetime({ offset: true, error: "expected an RFC 3339 date-time" });
 
@@ -36,9 +43,11 @@ const datetime = z.iso.datetime({ offset: true, error: "expected an RFC 3339 dat
 export const ApiBookmark = z.object({
   replication_key: z.string().optional(),
   replication_key_value: datetime.optional(),
+  /** The child bookmark of earlier versions (one value per parent); read once, then replaced by the refresh fields. */
   partitions: z.record(z.string(), datetime, { error: "expected an object of parent -> RFC 3339 date-time" }).optional(),
   done: z.array(z.string(), { error: "expected a list of parents" }).optional(),
   version: z.number({ error: "expected a version number" }).int().optional(),
+  ...RefreshBookmark.shape,
 });
 export type ApiBookmark = z.infer<typeof ApiBookmark>;
 
@@ -46,6 +55,8 @@ export interface HerokuDeps {
   readonly client: HerokuClient;
   readonly settings: Settings;
   readonly registry: ParentRegistry;
+  /** Which parents each child stream reads this run. */
+  readonly schedule: RefreshSchedule;
   /** Called when a child stream starts fanning out (the run's request estimate). */
   readonly onFanOut?: (stream: string) => Promise<void>;
 }
@@ -179,11 +190,13 @@ async function syncTop(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContex
 async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContext): Promise<void> {
   const key = incremental(ctx);
   const parentName = spec.parent!;
+  const refresh = spec.refresh!;
   const previous = ApiBookmark.parse(ctx.bookmark ?? {});
-  const sameKind = key ? previous.replication_key === key : previous.version !== undefined;
-  const partitions: Record<string, string> = key && sameKind ? { ...previous.partitions } : {};
+  const sameKind = key ? previous.replication_key === key : previous.replication_key === undefined;
+  const state = deps.schedule.bookmarkOf(spec, ctx.replicationMethod);
   const done = new Set(sameKind ? (previous.done ?? []) : []);
-  const version = key ? undefined : (sameKind ? previous.version : undefined) ?? Date.now();
+  const runS = deps.schedule.runS(state);
+  const version = key ? undefined : (sameKind ? previous.version : undefined) ?? runS * 1000;
   const keep = appFilter(spec, deps.settings);
   const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
 
@@ -198,34 +211,54 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
     throw e;
   }
   if (ctx.signal.aborted) return;
-  const todo = parents.filter((p) => !done.has(partitionKey(spec, p)));
+  const plan = deps.schedule.todo(spec, parents);
+  const keyed = parents.map((row) => ({ key: partitionKey(spec, row), row }));
+  const todo = keyed.filter((p) => plan.read.has(p.key) && !done.has(p.key));
   if (done.size > 0) log.info(`${spec.stream}: resuming an unfinished pass: ${done.size} ${parentName} done, ${todo.length} to go`);
+  else if (todo.length < parents.length) log.info(`${spec.stream}: ${todo.length} of ${parents.length} ${parentName} to read (changed, new, or due for refresh)`);
   await deps.onFanOut?.(spec.stream);
 
-  const bookmark = (): ApiBookmark =>
-    key
-      ? { replication_key: key, partitions: { ...partitions }, ...(done.size ? { done: [...done] } : {}) }
-      : { version: version!, done: [...done] };
+  // Records updated before the stream's cutoff were emitted; a parent created since the last pass starts at start_date.
+  const cutoff = state.signal ? Date.parse(state.signal) : undefined;
+  const sinceFor = (row: ParentRow): string | undefined => {
+    if (!key) return undefined;
+    const created = typeof row.created_at === "string" ? Date.parse(row.created_at) : NaN;
+    const isNew = cutoff === undefined || !Number.isFinite(created) || created > cutoff;
+    return isNew ? ctx.startDate : newer(ctx.startDate, state.replication_key_value);
+  };
+  // Heroku's clock before the first child request (less a margin for the skew between its
+  // front ends, which date responses, and its databases, which stamp updated_at); without a
+  // Date header, the newest timestamp of the parent listing (older, so only more repeats).
+  const watermark =
+    deps.client.serverDateMs !== undefined
+      ? deps.client.serverDateMs - SKEW_MS
+      : keyed.reduce<number | undefined>((m, p) => {
+          const t = signalOf(p.row, refresh);
+          return t !== undefined && (m === undefined || t > m) ? t : m;
+        }, undefined);
+  const pending = new Set<string>();
+  const unfinished = (): ApiBookmark => ({ ...(sameKind ? previous : {}), ...(key ? { replication_key: key } : { version }), done: [...done] });
 
   let skipped = 0;
+  const gone = new Set<string>();
   let complete = true;
   await pool(
     todo,
     deps.settings.max_concurrency,
-    async (parent) => {
-      const pkey = partitionKey(spec, parent);
+    async ({ key: pkey, row: parent }) => {
       const path = childPath(spec, parent);
       if (path === undefined) {
         log.warn(`${spec.stream}: a ${parentName} record lacks ${Object.values(spec.params).join(", ")}; skipped`);
         return;
       }
-      const since = key ? partitions[pkey] ?? ctx.startDate : undefined;
+      const since = sinceFor(parent);
       const sinceMs = since ? Date.parse(since) : undefined;
-      let newest = since;
       const result = { complete: true };
       try {
         for await (const page of walk(deps.client, spec, withQuery(spec, path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-          newest = await writePage(page.items, parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
+          await writePage(page.items, parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, undefined);
+          // A child still pending changes again without any parent signal: read this parent next run too.
+          if (page.items.some((it) => it.status === "pending")) pending.add(pkey);
           if (ctx.signal.aborted) {
             complete = false;
             return;
@@ -235,31 +268,31 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
         if (e instanceof HerokuHttpError && e.status === 404) {
           // The parent vanished during the run: nothing to read, nothing to keep.
           log.info(`${spec.stream}: ${path} is gone (404 ${e.id}), deleted since ${parentName} were listed; skipped`);
-          delete partitions[pkey];
           skipped++;
+          gone.add(pkey);
+          done.add(pkey);
           return;
         }
         throw e;
       }
       if (!result.complete) complete = false;
-      if (key && newest) partitions[pkey] = newest;
       done.add(pkey);
-      await ctx.saveBookmark(bookmark());
+      await ctx.saveBookmark(unfinished());
     },
     ctx.signal,
   );
   if (ctx.signal.aborted) return;
 
-  // The pass is complete: forget parents that no longer exist, start the next pass afresh.
-  const current = new Set(parents.map((p) => partitionKey(spec, p)));
-  for (const k of Object.keys(partitions)) if (!current.has(k)) delete partitions[k];
-  done.clear();
+  // The pass is complete: slots read in full move on, the cutoffs advance, the next pass starts afresh.
+  const after = afterPass(state, refresh, keyed.filter((p) => !gone.has(p.key)), done, [...pending], plan.credit, runS, watermark);
   if (collect && complete && skipped === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
-  if (key) await ctx.saveBookmark({ replication_key: key, partitions: { ...partitions } });
-  else {
-    await ctx.saveBookmark({});
+  if (key) {
+    await ctx.saveBookmark({ replication_key: key, ...(after.emitFrom ? { replication_key_value: after.emitFrom } : {}), ...after.fields });
+  } else if (after.lapSince(version!)) {
+    // Every parent was read under this version: rows of children that disappeared go.
+    await ctx.saveBookmark({ ...after.fields });
     await ctx.activateVersion(version!);
-  }
+  } else await ctx.saveBookmark({ ...after.fields, version: version! });
 }
 
 // ------------------------------------------------------------------ usage query

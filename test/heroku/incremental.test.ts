@@ -1,107 +1,101 @@
 // Incremental runs, resumption and the `apps` setting, end to end against the
-// simulator: a second run emits only what changed or was added (plus the ties
-// at each bookmark); a stopped run resumes without repeating finished parents.
+// simulator: a second run re-reads only the parents whose signals moved (a
+// touched or new app, an app with a new release) and emits their changes; a
+// child changed with no parent signal waits for its refresh interval
+// (test/heroku/refresh.test.ts); a stopped run resumes without repeating
+// finished parents.
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../simulator/index.ts";
 import { RUNTIMES } from "../helpers/tap.ts";
-import { byType, configFile, discover, keyOf, lastState, matchPath, recordsOf, sync } from "./util.ts";
+import { BY_NAME, byType, configFile, discover, keyOf, lastState, matchPath, recordsOf, sync } from "./util.ts";
 import type { Rec } from "./util.ts";
 
-const INCREMENTAL = ["apps", "releases", "builds", "domains", "collaborators", "team_members", "team_member_apps", "add_ons"];
+const APP_CHILDREN = ["releases", "builds", "domains", "collaborators", "dynos"];
 const FULL = ["buildpack_installations"];
+/** Children an app's released_at also signals (catalog data: refresh.signals). */
+const RELEASE_SIGNALLED = new Set(["releases", "builds", "dynos"]);
 
-/** Keys of the records of run 1 that tie with their parent's newest updated_at (re-emitted by design). */
-function ties(stream: string, rows: Rec[], parentKey: string | undefined): Set<string> {
-  const newest = new Map<string, string>();
-  const group = (r: Rec) => (parentKey ? String(r[parentKey]) : "");
-  for (const r of rows) {
-    const g = group(r);
-    const v = String(r.updated_at);
-    if (!newest.has(g) || v > newest.get(g)!) newest.set(g, v);
-  }
-  return new Set(rows.filter((r) => String(r.updated_at) === newest.get(group(r))).map((r) => keyOf(stream, r)));
+/** Keys of the records of run 1 at or after the top-level bookmark (re-emitted by design: `>=`). */
+function ties(stream: string, rows: Rec[]): Set<string> {
+  const newest = rows.map((r) => String(r.updated_at)).sort().at(-1);
+  return new Set(rows.filter((r) => String(r.updated_at) === newest).map((r) => keyOf(stream, r)));
 }
 
-const PARENT_KEY: Record<string, string | undefined> = {
-  apps: undefined,
-  add_ons: undefined,
-  team_members: "team_id",
-  team_member_apps: "team_member_id",
-  releases: "app_id",
-  builds: "app_id",
-  domains: "app_id",
-  collaborators: "app_id",
-};
-
 describe.each(RUNTIMES)("on %s", (runtime) => {
-  it("a second run from the first run's state emits only what changed or was added, plus the ties at the bookmarks", async () => {
+  it("a second run re-reads only the apps whose signals moved and emits their changes; a change with no signal waits", async () => {
     const sim = await startSimulator({ apps: 8, perParent: 3, sizes: { "/apps/{app}/releases": 1200 } });
     try {
       const config = configFile({ api_url: sim.url });
       const catalog = await discover(config);
-      const first = await sync(config, catalog, [...INCREMENTAL, ...FULL], { runtime });
+      const streams = ["apps", "team_members", ...APP_CHILDREN, ...FULL];
+      const first = await sync(config, catalog, streams, { runtime });
       expect(first.code, first.stderr).toBe(0);
       const one = recordsOf(first.messages());
       const state = lastState(first.messages());
       expect(state.currently_syncing).toBeNull();
-      expect(Object.keys((state.bookmarks.releases as { partitions: object }).partitions)).toHaveLength(8);
       expect(state.bookmarks.releases!.done).toBeUndefined();
+      expect(state.bookmarks.releases!.parents).toBe(8);
 
-      // Changes: a touched app, a new app (a new parent), a new release, a touched domain and member.
+      // Changes: a touched app, a new app, a new release (released_at moves, dynos restart),
+      // and, with no parent signal, a touched domain and team member.
       const apps = one.get("apps")!;
       const touchedApp = String(apps[3]!.id);
       sim.touch("/apps", touchedApp);
       const newApp = sim.add("/apps") as Rec;
-      const someApp = String(apps[1]!.id);
-      const release = sim.add("/apps/{app}/releases", { app: someApp }) as Rec;
-      const domain = one.get("domains")!.find((d) => d.app_id === someApp)!;
+      const releasedApp = String(apps[1]!.id);
+      const release = sim.add("/apps/{app}/releases", { app: releasedApp }) as Rec;
+      const domain = one.get("domains")!.find((d) => d.app_id === String(apps[5]!.id))!;
       sim.touch("/apps/{app}/domains", String(domain.id));
       const member = one.get("team_members")![0]!;
       sim.touch("/teams/{team}/members", String(member.id));
 
       sim.resetLog();
-      const second = await sync(config, catalog, [...INCREMENTAL, ...FULL], { runtime, state });
+      const second = await sync(config, catalog, streams, { runtime, state });
       expect(second.code, second.stderr).toBe(0);
       const two = recordsOf(second.messages());
 
-      const changed: Record<string, string[]> = {
-        apps: [touchedApp, String(newApp.id)],
-        releases: [String(release.id)],
-        domains: [String(domain.id)],
-        team_members: [String(member.id)],
-      };
-      for (const stream of INCREMENTAL) {
+      // apps: the top-level bookmark, as before.
+      const gotApps = new Set((two.get("apps") ?? []).map((r) => keyOf("apps", r)));
+      expect([...gotApps].sort()).toEqual([...new Set([...ties("apps", apps), touchedApp, String(newApp.id)])].sort());
+
+      for (const stream of [...APP_CHILDREN, ...FULL]) {
+        const d = BY_NAME.get(stream)!;
+        const read = [touchedApp, String(newApp.id), ...(RELEASE_SIGNALLED.has(stream) ? [releasedApp] : [])];
+        // Requests: only the signalled apps, never the others.
+        const requested = new Set(sim.requests.filter((r) => matchPath(r.path)?.d.stream === stream).map((r) => matchPath(r.path)!.params.app));
+        expect([...requested].sort(), stream).toEqual([...read].sort());
+        // Records: of a known app, those at or after the stream's cutoff; of the new app, all.
+        const cutoff = (state.bookmarks[stream] as { replication_key_value?: string }).replication_key_value;
+        const expected = new Set<string>();
+        for (const app of read) {
+          for (const r of sim.items(d.path, { app }) as Rec[]) {
+            const since = app === String(newApp.id) || !d.replication_key ? undefined : cutoff;
+            if (since === undefined || String(r.updated_at) >= since) expected.add(keyOf(stream, { ...r, app_id: app }));
+          }
+        }
         const got = new Set((two.get(stream) ?? []).map((r) => keyOf(stream, r)));
-        const expected = ties(stream, one.get(stream) ?? [], PARENT_KEY[stream]);
-        for (const id of changed[stream] ?? []) expected.add(keyOf(stream, { id }));
-        // team member apps are app records: a touched or new team app is new for every member
-        if (stream === "team_member_apps") {
-          for (const r of two.get(stream) ?? []) if (changed.apps!.includes(String(r.id))) expected.add(keyOf(stream, r));
-        }
-        // every child of the new app is new: its parent starts at start_date (none: everything)
-        if (PARENT_KEY[stream] === "app_id") {
-          for (const r of two.get(stream) ?? []) if (r.app_id === newApp.id) expected.add(keyOf(stream, r));
-          expect((two.get(stream) ?? []).filter((r) => r.app_id === newApp.id).length, stream).toBe(
-            sim.count(`/apps/{app}/${stream === "releases" ? "releases" : stream}`, { app: String(newApp.id) }),
-          );
-        }
         expect([...got].sort(), stream).toEqual([...expected].sort());
       }
-      // FULL_TABLE: everything again, under a new version, activated at the end.
-      expect(two.get("buildpack_installations")!.length).toBe(sim.total("/apps/{app}/buildpack-installations"));
-      const versions = byType(second.messages(), "ACTIVATE_VERSION").filter((m) => m.stream === "buildpack_installations");
-      expect(versions).toHaveLength(1);
+      // The changes with a signal are in; those without one are not (yet).
+      expect((two.get("releases") ?? []).map((r) => r.id)).toContain(release.id);
+      const restarted = (two.get("dynos") ?? []).filter((r) => r.app_id === releasedApp);
+      expect(restarted.length).toBe(sim.count("/apps/{app}/dynos", { app: releasedApp }));
+      for (const dyno of restarted) expect((dyno.release as Rec).id).toBe(release.id);
+      expect((two.get("domains") ?? []).map((r) => r.id)).not.toContain(domain.id);
+      expect(two.get("team_members") ?? []).toEqual([]);
 
-      // Releases are read newest first and stop at the bookmark: one request per known app
-      // instead of two pages; the new app (1,200 releases, no bookmark) is read in full.
+      // FULL_TABLE: the lap's version is kept until every app was read under it; nothing is activated yet.
+      expect(byType(second.messages(), "ACTIVATE_VERSION").filter((m) => m.stream === "buildpack_installations")).toHaveLength(0);
+      const end = lastState(second.messages());
+      expect(end.bookmarks.buildpack_installations!.version).toEqual(expect.any(Number));
+
+      // Releases are read newest first and stop at the cutoff: one request per known app;
+      // the new app (1,200 releases, no cutoff) is read in full.
       const releaseRequests = sim.requests.filter((r) => matchPath(r.path)?.d.stream === "releases");
       const perPath = new Map<string, number>();
       for (const r of releaseRequests) perPath.set(r.path, (perPath.get(r.path) ?? 0) + 1);
-      expect(perPath.size).toBe(9);
       for (const [path, n] of perPath) expect(n, path).toBe(path.includes(String(newApp.id)) ? 2 : 1);
-      const firsts = releaseRequests.filter((r) => !r.range?.includes("]"));
-      expect(firsts).toHaveLength(9);
-      expect(firsts.every((r) => r.range === "version ..; max=1000, order=desc")).toBe(true);
+      expect(releaseRequests.filter((r) => !r.range?.includes("]")).every((r) => r.range === "version ..; max=1000, order=desc")).toBe(true);
     } finally {
       await sim.close();
     }
@@ -131,10 +125,10 @@ describe("a stopped run", () => {
       expect(first.code, first.stderr).toBe(143);
       const state = lastState(first.messages());
       expect(state.currently_syncing).toBe("domains");
-      const bm = state.bookmarks.domains as { done: string[]; partitions: Record<string, string> };
+      const bm = state.bookmarks.domains as { done: string[]; slots?: unknown };
       expect(bm.done.length).toBeGreaterThanOrEqual(6);
       expect(bm.done.length).toBeLessThan(24);
-      expect(Object.keys(bm.partitions).sort()).toEqual([...bm.done].sort());
+      expect(bm.slots).toBeUndefined(); // the first pass is unfinished: no cutoff yet
       const one = recordsOf(first.messages()).get("domains") ?? [];
 
       sim.resetLog();
@@ -151,9 +145,10 @@ describe("a stopped run", () => {
       expect(union.size).toBe(sim.total("/apps/{app}/domains"));
 
       const end = lastState(second.messages());
-      const done = end.bookmarks.domains as { done?: string[]; partitions: Record<string, string> };
+      const done = end.bookmarks.domains as { done?: string[]; parents: number; slots: unknown[] };
       expect(done.done).toBeUndefined();
-      expect(Object.keys(done.partitions)).toHaveLength(24);
+      expect(done.parents).toBe(24);
+      expect(done.slots).toHaveLength(48);
       expect(end.currently_syncing).toBeNull();
     } finally {
       await sim.close();

@@ -101,3 +101,20 @@ export function servedCount(sim: Simulator, path: string, query: Record<string, 
 export function configFile(values: Record<string, unknown>): string {
   return tempFiles({ "config.json": { token: "test-token", postgres: { enabled: false }, retry_backoff_s: 0.01, ...values } })["config.json"]!;
 }
+
+/**
+ * Bookmarks without what the tap's own clock writes (when each refresh slot
+ * was read, when the run was, the share carried over): two runs at different
+ * times that read the same data agree on everything else.
+ */
+export function serverSide(bookmarks: Record<string, Rec>): Record<string, Rec> {
+  const out: Record<string, Rec> = {};
+  for (const [stream, b] of Object.entries(bookmarks)) {
+    const { ran_at: _r, credit: _c, slots, ...rest } = b as Rec & { slots?: [number, number][] };
+    out[stream] = slots ? { ...rest, slots: slots.map((s) => s[1]) } : rest;
+  }
+  return out;
+}
+
+/** refresh_hours that make every run read every parent's children (tests of per-parent mechanics). */
+export const EVERY_RUN = { refresh_hours: { volatile: 0, activity: 0, daily: 0 } };

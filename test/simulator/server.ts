@@ -329,6 +329,8 @@ export class SimServer {
       "Content-Type": "application/json",
       "Request-Id": randomUUID(),
       "Content-Length": String(json.length),
+      // The simulated clock, which also stamps updated_at on touch()/add() (and never goes back).
+      Date: this.world.now().toUTCString(),
       ...headers,
     });
     if (!drop) {

@@ -18,6 +18,18 @@
 //   per app: add-ons perParent, the first `postgresPerApp` of them Heroku Postgres on the
 //     first `postgresApps` apps; attachments derived from add-ons; every other child list perParent
 //   per add-on / team / space / pipeline / test run / enterprise account: perParent
+//
+// What changes together (add()/touch() follow it, so the tap's refresh rules
+// are tested against the same model; README, "Heroku API streams"):
+//   a new release  sets its app's released_at ("when app was released", Platform
+//                  API schema; a release is created by every deploy, config var
+//                  and add-on change: Dev Center, Releases) and restarts the app's
+//                  dynos: each gets the release and new created_at/updated_at
+//                  (Dev Center, Dyno Restarts). The app's updated_at stays.
+//   a new build    that succeeded is released: a new release as above.
+//   anything else  (a domain, collaborator, feature, buildpack, drain, webhook,
+//                  formation, add-on, team or space child added or touched)
+//                  changes no field of its parent: Heroku documents no such tie.
 
 import { DAY_MS, hash32, hexFrom, herokuTime, timeIn2025, YEAR_START } from "./data.ts";
 import type { Item } from "./data.ts";
@@ -404,6 +416,11 @@ export const STORES: Record<string, StoreSpec> = {
       b.status = "succeeded";
       b.source_blob = { ...(b.source_blob as Item), version: hexFrom(c.key, 40), checksum: `SHA256:${hexFrom(`${c.key}|sum`, 64)}` };
     },
+    // A build that succeeded is released.
+    afterAdd: (b, _bucket, w) => {
+      const app = w.parentOf(b);
+      if (app && b.status === "succeeded") w.store("releases").add(app);
+    },
   }),
   buildpackInstallations: perApp("#/definitions/buildpack-installation", "/apps/{app}/buildpack-installations", {
     keys: (b) => [b.ordinal],
@@ -462,8 +479,17 @@ export const STORES: Record<string, StoreSpec> = {
       r.description = c.i === 0 ? "Initial release" : c.i % 3 === 0 ? "Set config vars" : `Deploy ${hexFrom(c.key, 8)}`;
       r.addon_plan_names = [];
     },
-    afterAdd: (r, bucket) => {
+    afterAdd: (r, bucket, w) => {
       for (const other of bucket) if (other !== r) other.current = false;
+      // The app was released, and the release restarted its dynos.
+      const app = w.parentOf(r);
+      if (!app) return;
+      app.released_at = r.created_at;
+      for (const d of w.list("dynos", app)) {
+        d.created_at = r.created_at;
+        d.updated_at = r.created_at;
+        d.release = { id: r.id, version: r.version };
+      }
     },
   }),
   sniEndpoints: perApp("#/definitions/sni-endpoint", "/apps/{app}/sni-endpoints"),
