@@ -15,7 +15,12 @@ export type CopyRowHandler = (row: Buffer) => Promise<void> | void;
 interface Connection {
   query(text: string): void;
   sendCopyFail(message: string): void;
-  stream: { pause(): void; resume(): void; isPaused?(): boolean };
+  stream: { pause(): void; resume(): void; destroy(): void };
+}
+
+/** The read was stopped on purpose (the run is stopping); the session it used is closed. */
+export class CopyStopped extends Error {
+  override readonly name = "CopyStopped";
 }
 
 export class CopyOut implements pg.Submittable {
@@ -81,6 +86,19 @@ export class CopyOut implements pg.Submittable {
         }
       });
     }
+  }
+
+  /**
+   * Stops the read at once: the socket is closed, since a COPY cannot be left
+   * part way on a live session, and `done` rejects with CopyStopped. The
+   * caller drops the session.
+   */
+  abort(): void {
+    if (this.settled) return;
+    this.fail(new CopyStopped("the read was stopped"));
+    this.connection?.stream.destroy();
+    this.finished = true;
+    this.maybeEnd();
   }
 
   handleCommandComplete(): void {}

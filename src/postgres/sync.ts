@@ -17,7 +17,7 @@ import type { Column, Table } from "./introspect.ts";
 import { Unreachable } from "./session.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
-import { CopyOut, copyFields, quoteLiteral } from "./copy.ts";
+import { CopyOut, CopyStopped, copyFields, quoteLiteral } from "./copy.ts";
 import type { ColumnType } from "./types.ts";
 
 /**
@@ -145,11 +145,27 @@ class ChunkSize {
   }
 }
 
-/** Streams one COPY statement, each row's fields to `row`; resolves with the row count. */
-function copyRows(client: pg.Client, text: string, n: number, row: (fields: (string | null)[]) => Promise<void> | void): Promise<number> {
+/**
+ * Streams one COPY statement, each row's fields to `row`; resolves with the row
+ * count. A stop (`signal`) ends the read at once with CopyStopped, closing the
+ * session, instead of reading the rest of a chunk or of a keyless table.
+ */
+async function copyRows(
+  client: pg.Client,
+  signal: AbortSignal,
+  text: string,
+  n: number,
+  row: (fields: (string | null)[]) => Promise<void> | void,
+): Promise<number> {
   const copy = new CopyOut(text, (buf) => row(copyFields(buf, n)));
-  void client.query(copy);
-  return copy.done;
+  const stop = () => copy.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    void client.query(copy);
+    return await copy.done;
+  } finally {
+    signal.removeEventListener("abort", stop);
+  }
 }
 
 async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
@@ -183,11 +199,13 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
       log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after the last key written`);
     }
   };
-  await inSnapshot(session, ctx.signal, onLost, async (client, progress) => {
+  const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
+  const pass = async (client: pg.Client, progress: { made: boolean }) => {
     if (pk.length === 0) {
       // One COPY of the whole table. TODO(#12): ctid-range chunks, so a table
       // without a key resumes part way and no statement runs long.
-      await copyRows(client, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
+      await copyRows(client, ctx.signal, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
+        if (ctx.signal.aborted) return; // stopping: rows already received are not written
         progress.made = true;
         return ctx.writeRecord(new RawJson(encoder.encode(row)), version);
       });
@@ -202,29 +220,31 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
       max = r.rows[0] as string[] | undefined;
       if (max === undefined) return; // an empty table: the pass is complete
     }
-    const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
     for (;;) {
       const limit = chunk.rows;
       const where = ` WHERE (${keyList}) <= ${keyTuple(pkCols, max)}` + (last ? ` AND (${keyList}) > ${keyTuple(pkCols, last)}` : "");
       const started = performance.now();
       let n = 0;
       // The bookmark moves every batch_size rows within a chunk too: any written key is a valid resume point.
-      await copyRows(client, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
+      await copyRows(client, ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
+        if (ctx.signal.aborted) return; // stopping: rows already received are not written
         const written = ctx.writeRecord(new RawJson(encoder.encode(row)), version);
         last = pkIdx.map((i) => row[i]!);
         progress.made = true;
         if (++n % batchSize !== 0) return written;
         return Promise.all([written, bookmark()]).then(() => undefined);
       });
-      chunk.observe(n, performance.now() - started);
       if (n > 0 && n % batchSize !== 0) await bookmark();
-      if (n < limit) break;
       if (ctx.signal.aborted) {
         stopped = true;
         return;
       }
+      chunk.observe(n, performance.now() - started);
+      if (n < limit) break;
     }
-  });
+  };
+  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass))) stopped = true;
+  if (stopped && last !== undefined && max !== undefined) await bookmark();
   encoder.warnLost(plan.stream);
   if (stopped) return;
   await ctx.activateVersion(version);
@@ -252,23 +272,37 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const quoted = quoteIdent(key);
 
   const onLost = () => log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
-  await inSnapshot(session, ctx.signal, onLost, async (client, progress) => {
+  const pass = async (client: pg.Client, progress: { made: boolean }) => {
     // Rows whose key is NULL can never be bookmarked and are not read. One COPY
     // in key order; the bookmark moves every batch_size rows as they stream
     // (rows are in key order, so any written key resumes with `>=`).
     // TODO(#12): chunk by the replication key's index, as FULL_TABLE does by the primary key.
     const where = from === undefined ? ` WHERE ${quoted} IS NOT NULL` : ` WHERE ${quoted} >= ${quoteLiteral(from)}::${keyCol.castType}`;
     let n = 0;
-    await copyRows(client, `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`, cols.length, (row) => {
+    await copyRows(client, ctx.signal, `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`, cols.length, (row) => {
+      if (ctx.signal.aborted) return; // stopping: rows already received are not written
       const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
       from = row[keyIdx]!;
       progress.made = true;
       if (++n % batchSize !== 0) return written;
       return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
     });
-  });
+  };
+  await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass));
   encoder.warnLost(plan.stream);
   if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
+}
+
+/** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
+async function stoppable(session: Session, read: () => Promise<void>): Promise<boolean> {
+  try {
+    await read();
+    return false;
+  } catch (e) {
+    if (!(e instanceof CopyStopped)) throw e;
+    await session.reset();
+    return true;
+  }
 }
 
 /**
