@@ -8,7 +8,9 @@
 //      catalog) into a preparation blob, the files as assets;
 //   3. postject injects the blob into a copy of the Node executable.
 //
-// The binary embeds the Node that builds it: `--node /path/to/node` picks another.
+// It embeds Node 24 (an LTS line, fetched by scripts/runtimes.ts as for the tests) with
+// the bin's memory flag in the executable itself (SEA `execArgv`, Node 24.6+);
+// `--node /path/to/node` embeds another Node (on one older than 24 the flag is left out).
 // Linux is what the tests run; macOS takes the extra signing steps Node documents.
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +18,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { option } from "./options.ts";
+import { fetchNodeRuntimes, nodeExecutable as fetchedNode } from "./runtimes.ts";
 
 if (process.platform === "win32") throw new Error("building the binary on Windows is not supported: build it on Linux or macOS");
 
@@ -26,7 +29,7 @@ const BIN = join(OUT, "tap-heroku");
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
-const node = option("--node", "node");
+const node = option("--node", "") || (fetchNodeRuntimes(), fetchedNode("node24"));
 const nodeExecutable = execFileSync(node, ["-p", "process.execPath"], { encoding: "utf8" }).trim();
 const nodeVersion = execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
 
@@ -57,6 +60,8 @@ writeFileSync(
     main: join(OUT, "tap-heroku.cjs"),
     output: join(OUT, "sea-prep.blob"),
     disableExperimentalSEAWarning: true,
+    // What the bin's shebang passes: 1 MB semi-spaces keep a large sync's peak memory low.
+    ...(Number(nodeVersion.split(".")[0]) >= 24 ? { execArgv: ["--max-semi-space-size=1"] } : {}),
     assets: Object.fromEntries(shipped.map((path) => [path, join(ROOT, path)])),
   }),
 );

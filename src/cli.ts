@@ -63,6 +63,7 @@ interface Options {
 /** Runs the tap; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   for (const problem of logOptionsFrom(runtime.env).problems) log.warn(problem);
+  log.debug(`${TAP.name} ${TAP.version} on ${runtime.name} ${runtime.version}${runtime.flags.length ? ` (${runtime.flags.join(" ")})` : ""}`);
   try {
     const options = parseArgs(args);
     if ("print" in options) {

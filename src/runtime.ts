@@ -7,6 +7,8 @@ export interface Runtime {
   readonly name: "node" | "deno";
   readonly version: string;
   readonly pid: number;
+  /** The runtime's own flags (Node's execArgv: the bin's shebang, a binary's embedded ones); [] on Deno. */
+  readonly flags: readonly string[];
   readonly args: string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stderrIsTTY: boolean;
@@ -40,6 +42,7 @@ function denoRuntime(d: DenoGlobal): Runtime {
     name: "deno",
     version: d.version.deno,
     pid: d.pid,
+    flags: [],
     args: d.args,
     env: d.env.toObject(),
     stderrIsTTY: d.stderr.isTerminal(),
@@ -69,6 +72,7 @@ function nodeRuntime(): Runtime {
     name: "node",
     version: process.versions.node,
     pid: process.pid,
+    flags: process.execArgv,
     args: process.argv.slice(2),
     env: process.env,
     stderrIsTTY: Boolean(process.stderr.isTTY),

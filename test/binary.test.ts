@@ -39,6 +39,12 @@ describe("the single binary", () => {
     expect(JSON.parse(alone.stdout).streams.length).toBe(71);
   });
 
+  it("embeds Node 24 and the bin's memory flag (SEA execArgv), so it needs no launcher to pass it", () => {
+    expect(runAlone(["--version"]).stdout).toMatch(/^tap-heroku\/\S+ node-24\.\d+\.\d+\n$/);
+    const debug = spawnSync(bin, ["--about"], { cwd: dir, env: { LOG_LEVEL: "debug" }, encoding: "utf8", timeout: 60_000 });
+    expect(debug.stderr).toMatch(/^DEBUG tap-heroku \S+ on node 24\.\d+\.\d+ \(--max-semi-space-size=1\)$/m);
+  });
+
   it("rejects bad input with one line and exit 2, like the npm bin", () => {
     const config = join(dir, "bad.json");
     writeFileSync(config, JSON.stringify({ token: "t0ken", max_retries: "many" }));
@@ -54,7 +60,7 @@ describe("the single binary", () => {
     const demo = spawnSync("npm", ["run", "--silent", "demo", "--", "--tap", bin, "--out", out], { cwd: ROOT, encoding: "utf8", timeout: 110_000 });
     expect(demo.status, demo.stdout + demo.stderr).toBe(0);
     expect(demo.stdout).toMatch(/-public-order_items\s+12000/);
-    expect(demo.stdout).toContain(`${bin} --config config.json --catalog catalog.json`);
+    expect(demo.stdout).toContain(`${bin} --config config.json --catalog selected.json`);
     const messages = parseMessages(readFileSync(join(out, "output.jsonl"), "utf8"));
     expect(messages.filter((m) => m.type === "RECORD").length).toBeGreaterThan(20_000);
     expect(messages.at(-1)!.type).toBe("STATE");

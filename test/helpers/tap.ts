@@ -7,10 +7,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Message } from "../../src/singer/messages.ts";
+import { nodeExecutable } from "../../scripts/runtimes.ts";
 import type { Message as MessageT } from "../../src/singer/messages.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const RUNTIMES = ["node", "deno"] as const;
+/** node: the Node that runs the suite (20 on CI), as users run the bin; node22 and node24: fetched by scripts/runtimes.ts. */
+export const RUNTIMES = ["node", "node22", "node24", "deno"] as const;
 /** node, deno, or the single binary that `npm run binary` builds (test/binary.test.ts). */
 export type RuntimeName = (typeof RUNTIMES)[number] | "binary";
 export const BINARY = join(ROOT, "build/tap-heroku");
@@ -38,6 +40,8 @@ export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "
 export function command(runtime: RuntimeName): [string, string[]] {
   if (runtime === "node") return [join(ROOT, "bin/tap-heroku.js"), []]; // executed directly, as users do: its shebang sets Node's flags
   if (runtime === "binary") return [BINARY, []];
+  // What the bin's shebang does (`env -S node --max-semi-space-size=1`), with that Node.
+  if (runtime === "node22" || runtime === "node24") return [nodeExecutable(runtime), ["--max-semi-space-size=1", join(ROOT, "bin/tap-heroku.js")]];
   return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
 }
 
