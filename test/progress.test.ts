@@ -1,10 +1,18 @@
 // Progress is for people: a periodic log line off a terminal, a redrawn line on one.
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Progress, logSummary } from "../src/singer/progress.ts";
+import { configureLogging, enabled } from "../src/log.ts";
 
 const captured: string[] = [];
 const spy = () => vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (captured.push(String(chunk)), true));
+// These lines are info lines; the suite logs at warning (test/quiet-logs.ts).
+let quiet = false;
+beforeEach(() => {
+  quiet = !enabled("info");
+  configureLogging({ level: "info" });
+});
 afterEach(() => {
+  if (quiet) configureLogging({ level: "warning" });
   vi.restoreAllMocks();
   vi.useRealTimers();
   captured.length = 0;

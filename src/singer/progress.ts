@@ -3,7 +3,15 @@
 // every `every` seconds, so a long quiet stream still shows it is alive.
 import { log } from "../log.ts";
 import { runtime } from "../runtime.ts";
-import type { StreamSummary } from "./runner.ts";
+
+/** How one stream of a run ended, for the summary at the end. */
+export interface StreamSummary {
+  readonly stream: string;
+  readonly records: number;
+  readonly seconds: number;
+  readonly outcome: "done" | "skipped" | "failed" | "stopped";
+  readonly message?: string;
+}
 
 export class Progress {
   private stream = "";

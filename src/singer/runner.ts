@@ -12,6 +12,7 @@ import type { Result } from "../errors.ts";
 import { Counter, log, metric } from "../log.ts";
 import { formatIssue } from "../zod-issues.ts";
 import { Progress } from "./progress.ts";
+import type { StreamSummary } from "./progress.ts";
 import { setOwn } from "../own.ts";
 
 export interface PlannedStream {
@@ -155,14 +156,6 @@ export interface RunOptions {
   /** A STATE line is written when a bookmark is saved and this many records or seconds have passed. */
   readonly stateEvery?: { records: number; seconds: number };
   readonly progress?: Progress;
-}
-
-export interface StreamSummary {
-  readonly stream: string;
-  readonly records: number;
-  readonly seconds: number;
-  readonly outcome: "done" | "skipped" | "failed" | "stopped";
-  readonly message?: string;
 }
 
 /** Syncs the planned streams in order, resuming an interrupted one first. */
