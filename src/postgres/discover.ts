@@ -163,14 +163,15 @@ export async function groupDatabases(
     candidates.map(async (c) => {
       const session = new Session(c.addonName, c.url, settings);
       try {
+        // The session stays open: the one read from is introspected next on the
+        // same connection (a connection costs 5–6 round trips, 0.3 s at 60 ms), the others are closed below.
         const id = await identify(session);
         probed.push({ c, session, id });
       } catch (e) {
+        await session.reset();
         const reason = e instanceof Error ? e.message : String(e);
         unreachable.push({ candidate: c, reason });
         log.warn(`${reason}; its tables are left out of this run`);
-      } finally {
-        await session.reset();
       }
     }),
   );
