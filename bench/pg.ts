@@ -6,7 +6,9 @@
 //   npm run bench:pg -- --mbit 50             # cap each relayed connection at 50 Mbit/s
 //   npm run bench:pg -- --launch bin,node-bin,node-dist,deno,binary   # peak RSS per launch path
 //   npm run bench:pg -- --method INCREMENTAL  # on updated_at (indexed)
+//   npm run bench:pg -- --copy-text           # also psql reading the COPY text the tap reads (the server's share)
 //   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
+//   npm run bench:pg -- --paths 0 --launch node-dist --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //
 // It starts its own embedded PostgreSQL (SSL on, as on Heroku) and the Heroku
 // API simulator (whose DATABASE_URL points at it), loads big_table (ten mixed
@@ -47,6 +49,10 @@ const RUNS = Number(option("--runs", "1"));
 const MBIT = option("--mbit", "") ? Number(option("--mbit", "")) : undefined;
 const METHOD = option("--method", "FULL_TABLE");
 const LAUNCH = option("--launch", "bin,node-bin,node-dist,deno,binary").split(",").filter(Boolean);
+/** Extra Node flags for the node-bin and node-dist launch paths, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_FLAGS = option("--node-flags", "").split(" ").filter(Boolean);
+/** Extra flags for `deno run` on the deno launch path, e.g. "--v8-flags=--trace-gc". */
+const DENO_FLAGS = option("--deno-flags", "").split(" ").filter(Boolean);
 
 const LOAD = (n: number, table: string) => `
 DROP TABLE IF EXISTS ${table};
@@ -69,11 +75,11 @@ function launch(name: string): [string, string[]] | undefined {
     case "bin":
       return command("node"); // executed directly: the shebang's flag applies
     case "node-bin":
-      return ["node", [join(ROOT, "bin/tap-heroku.js")]];
+      return ["node", [...NODE_FLAGS, join(ROOT, "bin/tap-heroku.js")]];
     case "node-dist":
-      return ["node", [join(ROOT, "dist/main.js")]];
+      return ["node", [...NODE_FLAGS, join(ROOT, "dist/main.js")]];
     case "deno":
-      return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
+      return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, ...DENO_FLAGS, join(ROOT, "src/main.ts")]];
     case "binary":
       return existsSync(BINARY) ? [BINARY, []] : undefined;
   }
@@ -201,6 +207,9 @@ async function main() {
     if (!psql) console.error("psql is not installed (Debian: apt-get install postgresql-client): no floor is measured");
     const floorRun = (table: string, url: string) =>
       measure("psql", ["-X", "-q", "-c", `COPY (SELECT row_to_json(t) FROM ${table} t) TO STDOUT`, `${url}?sslmode=require`]);
+    // With --copy-text: PostgreSQL's COPY text of the table in key order, what the tap reads, to tell the server's share from the tap's.
+    const copyTextRun = (table: string, url: string) =>
+      measure("psql", ["-X", "-q", "-c", `COPY (SELECT * FROM ${table} ORDER BY id) TO STDOUT`, `${url}?sslmode=require`]);
 
     const catalogFiles = new Map<string, string>();
     for (const { table } of tables) {
@@ -246,9 +255,11 @@ async function main() {
         usePath(url);
         const taps: Measure[] = [];
         const floors: Measure[] = [];
+        const texts: Measure[] = [];
         for (let r = 0; r < RUNS; r++) {
           taps.push(await tapRun([cmd, pre], table, n));
           if (psql) floors.push(await floorRun(table, url));
+          if (psql && flag("--copy-text")) texts.push(await copyTextRun(table, url));
         }
         const tapS = median(taps.map((m) => m.seconds));
         const rss = median(taps.map((m) => m.peakRssMb ?? 0));
@@ -257,6 +268,7 @@ async function main() {
           `| ${pathName(oneWay)} | ${table} | ${fmt(n)} | ${tapS.toFixed(1)} | ${fmt(n / tapS)} | ${rss ? rss.toFixed(0) + " MB" : "?"} | ` +
             (floorS ? `${floorS.toFixed(1)} | ${fmt(n / floorS)} | ${(floorS / tapS).toFixed(2)} |` : "no psql | | |"),
         );
+        if (texts.length) console.log(`|   COPY text in key order through psql | ${table} | ${fmt(n)} | ${median(texts.map((m) => m.seconds)).toFixed(1)} | ${fmt(n / median(texts.map((m) => m.seconds)))} | | | | |`);
       }
     }
 
