@@ -56,7 +56,7 @@ const MAX_RECONNECTS = 3;
 
 export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS = 600): Promise<void> {
   try {
-    if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize);
+    if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize, statementTimeoutS);
     else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
@@ -251,7 +251,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   await ctx.saveBookmark({ version });
 }
 
-async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number): Promise<void> {
+async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
   const { table } = plan;
   const key = ctx.replicationKey!;
   const keyCol = table.columns.find((c) => c.name === key);
@@ -272,25 +272,63 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const quoted = quoteIdent(key);
 
   const onLost = () => log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
+  const keyText = plan.types.get(key)!.select(quoted);
+  const lit = (v: string) => `${quoteLiteral(v)}::${keyCol.castType}`;
+  const chunk = new ChunkSize(batchSize, statementTimeoutS);
+  let indexed: boolean | undefined;
   const pass = async (client: pg.Client, progress: { made: boolean }) => {
-    // Rows whose key is NULL can never be bookmarked and are not read. One COPY
-    // in key order; the bookmark moves every batch_size rows as they stream
-    // (rows are in key order, so any written key resumes with `>=`).
-    // TODO(#12): chunk by the replication key's index, as FULL_TABLE does by the primary key.
-    const where = from === undefined ? ` WHERE ${quoted} IS NOT NULL` : ` WHERE ${quoted} >= ${quoteLiteral(from)}::${keyCol.castType}`;
-    let n = 0;
-    await copyRows(client, ctx.signal, `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`, cols.length, (row) => {
-      if (ctx.signal.aborted) return; // stopping: rows already received are not written
-      const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
-      from = row[keyIdx]!;
-      progress.made = true;
-      if (++n % batchSize !== 0) return written;
-      return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
-    });
+    // Without an index on the key, the one COPY below sorts (as any ordered read
+    // would); with one, the read goes in chunks of the index, each its own statement.
+    indexed ??= await keyIsIndexed(client, table, key);
+    // Rows whose key is NULL can never be bookmarked and are not read. Rows come
+    // in key order, so any written key resumes with `>=`: the bookmark moves every
+    // batch_size rows as they stream.
+    let lower = from === undefined ? `${quoted} IS NOT NULL` : `${quoted} >= ${lit(from)}`;
+    for (;;) {
+      // A chunk ends at the key chunk.rows rows ahead, with every row tied with it.
+      let upper: string | undefined;
+      if (indexed) {
+        const r = await client.query({
+          text: `SELECT ${keyText} FROM ${fromClause(table)} WHERE ${lower} ORDER BY ${quoted} OFFSET ${chunk.rows - 1} LIMIT 1`,
+          rowMode: "array",
+          types: RAW_TYPES,
+        });
+        upper = (r.rows[0] as string[] | undefined)?.[0];
+      }
+      const where = ` WHERE ${lower}` + (upper === undefined ? "" : ` AND ${quoted} <= ${lit(upper)}`);
+      const started = performance.now();
+      let n = 0;
+      await copyRows(client, ctx.signal, `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`, cols.length, (row) => {
+        if (ctx.signal.aborted) return; // stopping: rows already received are not written
+        const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
+        from = row[keyIdx]!;
+        progress.made = true;
+        if (++n % batchSize !== 0) return written;
+        return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
+      });
+      if (upper === undefined || ctx.signal.aborted) return;
+      chunk.observe(n, performance.now() - started);
+      lower = `${quoted} > ${lit(upper)}`;
+    }
   };
   await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass));
   encoder.warnLost(plan.stream);
   if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
+}
+
+/** Whether a plain btree index leads with `column`, so reading in its order needs no sort. */
+async function keyIsIndexed(client: pg.Client, table: Table, column: string): Promise<boolean> {
+  const r = await client.query<{ indexed: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_catalog.pg_index i
+         JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+         JOIN pg_catalog.pg_am am ON am.oid = c.relam
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE i.indrelid = $1::regclass AND a.attname = $2 AND am.amname = 'btree' AND i.indpred IS NULL
+     ) AS indexed`,
+    [fromClause(table), column],
+  );
+  return ["t", "true"].includes(String(r.rows[0]?.indexed)); // the session reads every value as text
 }
 
 /** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
