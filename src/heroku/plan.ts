@@ -59,7 +59,9 @@ export async function estimate(
     const n = await countOf(spec.parent);
     if (n === undefined) unknown.add(spec.parent);
     else {
-      requests += schedule ? (schedule.plannedRequests(id) ?? schedule.expected(spec, n)) : n;
+      // Once the parents are listed, the plan itself (signals included); before, what the state expects.
+      const planned = schedule && registry.has(spec.parent) ? schedule.todo(spec, await registry.get(spec.parent)).requests : undefined;
+      requests += schedule ? (planned ?? schedule.expected(spec, n)) : n;
       perParent.set(spec.parent, n);
     }
   }

@@ -402,7 +402,8 @@ export const STORES: Record<string, StoreSpec> = {
       f.enabled = c.i % 2 === 0;
     },
   }),
-  appWebhookDeliveries: perApp("#/definitions/app-webhook-delivery", "/apps/{app}/webhook-deliveries"),
+  // Settled, as nearly all deliveries of a real account are (the schema's example is "pending").
+  appWebhookDeliveries: perApp("#/definitions/app-webhook-delivery", "/apps/{app}/webhook-deliveries", { fix: (d) => void (d.status = "succeeded") }),
   appWebhookEvents: perApp("#/definitions/app-webhook-event", "/apps/{app}/webhook-events"),
   appWebhooks: perApp("#/definitions/app-webhook/definitions/app_webhook", "/apps/{app}/webhooks", {
     fix: (h, c) => void (h.url = `https://hooks.example.com/${hexFrom(c.key, 10)}`),
@@ -521,7 +522,12 @@ export const STORES: Record<string, StoreSpec> = {
       x.value = c.i === 1 ? "16" : `${String(x.name)}-${hexFrom(c.key, 4)}`;
     },
   },
-  addonWebhookDeliveries: { def: "#/definitions/app-webhook-delivery", parent: "addons", path: "/addons/{add-on}/webhook-deliveries" },
+  addonWebhookDeliveries: {
+    def: "#/definitions/app-webhook-delivery",
+    parent: "addons",
+    path: "/addons/{add-on}/webhook-deliveries",
+    fix: (d) => void (d.status = "succeeded"),
+  },
   addonWebhookEvents: { def: "#/definitions/app-webhook-event", parent: "addons", path: "/addons/{add-on}/webhook-events" },
   addonWebhooks: {
     def: "#/definitions/add-on-webhook/definitions/addon_webhook",
@@ -616,6 +622,7 @@ export const STORES: Record<string, StoreSpec> = {
     fix: (r, c) => {
       r.pr_number = c.i + 1;
       r.branch = `feature-${c.i + 1}`;
+      r.status = "created";
     },
   },
   testRuns: {
