@@ -63,10 +63,6 @@ export function herokuClient(settings: Settings): HerokuClient {
 export async function openSource(settings: Settings, shared?: HerokuClient): Promise<Source> {
   const client = shared ?? herokuClient(settings);
   const heroku = await openHeroku(settings, client);
-  // Databases are found through the API: one that cannot be reached, or a
-  // rejected token, must fail here rather than leave every table out of a
-  // catalog a scheduler rediscovers. Without databases, discovery needs no request.
-  if (settings.postgres.enabled) await checkToken(client, settings.api_url);
   const pg = await openPostgres(settings, client);
   return {
     streams: [...heroku.streams, ...pg.streams],

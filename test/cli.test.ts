@@ -267,7 +267,7 @@ describe("run-time failures", () => {
     const run = await runTap(["--config", tempFiles({ "c.json": unreachable })["c.json"]!, "--discover"]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^ERROR cannot reach the Heroku API at http:\/\/127\.0\.0\.1:9: GET \/account: connection refused \(after 2 attempts\)$/);
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^ERROR cannot reach the Heroku API at http:\/\/127\.0\.0\.1:9: GET \/addons: connection refused \(after 2 attempts\)$/);
     // Without databases discovery needs no request (the API catalog is data), so it works offline.
     const offline = await runTap(["--config", tempFiles({ "c.json": { ...unreachable, postgres: { enabled: false } } })["c.json"]!, "--discover"]);
     expect(offline.code, offline.stderr).toBe(0);

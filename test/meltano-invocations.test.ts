@@ -48,6 +48,9 @@ afterAll(async () => {
   await sim?.close();
 });
 
+/** A catalog without its row-count estimates, which move when autovacuum analyzes a table between runs. */
+const withoutEstimates = (catalog: unknown) => JSON.parse(JSON.stringify(catalog, (k, v) => (k === "row-count" ? undefined : v)));
+
 const records = (ms: Message[], stream: string) => ms.filter((m): m is Extract<Message, { type: "RECORD" }> => m.type === "RECORD" && m.stream === stream);
 const lastState = (ms: Message[]) => ms.filter((m): m is Extract<Message, { type: "STATE" }> => m.type === "STATE").at(-1)!.value;
 
@@ -74,7 +77,7 @@ describe("meltano run, three times, with Meltano's state", () => {
       dir.write("catalog", ""); // emptied before discovery, so not passed
       const discover = await runTap(first ? ["--config", dir.config, "--discover"] : ["--config", dir.config, "--state", dir.state, "--discover"]);
       expect(discover.code, discover.stderr).toBe(0);
-      expect(JSON.parse(discover.stdout)).toEqual(JSON.parse(JSON.stringify(discovered)));
+      expect(withoutEstimates(JSON.parse(discover.stdout))).toEqual(withoutEstimates(discovered));
       dir.write("catalog", meltanoCatalog(Catalog.parse(JSON.parse(discover.stdout)), select, metadata));
       const sync = await runTap(first ? ["--config", dir.config, "--catalog", dir.catalog] : ["--config", dir.config, "--catalog", dir.catalog, "--state", dir.state]);
       expect(sync.code, sync.stderr).toBe(0);
@@ -128,7 +131,7 @@ describe.each(RUNTIMES)("every argv Meltano 3.x builds, on %s", (runtime) => {
     const dir = setup();
     const withBoth = await runTap(["--config", dir.config, "--catalog", dir.catalog, "--state", dir.state, "--discover"], { runtime, env: { LOG_LEVEL: "debug" } });
     expect(withBoth.code, withBoth.stderr).toBe(0);
-    expect(JSON.parse(withBoth.stdout)).toEqual(JSON.parse(JSON.stringify(discovered)));
+    expect(withoutEstimates(JSON.parse(withBoth.stdout))).toEqual(withoutEstimates(discovered));
     expect(withBoth.stderr).toMatch(/^DEBUG --discover ignores --catalog, --state$/m);
 
     dir.write("catalog", "");

@@ -1,7 +1,8 @@
 // What src/tap.ts calls: the Heroku Postgres streams of a config.
 import type { Settings } from "../config.ts";
 import type { HerokuClient } from "../heroku/client.ts";
-import { HerokuHttpError } from "../heroku/client.ts";
+import { HerokuHttpError, Stopped } from "../heroku/client.ts";
+import { RunError } from "../errors.ts";
 import type { Stream } from "../singer/stream.ts";
 import { log } from "../log.ts";
 import { databaseStreams } from "./database.ts";
@@ -39,6 +40,10 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
     candidates = await findCandidates(client, settings.apps);
   } catch (e) {
     if (e instanceof HerokuHttpError && e.fatal) throw e;
+    // No answer at all: fail rather than leave every table out of a catalog a scheduler rediscovers.
+    if (!(e instanceof HerokuHttpError) && !(e instanceof Stopped) && e instanceof RunError) {
+      throw new RunError(`cannot reach the Heroku API at ${settings.api_url}: ${e.message}`, { fatal: true, cause: e });
+    }
     log.warn(`Heroku Postgres databases are left out: ${e instanceof Error ? e.message : String(e)}`);
     return { streams, unavailable, denied, close };
   }
