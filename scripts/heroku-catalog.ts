@@ -567,17 +567,17 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
 // with those children. Without a signal a child can change unseen, so each stream belongs to a family
 // whose refresh interval (setting `refresh_hours.<family>`) bounds how stale it may get.
 const RELEASED_AT_SOURCE =
-  "app.released_at ('when app was released', Platform API schema) moves with every release; a release is created by every deploy, config var change and add-on change (Dev Center, Releases)";
+  "app.released_at ('when app was released', Platform API schema) moves with every release; a release is created by every deploy, config var change and add-on change (https://devcenter.heroku.com/articles/releases)";
 const DYNOS_SOURCE =
-  "a release restarts every dyno (Dev Center, Dyno Restarts), so released_at signals new dynos; daily cycling, crashes and scaling change them with no app signal";
+  "a new release restarts every dyno (https://devcenter.heroku.com/articles/dyno-restarts), so released_at signals new dynos; the daily cycling (every 24 h plus up to 216 min), crashes and scaling change them with no app signal";
 const FORMATION_SOURCE =
-  "process types come from the slug currently released (Platform API schema, formation); scaling changes quantity and size with no app signal";
+  "process types come from the slug currently released (Platform API schema, formation: 'defined by the process_types attribute for the slug currently released'); scaling changes quantity and size with no app signal";
 const BUILDS_SOURCE =
-  "a successful build is released (released_at moves); a failed or running build changes nothing on the app";
+  "a successful build is released, and a deploy creates a release (https://devcenter.heroku.com/articles/releases); a failed or running build changes nothing documented on the app";
 const WEBHOOK_EVENTS_SOURCE =
-  "api:release events follow releases (released_at); events for dynos, domains, builds, collaborators… have no app signal";
+  "deliveries of api:release events follow releases (released_at); those of dyno, domain, build, collaborator… events have no app signal";
 const NO_SIGNAL = "no parent field is documented to change with these records";
-const TEST_RUN_SOURCE = "a test run's updated_at moves while its nodes and cases progress (its status is their summary)";
+const TEST_RUN_SOURCE = "assumed, not documented: a test run's updated_at moves while its nodes and cases progress (its status sums them up); the interval bounds the rest";
 
 /** Child stream -> its refresh family, the extra parent signals and where they come from. */
 const REFRESH_DECISIONS: Readonly<Record<string, { family: Refresh["family"]; signals?: string[]; source?: string }>> = {
@@ -1217,6 +1217,13 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
+/** `daily · released_at`: the family and the signals beyond the parent's created_at / updated_at; top-level lists: every run. */
+function refreshCell(s: HerokuStream): string {
+  if (s.refresh === null) return "every run";
+  const extra = s.refresh.signals.filter((f) => f !== "created_at" && f !== "updated_at");
+  return extra.length ? `${s.refresh.family} · ${extra.join(", ")}` : s.refresh.family;
+}
+
 function renderReadme(catalog: HerokuCatalog): string {
   const lines: string[] = [];
   const { streams, skipped } = catalog;
@@ -1267,15 +1274,38 @@ function renderReadme(catalog: HerokuCatalog): string {
     "",
     "## Streams",
     "",
-    "| stream | endpoint | parent | key | replication | scope | selected by default | note |",
-    "|---|---|---|---|---|---|---|---|",
+    "| stream | endpoint | parent | key | replication | refresh | scope | selected by default | note |",
+    "|---|---|---|---|---|---|---|---|---|",
   );
   for (const s of streams) {
     lines.push(
       `| \`${s.stream}\` | \`GET ${s.path}\` | ${s.parent === null ? "" : `\`${s.parent}\``} | ${s.key_properties.join(", ")} | ${
         s.replication_key ?? "FULL_TABLE"
-      } | ${s.scope} | ${s.selected_by_default ? "yes" : "no"} | ${cell(s.note ?? "")} |`,
+      } | ${refreshCell(s)} | ${s.scope} | ${s.selected_by_default ? "yes" : "no"} | ${cell(s.note ?? "")} |`,
     );
+  }
+  lines.push(
+    "",
+    "## Refresh rules",
+    "",
+    "Top-level lists are read on every run. A child list is read for a parent when one of the parent's",
+    "signals moved past the stream's cutoff (a new or edited parent always counts: `created_at`, `updated_at`),",
+    "when a child was still `pending` last time, or when the parent's turn comes within the family's",
+    "interval (`refresh_hours.volatile`, `.activity`, `.daily`). The signals beyond created_at/updated_at, and why:",
+    "",
+    "| streams | family | also read when the parent's | source |",
+    "|---|---|---|---|",
+  );
+  const groups = new Map<string, HerokuStream[]>();
+  for (const s of streams) {
+    if (s.refresh === null) continue;
+    const extra = s.refresh.signals.filter((f) => f !== "created_at" && f !== "updated_at");
+    const k = `${s.refresh.family}|${extra.join(", ")}|${s.refresh.source}`;
+    groups.set(k, [...(groups.get(k) ?? []), s]);
+  }
+  for (const [k, members] of groups) {
+    const [family, extra, source] = k.split("|") as [string, string, string];
+    lines.push(`| ${members.map((m) => `\`${m.stream}\``).join(", ")} | ${family} | ${extra || "(nothing else)"} | ${cell(source)} |`);
   }
   lines.push(
     "",
