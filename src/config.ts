@@ -88,6 +88,10 @@ export const Settings = z.object({
   max_retries: z.number().int().min(0).default(5).describe("Retries of a failed request (429, 5xx, network) before the stream fails."),
   max_concurrency: z.number().int().min(1).max(32).default(4).describe("Heroku API requests in flight at once."),
   retry_backoff_s: positive("seconds").default(1).describe("First wait before retrying a failed request; it doubles (with jitter) on each retry, up to 60 s."),
+  use_singer_decimal: z
+    .boolean()
+    .default(false)
+    .describe("Decimal columns (numeric, float, money) as exact strings with format x-singer.decimal, with precision and scale (the Meltano SDK's setting); NaN and ±Infinity keep their names instead of becoming null."),
   metrics_log_level: z
     .string({ error: `expected one of ${LEVELS.join(", ")}` })
     .toLowerCase()

@@ -11,7 +11,8 @@ import pg from "pg";
 import type { Settings } from "../config.ts";
 import { addSecret } from "../log.ts";
 
-export type PostgresSettings = Settings["postgres"];
+/** The postgres.* settings, with the one top-level setting that shapes table schemas (the SDK keeps it top-level). */
+export type PostgresSettings = Settings["postgres"] & { readonly use_singer_decimal?: boolean };
 
 /** Every value stays the server's text. */
 const identity = (s: string) => s;

@@ -27,7 +27,7 @@ export interface PostgresSource {
 }
 
 export async function openPostgres(settings: Settings, client: HerokuClient): Promise<PostgresSource> {
-  const pg = settings.postgres;
+  const pg = { ...settings.postgres, use_singer_decimal: settings.use_singer_decimal };
   const sessions: Session[] = [];
   const unavailable = new Map<string, string>();
   const denied = new Map<string, string>();

@@ -6,7 +6,7 @@ import type { JSONSchema7 } from "json-schema";
 import type { MetadataEntry } from "../singer/catalog.ts";
 import type { Stream } from "../singer/stream.ts";
 import type { PostgresSettings } from "./connect.ts";
-import type { Introspection, Table } from "./introspect.ts";
+import type { Column, Introspection, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
 import { syncTable, TableBookmark } from "./sync.ts";
 import type { TablePlan } from "./sync.ts";
@@ -51,12 +51,9 @@ export function tableStreams(
     for (let n = 2; taken.has(id); n++) id = `${db.alias}-${part(table.schema)}-${part(table.name)}_${n}`;
     taken.add(id);
 
-    const types = new Map<string, ColumnType>(table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims)]));
+    const types = new Map<string, ColumnType>(table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims, { singerDecimal: settings.use_singer_decimal })]));
     // fromEntries, not assignment: a column may be called __proto__.
-    const properties: Record<string, JSONSchema7> = Object.fromEntries(table.columns.map((c) => {
-      const s = types.get(c.name)!.schema;
-      return [c.name, c.maxLength !== undefined && s.type !== undefined ? { ...s, maxLength: c.maxLength } : s];
-    }));
+    const properties: Record<string, JSONSchema7> = Object.fromEntries(table.columns.map((c) => [c.name, columnSchema(c, types.get(c.name)!.schema)]));
     const orderable = table.columns.filter((c) => types.get(c.name)!.orderable).map((c) => c.name);
     const keys = [...orderable.filter((n) => PREFERRED_KEY.test(n)), ...orderable.filter((n) => !PREFERRED_KEY.test(n))];
     const plan: TablePlan = { stream: id, table, types };
@@ -73,6 +70,18 @@ export function tableStreams(
       sync: (ctx) => syncTable(session, plan, ctx, settings.batch_size, settings.statement_timeout_s),
     } satisfies Stream;
   });
+}
+
+/**
+ * What a column's declaration adds to its type's schema: varchar's length, and
+ * numeric(p,s)'s precision and scale, which SDK targets read from an
+ * x-singer.decimal property to create DECIMAL(p,s).
+ */
+function columnSchema(c: Column, s: JSONSchema7): JSONSchema7 {
+  if (c.maxLength !== undefined && s.type !== undefined) return { ...s, maxLength: c.maxLength };
+  const numeric = /^numeric\((\d+)(?:,(-?\d+))?\)$/.exec(c.sqlType);
+  if (numeric && s.format === "x-singer.decimal") return { ...s, precision: Number(numeric[1]), scale: Number(numeric[2] ?? 0) } as JSONSchema7;
+  return s;
 }
 
 function metadata(db: DatabaseInfo, database: string, table: Table): MetadataEntry[] {

@@ -136,16 +136,35 @@ const hstore = (): Encoder => (s) => {
 const STRING: JSONSchema7 = { type: "string" };
 const stringRule: Rule = { schema: STRING, encoder: str };
 const ordString: Rule = { schema: STRING, encoder: str, orderable: true };
-const integer: Rule = { schema: { type: "integer" }, encoder: raw, orderable: true };
+/**
+ * Integers carry what SQL targets size their column by: the Meltano SDK's
+ * x-sql-datatype (MeltanoLabs target-postgres maps smallint/integer/bigint) and
+ * bounds (pipelinewise-target-postgres picks smallint/integer/bigint from
+ * `maximum`). int8's bounds are left out: beyond 2^53 they do not survive JSON.
+ */
+const integer = (sql: string, bounds?: [number, number]): Rule => ({
+  schema: { type: "integer", "x-sql-datatype": sql, ...(bounds ? { minimum: bounds[0], maximum: bounds[1] } : {}) } as JSONSchema7,
+  encoder: raw,
+  orderable: true,
+});
 const decimal: Rule = { schema: { type: "number" }, encoder: number, orderable: true };
+/**
+ * json and jsonb: any JSON value. A `type` list, not {}, because
+ * pipelinewise-target-postgres creates no column for a property without one;
+ * "object" makes it jsonb there, and JSONB wins the type list in SDK targets.
+ */
+const ANY_JSON: JSONSchema7 = { type: ["object", "array", "string", "number", "boolean"] };
+/** use_singer_decimal (the Meltano SDK's setting): decimals as exact strings; NaN and ±Infinity keep their names. */
+const singerDecimal: Rule = { schema: { type: "string", format: "x-singer.decimal" }, encoder: str, orderable: true };
+const DECIMALS = new Set(["numeric", "float4", "float8", "money"]);
 
 /** The table: base type name → rule. Names not listed fall back to their category, then to text. */
 export const RULES: Readonly<Record<string, Rule>> = {
-  int2: integer,
-  int4: integer,
-  int8: integer,
-  oid: integer,
-  xid: { schema: { type: "integer" }, encoder: raw },
+  int2: integer("smallint", [-32768, 32767]),
+  int4: integer("integer", [-2147483648, 2147483647]),
+  int8: integer("bigint"),
+  oid: integer("bigint", [0, 4294967295]),
+  xid: { schema: { type: "integer", minimum: 0, maximum: 4294967295 }, encoder: raw },
   xid8: { schema: { type: "integer" }, encoder: raw },
   numeric: decimal,
   float4: decimal,
@@ -159,8 +178,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   char: ordString,
   citext: ordString,
   uuid: { schema: { type: "string", format: "uuid" }, encoder: str, orderable: true },
-  json: { schema: {}, encoder: json },
-  jsonb: { schema: {}, encoder: raw },
+  json: { schema: ANY_JSON, encoder: json },
+  jsonb: { schema: ANY_JSON, encoder: raw },
   date: { schema: { type: "string", format: "date" }, encoder: date, orderable: true },
   timestamp: { schema: { type: "string", format: "date-time" }, encoder: timestamp, orderable: true },
   timestamptz: { schema: { type: "string", format: "date-time" }, encoder: timestamp, orderable: true },
@@ -191,11 +210,16 @@ export interface ColumnType {
   readonly baseName: string;
 }
 
+export interface TypeOptions {
+  /** The Meltano SDK's use_singer_decimal: numeric, floats and money as exact strings (format x-singer.decimal). */
+  readonly singerDecimal?: boolean;
+}
+
 /** Resolves a column type (domains to their base, arrays to their element). */
-export function columnType(oid: number, lookup: TypeLookup, dims = 0): ColumnType {
+export function columnType(oid: number, lookup: TypeLookup, dims = 0, options: TypeOptions = {}): ColumnType {
   const t = resolve(oid, lookup);
   if (t && t.category === "A" && t.elem !== 0) {
-    const el = columnType(t.elem, lookup);
+    const el = columnType(t.elem, lookup, 0, options);
     const delim = t.delim || ",";
     let items = withNull(el.schema);
     for (let d = 1; d < dims; d++) items = { type: ["null", "array"], items };
@@ -209,7 +233,8 @@ export function columnType(oid: number, lookup: TypeLookup, dims = 0): ColumnTyp
     };
   }
   const name = t?.name ?? "unknown";
-  const rule = RULES[name] ?? (t?.typtype === "e" ? ordString : stringRule);
+  const listed = options.singerDecimal && DECIMALS.has(name) ? { ...singerDecimal, select: RULES[name]!.select } : RULES[name];
+  const rule = listed ?? (t?.typtype === "e" ? ordString : stringRule);
   return {
     schema: withNull(rule.schema),
     makeEncoder: rule.encoder,

@@ -69,7 +69,9 @@ export const pgSettings = (over: Record<string, unknown> = {}) => PostgresSettin
 
 /** Streams of one database, without the Heroku API. */
 export async function openDb(url: string, alias = "fixture", over: Record<string, unknown> = {}): Promise<OpenDatabase> {
-  return databaseStreams({ alias, app: "test-app", addon: "postgresql-test-1" }, async () => url, pgSettings(over), new Set());
+  // use_singer_decimal is a top-level setting that the postgres settings carry along (see openPostgres).
+  const settings = { ...pgSettings(over), use_singer_decimal: over.use_singer_decimal === true };
+  return databaseStreams({ alias, app: "test-app", addon: "postgresql-test-1" }, async () => url, settings, new Set());
 }
 
 /** A catalog selecting the given streams (all columns), with a replication method per stream. */

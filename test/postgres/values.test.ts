@@ -132,23 +132,66 @@ describe("values", () => {
   it("maps each type to the JSON Schema the README documents", () => {
     const stream = db.streams.find((s) => s.id === "fixture-public-all_types")!;
     const p = stream.schema.properties as Record<string, object>;
-    expect(p.c_int8).toEqual({ type: ["null", "integer"] });
+    // Integers carry the SDK's x-sql-datatype and, where JSON holds them exactly, their bounds.
+    expect(p.c_int2).toEqual({ type: ["null", "integer"], "x-sql-datatype": "smallint", minimum: -32768, maximum: 32767 });
+    expect(p.c_int4).toEqual({ type: ["null", "integer"], "x-sql-datatype": "integer", minimum: -2147483648, maximum: 2147483647 });
+    expect(p.c_int8).toEqual({ type: ["null", "integer"], "x-sql-datatype": "bigint" });
+    expect(p.c_oid).toEqual({ type: ["null", "integer"], "x-sql-datatype": "bigint", minimum: 0, maximum: 4294967295 });
     expect(p.c_numeric).toEqual({ type: ["null", "number"] });
     expect(p.c_money).toEqual({ type: ["null", "number"] });
-    expect(p.c_domain2).toEqual({ type: ["null", "integer"] });
+    expect(p.c_domain2).toEqual(p.c_int4);
     expect(p.c_timestamptz).toEqual({ type: ["null", "string"], format: "date-time" });
     expect(p.c_date).toEqual({ type: ["null", "string"], format: "date" });
     expect(p.c_time).toEqual({ type: ["null", "string"], format: "time" });
     expect(p.c_varchar).toEqual({ type: ["null", "string"], maxLength: 20 });
-    expect(p.c_jsonb).toEqual({});
+    // Any JSON value, with a type list every target maps to a JSON column (pipelinewise-target-postgres needs a type).
+    expect(p.c_jsonb).toEqual({ type: ["null", "object", "array", "string", "number", "boolean"] });
+    expect(p.c_json).toEqual(p.c_jsonb);
     expect(p.c_uuid).toEqual({ type: ["null", "string"], format: "uuid" });
     expect(p.c_hstore).toEqual({ type: ["null", "object"], additionalProperties: { type: ["null", "string"] } });
-    expect(p.c_int4_arr).toEqual({ type: ["null", "array"], items: { type: ["null", "integer"] } });
-    expect(p.c_int4_2d).toEqual({ type: ["null", "array"], items: { type: ["null", "array"], items: { type: ["null", "integer"] } } });
+    expect(p.c_int4_arr).toEqual({ type: ["null", "array"], items: p.c_int4 });
+    expect(p.c_int4_2d).toEqual({ type: ["null", "array"], items: { type: ["null", "array"], items: p.c_int4 } });
     expect(p.c_enum).toEqual({ type: ["null", "string"] });
     expect(p.c_int4range).toEqual({ type: ["null", "string"] });
     expect(p.c_bool).toEqual({ type: ["null", "boolean"] });
   });
 });
+
+describe("use_singer_decimal (the Meltano SDK's setting)", () => {
+  it("emits decimals as exact strings with format x-singer.decimal, precision and scale, NaN and ±Infinity by name", async () => {
+    const dec = await openDb(url, "fixture", { use_singer_decimal: true });
+    try {
+      const stream = dec.streams.find((s) => s.id === "fixture-public-all_types")!;
+      const p = stream.schema.properties as Record<string, object>;
+      expect(p.c_numeric).toEqual({ type: ["null", "string"], format: "x-singer.decimal" });
+      expect(p.c_numeric38).toEqual({ type: ["null", "string"], format: "x-singer.decimal", precision: 38, scale: 10 });
+      expect(p.c_numeric_arr).toEqual({ type: ["null", "array"], items: { type: ["null", "string"], format: "x-singer.decimal" } });
+      expect(p.c_int8).toEqual({ type: ["null", "integer"], "x-sql-datatype": "bigint" }); // integers stay numbers
+
+      const cols = ["c_numeric", "c_numeric38", "c_float8", "c_money", "c_numeric_arr"];
+      const run = await runInProcess(dec.streams, catalogFor(dec.streams, { [stream.id]: { columns: cols } }));
+      const records = run.stdout.split("\n").filter((l) => l.startsWith('{"type":"RECORD"')).map((l) => JSON.parse(l).record as Record<string, unknown>);
+      const [expected] = await sqlRows<Record<string, unknown>>(
+        `SELECT json_agg(json_build_object('c_numeric', c_numeric::text, 'c_numeric38', c_numeric38::text, 'c_float8', c_float8::text,
+                'c_money', c_money::numeric::text, 'c_numeric_arr', c_numeric_arr::text[]) ORDER BY id) AS rows FROM all_types`,
+      );
+      expect(records.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]])))).toEqual(expected!.rows);
+      expect(records.some((r) => r.c_numeric === "NaN")).toBe(true);
+      for (const r of records) expect(validate(stream.schema, r)).toEqual([]);
+    } finally {
+      await dec.session.close();
+    }
+  });
+});
+
+async function sqlRows<T>(text: string): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url, ssl: { rejectUnauthorized: false } });
+  await c.connect();
+  try {
+    return (await c.query(text)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
 
 export { Num };
