@@ -99,6 +99,14 @@ export const Settings = z.object({
     .meta({ enum: [...LEVELS] })
     .optional()
     .describe("Level of the METRIC lines (the Meltano SDK's setting): warning or error leaves them out, debug adds a timer per HTTP request. Unset: the log level."),
+  shard: z
+    .object({
+      count: z.number().int().min(1).default(1).describe("Shards the account is split into: each app, with its children and databases, is read by one of them."),
+      index: z.number().int().min(1).default(1).describe("Which shard this run reads (1 to count); shard 1 also reads what belongs to no app."),
+    })
+    .refine((s) => s.index <= s.count, { error: "shard.index must be between 1 and shard.count", path: ["index"] })
+    .prefault({})
+    .describe("Splits one account across several runs (see Running at scale)."),
   rate_limit: RateLimitSettings.prefault({}).describe("How the tap shares the account's API rate limit."),
   refresh_hours: RefreshSettings.prefault({}).describe("Longest time a parent's children go unread when the parent shows no change, per stream family (README, Heroku API streams)."),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
@@ -162,6 +170,7 @@ export async function loadSettings(
       origin.set(k, s.name);
     }
   }
+  shareRateLimit(merged);
   if (merged.token === undefined && env.HEROKU_API_KEY) {
     merged.token = env.HEROKU_API_KEY;
     origin.set("token", "HEROKU_API_KEY");
@@ -183,6 +192,21 @@ async function fileSource(path: string): Promise<Result<Source>> {
   if (!r.ok) return r;
   if (!isPlainObject(r.value)) return fail(new UsageError(`config error in ${path}: expected a JSON object of settings`));
   return ok({ name: path, values: r.value });
+}
+
+/**
+ * Shards share one account's rate-limit bucket: unless refill_per_minute is
+ * set, each of N shards paces itself at 1/N of Heroku's 75 a minute (and the
+ * default request budget per run, derived from it, is divided the same way).
+ */
+function shareRateLimit(merged: Record<string, unknown>): void {
+  const shard = getOwn(merged, "shard");
+  const count = isPlainObject(shard) ? shard.count : undefined;
+  if (typeof count !== "number" || !Number.isInteger(count) || count <= 1) return;
+  const limits = getOwn(merged, "rate_limit");
+  const rate = isPlainObject(limits) ? limits : {};
+  if (rate.refill_per_minute !== undefined) return;
+  setOwn(merged, "rate_limit", { ...rate, refill_per_minute: RateLimitSettings.shape.refill_per_minute.parse(undefined) / count });
 }
 
 /** Reads and parses a JSON file, with one clear line when either fails. */
@@ -261,7 +285,7 @@ function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string
   for (const key of Object.keys(merged)) {
     if (!Object.hasOwn(known, key)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
   }
-  const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape, refresh_hours: RefreshSettings.shape } as const;
+  const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape, refresh_hours: RefreshSettings.shape, shard: { count: 1, index: 1 } } as const;
   for (const [name, shape] of Object.entries(nested)) {
     const value = merged[name];
     if (!isPlainObject(value)) continue;

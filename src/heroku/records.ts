@@ -4,6 +4,7 @@ import { RunError } from "../errors.ts";
 import type { Settings } from "../config.ts";
 import type { HerokuStreamSpec } from "./definitions.ts";
 import type { Item } from "./walk.ts";
+import { inShard } from "../shard.ts";
 
 /** The few fields of a parent record its children need (ids, names, emails). */
 export type ParentRow = Readonly<Record<string, string | number>>;
@@ -52,16 +53,33 @@ const NOT_APP_SCOPED = new Set(["review_apps"]);
  * only holds the wanted apps).
  */
 export function appFilter(spec: HerokuStreamSpec, settings: Settings): (item: Item) => boolean {
-  if (!settings.apps || settings.apps.length === 0) return () => true;
-  const wanted = new Set(settings.apps);
+  const limited = settings.apps !== undefined && settings.apps.length > 0;
+  const sharded = settings.shard.count > 1;
+  if (!limited && !sharded) return () => true;
+  const wanted = new Set(settings.apps ?? []);
+  // An app in scope: named by the apps setting (when given) and in this run's shard (see src/shard.ts).
   const match = (ref: unknown) => {
     if (!ref || typeof ref !== "object") return false;
     const r = ref as Record<string, unknown>;
-    return wanted.has(String(r.id)) || wanted.has(String(r.name));
+    return (!limited || wanted.has(String(r.id)) || wanted.has(String(r.name))) && inShard(r.id, settings.shard);
   };
   if (APP_RECORDS.has(spec.stream)) return match;
-  if (spec.parent === "apps" || NOT_APP_SCOPED.has(spec.stream) || !spec.schema.properties || !("app" in spec.schema.properties)) return () => true;
-  return (item) => item.app === null || item.app === undefined || match(item.app);
+  if (spec.parent === "apps" || !refersToApp(spec)) return () => true;
+  // A record of no app (an add-on billed to none) is the account's: shard 1 reads it.
+  return (item) => (item.app === null || item.app === undefined ? inShard(undefined, settings.shard) : match(item.app));
+}
+
+const refersToApp = (spec: HerokuStreamSpec) => !NOT_APP_SCOPED.has(spec.stream) && spec.schema.properties !== undefined && "app" in spec.schema.properties;
+
+/**
+ * Whether a stream's records belong to apps (apps themselves, records that
+ * name their app, or children of apps at any depth): the shards split them.
+ * Every other stream belongs to the account and is read by shard 1 alone.
+ */
+export function isAppScoped(spec: HerokuStreamSpec, specs: ReadonlyMap<string, HerokuStreamSpec>): boolean {
+  if (APP_RECORDS.has(spec.stream) || refersToApp(spec)) return true;
+  const parent = spec.parent === null ? undefined : specs.get(spec.parent);
+  return spec.parent === "apps" || (parent !== undefined && isAppScoped(parent, specs));
 }
 
 /** The child's path for one parent, or undefined when the parent lacks a placeholder's field. */

@@ -9,6 +9,8 @@ import { loadDefinitions } from "./definitions.ts";
 import { estimate, logEstimate, parentsFirst } from "./plan.ts";
 import { ParentRegistry } from "./registry.ts";
 import { herokuStream } from "./streams.ts";
+import { isAppScoped } from "./records.ts";
+import type { HerokuStreamSpec } from "./definitions.ts";
 import { RefreshSchedule } from "./schedule.ts";
 
 export interface HerokuSource {
@@ -24,6 +26,7 @@ export async function openHeroku(settings: Settings, client: HerokuClient): Prom
   const registry = new ParentRegistry(specs, client, settings);
   const schedule = new RefreshSchedule(specs, settings);
   const pace = { reserve: settings.rate_limit.reserve, refillPerMinute: settings.rate_limit.refill_per_minute };
+  const inShard = (d: HerokuStreamSpec) => settings.shard.index === 1 || isAppScoped(d, specs);
   let planned: string[] = [];
   let fannedOut = false;
   const onFanOut = async (stream: string) => {
@@ -34,9 +37,9 @@ export async function openHeroku(settings: Settings, client: HerokuClient): Prom
     logEstimate("the child streams", await estimate(rest, specs, registry, undefined, schedule), client, pace);
   };
   return {
-    streams: definitions.map((d) => herokuStream(d, { client, settings, registry, schedule, onFanOut })),
+    streams: definitions.map((d) => herokuStream(d, { client, settings, registry, schedule, onFanOut, inShard })),
     prepare: async (plan, state) => {
-      planned = plan.map((p) => p.stream.id).filter((id) => specs.has(id));
+      planned = plan.map((p) => p.stream.id).filter((id) => specs.has(id) && inShard(specs.get(id)!));
       registry.plan(planned);
       schedule.setRun(
         plan.filter((p) => specs.has(p.stream.id)).map((p) => ({ id: p.stream.id, method: p.replicationMethod })),

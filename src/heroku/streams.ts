@@ -59,6 +59,8 @@ export interface HerokuDeps {
   readonly schedule: RefreshSchedule;
   /** Called when a child stream starts fanning out (the run's request estimate). */
   readonly onFanOut?: (stream: string) => Promise<void>;
+  /** Whether this run's shard reads the stream at all: streams of no app belong to shard 1 (src/shard.ts). */
+  readonly inShard?: (spec: HerokuStreamSpec) => boolean;
 }
 
 export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
@@ -78,6 +80,10 @@ export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
     ],
     bookmark: ApiBookmark,
     sync: async (ctx) => {
+      if (deps.inShard && !deps.inShard(spec)) {
+        log.info(`${spec.stream}: read by shard 1 (it belongs to no app); this is shard ${deps.settings.shard.index} of ${deps.settings.shard.count}`);
+        return;
+      }
       try {
         if (spec.single) await syncSingle(spec, deps, ctx);
         else if (spec.parent === null) await syncTop(spec, deps, ctx);

@@ -13,6 +13,8 @@ import type { PostgresSettings } from "./connect.ts";
 import { Session } from "./session.ts";
 import type { UrlSource } from "./session.ts";
 import { setOwn } from "../own.ts";
+import { inShard } from "../shard.ts";
+import type { Shard } from "../shard.ts";
 
 const SERVICE = "heroku-postgresql";
 
@@ -58,14 +60,14 @@ export const SCOPE_HINT =
  * requests, not one per app); attachments and config vars are then read only for the
  * apps that own a Postgres add-on.
  */
-export async function findCandidates(client: HerokuClient, apps: readonly string[] | undefined): Promise<Candidate[]> {
+export async function findCandidates(client: HerokuClient, apps: readonly string[] | undefined, shard: Shard = { index: 1, count: 1 }): Promise<Candidate[]> {
   const byApp = new Map<string, Addon[]>();
   const add = (app: string, addon: Addon) => byApp.set(app, [...(byApp.get(app) ?? []), addon]);
   if (apps) {
-    for (const app of apps) for (const a of await listAll<Addon>(client, `/apps/${encodeURIComponent(app)}/addons`)) if (isPostgres(a)) add(app, a);
+    for (const app of apps) for (const a of await listAll<Addon>(client, `/apps/${encodeURIComponent(app)}/addons`)) if (isPostgres(a) && inShard(a.app?.id, shard)) add(app, a);
   } else {
     for await (const page of client.pages("/addons")) {
-      for (const a of page.items as Addon[]) if (isPostgres(a)) add(String(a.app?.name ?? a.app?.id), a);
+      for (const a of page.items as Addon[]) if (isPostgres(a) && inShard(a.app?.id, shard)) add(String(a.app?.name ?? a.app?.id), a);
     }
   }
   const found = new Map<string, Candidate>();

@@ -37,7 +37,7 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
 
   let candidates;
   try {
-    candidates = await findCandidates(client, settings.apps);
+    candidates = await findCandidates(client, settings.apps, settings.shard);
   } catch (e) {
     if (e instanceof HerokuHttpError && e.fatal) throw e;
     // No answer at all: fail rather than leave every table out of a catalog a scheduler rediscovers.
