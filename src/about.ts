@@ -37,3 +37,21 @@ export function aboutMarkdown(): string {
     "",
   ].join("\n");
 }
+
+/** The Meltano SDK's `--about --format text`: name, version, capabilities, and each setting with its type and variable. */
+export function aboutText(): string {
+  return [
+    `Name: ${TAP.name}`,
+    `Description: ${TAP.description}`,
+    `Version: ${TAP.version}`,
+    "Capabilities:",
+    ...TAP.capabilities.map((c) => `  - ${c}`),
+    "Settings:",
+    ...settingLeaves().flatMap(({ path, schema }) => [
+      `  - Name: ${path.join(".")}`,
+      `    Type: ${String(schema.type ?? (schema.enum ? "string" : ""))}`,
+      `    Environment Variable: ${["TAP_HEROKU", ...path].join("_").toUpperCase()}`,
+    ]),
+    "",
+  ].join("\n");
+}

@@ -2,7 +2,7 @@
 //   tap-heroku --config CONFIG --discover
 //   tap-heroku --config CONFIG [--catalog CATALOG] [--state STATE]
 //   tap-heroku --config CONFIG --test
-//   tap-heroku --about [--format json|markdown]
+//   tap-heroku --about [--format json|markdown|text]
 // Exit codes: 0 success, 1 failure at run time, 2 bad usage or input,
 // 130/143 stopped by SIGINT/SIGTERM.
 import { cac } from "cac";
@@ -12,7 +12,7 @@ import { fail, isTapError, messageOf, ok, RunError, UsageError } from "./errors.
 import type { Result } from "./errors.ts";
 import { configureLogging, log, logOptionsFrom, parseLevel, redact } from "./log.ts";
 import { runtime } from "./runtime.ts";
-import { aboutJson, aboutMarkdown } from "./about.ts";
+import { aboutJson, aboutMarkdown, aboutText } from "./about.ts";
 import { Catalog } from "./singer/catalog.ts";
 import { discoverEntry, planSync, runSync, selectedStreamIds } from "./singer/runner.ts";
 import type { PlannedStream } from "./singer/runner.ts";
@@ -58,7 +58,9 @@ interface Options {
   config: string[];
   catalog: string | undefined;
   state: string | undefined;
-  format: "json" | "markdown";
+  format: "json" | "markdown" | "text";
+  /** --test=schema (the Meltano SDK's): SCHEMA messages of every stream, no records. */
+  schemaOnly: boolean;
 }
 
 /** Runs the tap; returns the exit code. */
@@ -95,7 +97,7 @@ function parseArgs(args: readonly string[]): Options | { print: string } {
     .option("--state <file>", "State from a previous run")
     .option("--about", "Describe the tap: version, capabilities, settings (ignores every other flag)")
     .option("--test [all]", "Check the token, its scopes and the databases of the selected streams; one line per check")
-    .option("--format <format>", "Format of --about: json or markdown")
+    .option("--format <format>", "Format of --about: json, markdown or text")
     .option("--log-level <level>", "debug, info, warning or error (overrides LOG_LEVEL)")
     .option("-v, --version", "Display the version and the runtime")
     .help((sections) => [...sections, ...HELP_FOOTER]);
@@ -128,8 +130,8 @@ function parseArgs(args: readonly string[]): Options | { print: string } {
   const [catalog, properties, state, format] = ["catalog", "properties", "state", "format"].map(single);
   const config = ((o.config as unknown[] | undefined) ?? []).map(String);
   // The SDK's --test takes an optional value: bare or "all" run every check.
-  if (o.test !== undefined && o.test !== true && o.test !== "all") {
-    throw new UsageError(`--test takes no value (or "all"), not "${String(o.test)}"`);
+  if (o.test !== undefined && o.test !== true && o.test !== "all" && o.test !== "schema") {
+    throw new UsageError(`--test takes no value, "all" or "schema", not "${String(o.test)}"`);
   }
   const modes = (["about", "discover", "test"] as const).filter((m) => o[m] !== undefined && o[m] !== false);
   if (modes.length > 1) throw new UsageError(`${modes.map((m) => `--${m}`).join(" and ")} are different modes; give one`);
@@ -137,7 +139,7 @@ function parseArgs(args: readonly string[]): Options | { print: string } {
 
   if (catalog && properties) throw new UsageError("--catalog and --properties name the same file; give one");
   if (format && mode !== "about") throw new UsageError("--format goes with --about");
-  if (format && format !== "json" && format !== "markdown") throw new UsageError(`--format must be json or markdown, not "${format}"`);
+  if (format && format !== "json" && format !== "markdown" && format !== "text") throw new UsageError(`--format must be json, markdown or text, not "${format}"`);
   if (config.some((c) => c === "" || c === "true")) throw new UsageError("--config needs a file name (or ENV)");
 
   const uses = MODE_USES[mode];
@@ -149,14 +151,15 @@ function parseArgs(args: readonly string[]): Options | { print: string } {
     config: uses.includes("config") ? config : [],
     catalog: uses.includes("catalog") ? (catalog ?? properties) : undefined,
     state: uses.includes("state") ? state : undefined,
-    format: format === "markdown" ? "markdown" : "json",
+    format: format === "markdown" || format === "text" ? format : "json",
+    schemaOnly: o.test === "schema",
   };
 }
 
 async function run(o: Options): Promise<number> {
   const encoder = new TextEncoder();
   if (o.mode === "about") {
-    const text = o.format === "markdown" ? aboutMarkdown() : JSON.stringify(aboutJson(), null, 2) + "\n";
+    const text = o.format === "markdown" ? aboutMarkdown() : o.format === "text" ? aboutText() : JSON.stringify(aboutJson(), null, 2) + "\n";
     await runtime.writeStdout(encoder.encode(text));
     return 0;
   }
@@ -165,7 +168,7 @@ async function run(o: Options): Promise<number> {
   configureLogging({ metricsLevel: settings.metrics_log_level });
   // Every input file is read and checked before anything is fetched or written.
   const catalog = o.catalog ? { file: o.catalog, value: valueOf(await loadCatalog(o.catalog)) } : undefined;
-  if (o.mode === "test") return await test(settings, catalog && valueOf(selectedStreamIds(catalog)));
+  if (o.mode === "test" && !o.schemaOnly) return await test(settings, catalog && valueOf(selectedStreamIds(catalog)));
   const state = o.state ? { file: o.state, value: valueOf(await loadState(o.state)) } : undefined;
 
   const source = await openSource(settings);
@@ -173,6 +176,16 @@ async function run(o: Options): Promise<number> {
     if (o.mode === "discover") {
       const entries = source.streams.map(discoverEntry);
       await runtime.writeStdout(encoder.encode(JSON.stringify({ streams: entries }, null, 2) + "\n"));
+      return 0;
+    }
+    if (o.mode === "test") {
+      // --test=schema, as the Meltano SDK does it: every stream's SCHEMA, whatever is selected.
+      const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes));
+      for (const s of source.streams) {
+        const key = s.defaultReplicationMethod === "INCREMENTAL" ? s.validReplicationKeys[0] : undefined;
+        await writer.schema({ stream: s.id, schema: s.schema, key_properties: [...s.keyProperties], ...(key ? { bookmark_properties: [key] } : {}) });
+      }
+      await writer.flush();
       return 0;
     }
     const plan = valueOf(planSync(source.streams, catalog, state, source.unavailable));

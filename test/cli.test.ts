@@ -219,7 +219,7 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
     ["an unknown flag", async () => ["--config", files["config.json"]!, "--frobnicate"], /Unknown option --frobnicate/],
     ["two modes: --discover and --about", async () => ["--config", files["config.json"]!, "--discover", "--about"], /--about and --discover are different modes; give one/],
     ["two modes: --discover and --test", async () => ["--config", files["config.json"]!, "--test", "--discover"], /--discover and --test are different modes/],
-    ["--test with a value it does not know", async () => ["--config", files["config.json"]!, "--test=schema"], /--test takes no value \(or "all"\), not "schema"/],
+    ["--test with a value it does not know", async () => ["--config", files["config.json"]!, "--test=bogus"], /--test takes no value, "all" or "schema", not "bogus"/],
     ["--catalog with --properties", async () => ["--config", files["config.json"]!, "--catalog", "a.json", "--properties", "b.json"], /--catalog and --properties/],
     ["--format without --about", async () => ["--format", "json"], /--format goes with --about/],
     ["--config without a value", async () => ["--discover", "--config"], /--config/],
@@ -278,6 +278,25 @@ describe("run-time failures", () => {
     const run = await runTap(["--config", tempFiles({ "c.json": unreachable })["c.json"]!, "--test"]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("fail  api: cannot reach http://127.0.0.1:9: GET /account: connection refused (after 2 attempts)\n");
+  });
+});
+
+describe("the Meltano SDK's other CLI forms", () => {
+  it("--test=schema writes the SCHEMA of every stream and nothing else", async () => {
+    const run = await runTap(["--config", files["config.json"]!, "--test=schema"]);
+    expect(run.code, run.stderr).toBe(0);
+    const messages = run.messages();
+    expect(messages.every((m) => m.type === "SCHEMA")).toBe(true);
+    const catalog = JSON.parse((await runTap(["--config", files["config.json"]!, "--discover"])).stdout) as { streams: { tap_stream_id: string }[] };
+    expect(messages.map((m) => (m as { stream: string }).stream)).toEqual(catalog.streams.map((s) => s.tap_stream_id));
+    expect(messages.find((m) => (m as { stream: string }).stream === "releases")).toMatchObject({ key_properties: ["id"], bookmark_properties: ["updated_at"] });
+  });
+
+  it("--about --format text lists the capabilities and each setting with its variable", async () => {
+    const run = await runTap(["--about", "--format", "text"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Name: tap-heroku\nDescription: .+\nVersion: \d+\.\d+\.\d+\nCapabilities:\n {2}- catalog\n/);
+    expect(run.stdout).toContain("  - Name: postgres.ssl\n    Type: string\n    Environment Variable: TAP_HEROKU_POSTGRES_SSL\n");
   });
 });
 
