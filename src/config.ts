@@ -56,7 +56,7 @@ export const RateLimitSettings = z.object({
     .int()
     .min(0)
     .optional()
-    .describe("Requests one run may spend re-reading children that show no change signal (refresh by interval). Unset: what refills in run_interval_min, at most the bucket (4,500) less the reserve. New and changed parents are always read."),
+    .describe("Requests one run may make. The parent lists and the children of new or changed parents are always read; re-reading by refresh interval gets what they leave. Unset: what refills in run_interval_min, at most the bucket (4,500) less the reserve."),
 });
 
 const hours = (family: string, dflt: number, what: string) => z.number({ error: "expected a number of hours" }).min(0).default(dflt).describe(`${family}: ${what} (0: every run).`);

@@ -1,6 +1,8 @@
 // The run's refresh plan: for every planned child stream, which parents it
 // reads (refresh.ts decides per stream; this module shares the run's request
-// budget between them). The children of one parent stream (every child of
+// budget between them). The budget counts every request of the run: what the
+// listing and the changed parents take comes first (never cut); the refresh
+// by interval gets the rest. The children of one parent stream (every child of
 // apps) are planned together when that parent is first listed, so their slots
 // compete stalest first; parent streams are planned in the order the run
 // reaches them.
@@ -16,7 +18,7 @@ import type { RefreshState, StreamPlan } from "./refresh.ts";
 /** The bucket Heroku gives an account. */
 export const BUCKET = 4500;
 
-/** `rate_limit.max_requests_per_run`, or what refills in one run interval (at most the bucket above the reserve). */
+/** `rate_limit.max_requests_per_run`, or what refills in one run interval (at most the bucket above the reserve): requests of the whole run. */
 export function runBudget(settings: Settings): number {
   const r = settings.rate_limit;
   return r.max_requests_per_run ?? Math.floor(Math.min(BUCKET - r.reserve, r.refill_per_minute * r.run_interval_min));
@@ -33,7 +35,10 @@ export interface StreamTodo {
 
 export class RefreshSchedule {
   private readonly todos = new Map<string, StreamTodo>();
-  private budgetLeft: number;
+  private readonly budget: number;
+  /** Requests made before the first plan (the top-level lists), and those planned since. */
+  private base: number | undefined;
+  private committed = 0;
   private planned: { id: string; method: string }[] = [];
   private state: State | undefined;
   readonly nowS = Math.floor(Date.now() / 1000);
@@ -41,8 +46,9 @@ export class RefreshSchedule {
   constructor(
     private readonly specs: ReadonlyMap<string, HerokuStreamSpec>,
     private readonly settings: Settings,
+    private readonly requestsSoFar: () => number = () => 0,
   ) {
-    this.budgetLeft = runBudget(settings);
+    this.budget = runBudget(settings);
   }
 
   /** The run's streams (with their replication methods) and its input state. */
@@ -79,8 +85,11 @@ export class RefreshSchedule {
       const b = this.bookmarkOf(sp, s.method);
       plans.set(s.id, { plan: planStream(s.id, sp.refresh!, keyed, b, interval, this.runS(b)), keyed });
     }
-    const { chosen, left, spent } = allocate([...plans.values()].flatMap((p) => p.plan.candidates), this.budgetLeft);
-    this.budgetLeft -= spent;
+    this.base ??= this.requestsSoFar();
+    const mandatory = [...plans.values()].reduce((n, p) => n + p.plan.signalled.size, 0);
+    const available = Math.max(0, this.budget - this.base - this.committed - mandatory);
+    const { chosen, left, spent } = allocate([...plans.values()].flatMap((p) => p.plan.candidates), available);
+    this.committed += mandatory + spent;
     const overdue = left.filter((c) => c.overdue);
     if (overdue.length) {
       const streams = [...new Set(overdue.map((c) => c.stream))].join(", ");

@@ -24,7 +24,7 @@ export async function openHeroku(settings: Settings, client: HerokuClient): Prom
   const definitions = parentsFirst(await loadDefinitions());
   const specs = new Map(definitions.map((d) => [d.stream, d]));
   const registry = new ParentRegistry(specs, client, settings);
-  const schedule = new RefreshSchedule(specs, settings);
+  const schedule = new RefreshSchedule(specs, settings, () => client.requests);
   const pace = { reserve: settings.rate_limit.reserve, refillPerMinute: settings.rate_limit.refill_per_minute };
   const inShard = (d: HerokuStreamSpec) => settings.shard.index === 1 || isAppScoped(d, specs);
   let planned: string[] = [];
