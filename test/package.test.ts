@@ -4,16 +4,17 @@
 // has installed: no network, no npm cache), and run the installed bin.
 // Proves the package carries dist/ and catalog/ and declares what it needs.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { isolatedNpm, packDependencies, startRegistry } from "./helpers/npm-registry.ts";
 import { ROOT } from "./helpers/tap.ts";
 
 describe("the npm package", () => {
   it("installs from its tarball, with its dependencies from a registry, and runs --about and --discover", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tap-heroku-pack-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true })); // two npm caches and the packed tree: ~20 MB a run
     // Two npms with caches of their own: packing leaves the tarballs in its cache, where the install would find them.
     const npm = isolatedNpm(join(dir, "packing"));
     const user = isolatedNpm(join(dir, "user"));
