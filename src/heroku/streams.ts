@@ -245,7 +245,6 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   const pending = new Set<string>();
   const unfinished = (): ApiBookmark => ({ ...(sameKind ? previous : {}), ...(key ? { replication_key: key } : { version }), done: [...done] });
 
-  let skipped = 0;
   const gone = new Set<string>();
   let complete = true;
   await pool(
@@ -274,7 +273,6 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
         if (e instanceof HerokuHttpError && e.status === 404) {
           // The parent vanished during the run: nothing to read, nothing to keep.
           log.info(`${spec.stream}: ${path} is gone (404 ${e.id}), deleted since ${parentName} were listed; skipped`);
-          skipped++;
           gone.add(pkey);
           done.add(pkey);
           return;
@@ -291,7 +289,7 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
 
   // The pass is complete: slots read in full move on, the cutoffs advance, the next pass starts afresh.
   const after = afterPass(state, refresh, keyed.filter((p) => !gone.has(p.key)), done, [...pending], plan.credit, runS, watermark);
-  if (collect && complete && skipped === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
+  if (collect && complete && gone.size === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
   if (key) {
     await ctx.saveBookmark({ replication_key: key, ...(after.emitFrom ? { replication_key_value: after.emitFrom } : {}), ...after.fields });
   } else if (after.lapSince(version!)) {
