@@ -19,6 +19,7 @@ import type { PlannedStream } from "./singer/runner.ts";
 import type { StreamSummary } from "./singer/progress.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
 import { MessageWriter } from "./singer/writer.ts";
+import { BatchFiles } from "./singer/batch.ts";
 import { logSummary } from "./singer/progress.ts";
 import { herokuClient, openSource, TAP } from "./tap.ts";
 import type { Source } from "./tap.ts";
@@ -196,7 +197,8 @@ async function run(o: Options): Promise<number> {
 }
 
 async function sync(settings: Settings, source: Source, plan: readonly PlannedStream[], state: State): Promise<number> {
-  const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes));
+  const batches = settings.batch_config ? new BatchFiles(settings.batch_config, TAP.name) : undefined;
+  const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes), undefined, batches);
   const stop = new AbortController();
   let signalled: "SIGINT" | "SIGTERM" | undefined;
   const off = runtime.onSignal((signal) => {

@@ -7,6 +7,7 @@ import { fail, ok, UsageError } from "./errors.ts";
 import type { Result } from "./errors.ts";
 import { addSecret, LEVELS, log } from "./log.ts";
 import { formatIssue } from "./zod-issues.ts";
+import { BatchConfig } from "./singer/batch.ts";
 import { getOwn, setOwn } from "./own.ts";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
@@ -92,6 +93,9 @@ export const Settings = z.object({
     .boolean()
     .default(false)
     .describe("Decimal columns (numeric, float, money) as exact strings with format x-singer.decimal, with precision and scale (the Meltano SDK's setting); NaN and ±Infinity keep their names instead of becoming null."),
+  batch_config: BatchConfig.optional().describe(
+    "BATCH mode (the Meltano SDK's setting): records in JSON Lines files under storage.root (file://), gzip or none, batch_size records a file, announced by BATCH messages; every file is finished before a STATE.",
+  ),
   metrics_log_level: z
     .string({ error: `expected one of ${LEVELS.join(", ")}` })
     .toLowerCase()
@@ -129,15 +133,16 @@ export interface SettingLeaf {
 /** Every setting that holds a value (nested groups flattened), in schema order. */
 export function settingLeaves(): SettingLeaf[] {
   const out: SettingLeaf[] = [];
-  const walk = (schema: JSONSchema7, path: string[]) => {
+  // A leaf is required only when every group above it is (batch_config.storage.root is not).
+  const walk = (schema: JSONSchema7, path: string[], needed: boolean) => {
     const required = new Set(schema.required ?? []);
     for (const [key, sub] of Object.entries(schema.properties ?? {})) {
       if (typeof sub === "boolean") continue;
-      if (sub.type === "object" && sub.properties) walk(sub, [...path, key]);
-      else out.push({ path: [...path, key], schema: sub, required: required.has(key) });
+      if (sub.type === "object" && sub.properties) walk(sub, [...path, key], needed && required.has(key));
+      else out.push({ path: [...path, key], schema: sub, required: needed && required.has(key) });
     }
   };
-  walk(settingsJsonSchema(), []);
+  walk(settingsJsonSchema(), [], true);
   return out;
 }
 

@@ -20,7 +20,7 @@ export const TAP = {
   name: "tap-heroku",
   description: pkg.description,
   version: pkg.version,
-  capabilities: ["catalog", "discover", "state", "about", "activate-version", "test"],
+  capabilities: ["catalog", "discover", "state", "about", "activate-version", "test", "batch"],
 } as const;
 
 export interface Source {

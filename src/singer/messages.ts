@@ -36,17 +36,27 @@ export const ActivateVersionMessage = z.object({
   version: z.number().int(),
 });
 
+/** The Meltano SDK's BATCH message: records in files, listed by URL in the manifest. */
+export const BatchMessage = z.object({
+  type: z.literal("BATCH"),
+  stream: z.string().min(1),
+  encoding: z.object({ format: z.string(), compression: z.string().nullable().optional() }),
+  manifest: z.array(z.string()).min(1),
+});
+
 export const Message = z.discriminatedUnion("type", [
   SchemaMessage,
   RecordMessage,
   StateMessage,
   ActivateVersionMessage,
+  BatchMessage,
 ]);
 
 export type SchemaMessage = z.infer<typeof SchemaMessage>;
 export type RecordMessage = z.infer<typeof RecordMessage>;
 export type StateMessage = z.infer<typeof StateMessage>;
 export type ActivateVersionMessage = z.infer<typeof ActivateVersionMessage>;
+export type BatchMessage = z.infer<typeof BatchMessage>;
 export type Message = z.infer<typeof Message>;
 
 /**

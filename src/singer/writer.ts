@@ -1,8 +1,11 @@
 // Singer messages out, one JSON object per line. Lines are gathered into
 // chunks and each chunk waits for the sink, so memory is bounded by the chunk
 // size whatever the stream's length, and a slow target slows the tap down.
+// In BATCH mode (batch.ts) records go to files instead, announced by BATCH
+// messages, every open file finished before a STATE.
 import type { ActivateVersionMessage, Record_, SchemaMessage } from "./messages.ts";
-import { encodeRecord } from "./messages.ts";
+import { encodeRecord, RawJson } from "./messages.ts";
+import type { Batch, BatchFiles } from "./batch.ts";
 
 export type Sink = (bytes: Uint8Array) => Promise<void>;
 
@@ -10,11 +13,12 @@ export class MessageWriter {
   private buffer = "";
   private readonly encoder = new TextEncoder();
   /** Lines written per message type, for metrics and tests. */
-  readonly counts = { SCHEMA: 0, RECORD: 0, STATE: 0, ACTIVATE_VERSION: 0 };
+  readonly counts = { SCHEMA: 0, RECORD: 0, STATE: 0, ACTIVATE_VERSION: 0, BATCH: 0 };
 
   constructor(
     private readonly sink: Sink,
     private readonly chunkSize = 64 * 1024,
+    private readonly batches?: BatchFiles,
   ) {}
 
   schema(message: Omit<SchemaMessage, "type">): Promise<void> {
@@ -22,21 +26,33 @@ export class MessageWriter {
     return this.line(JSON.stringify({ type: "SCHEMA", ...message }));
   }
 
-  record(stream: string, record: Record_, timeExtracted: string, version?: number): Promise<void> {
+  async record(stream: string, record: Record_, timeExtracted: string, version?: number): Promise<void> {
     this.counts.RECORD++;
-    return this.line(encodeRecord(stream, record, timeExtracted, version));
+    if (!this.batches) return this.line(encodeRecord(stream, record, timeExtracted, version));
+    const done = await this.batches.add(stream, record instanceof RawJson ? record.json : JSON.stringify(record));
+    if (done) await this.batch(done);
   }
 
   /** STATE is flushed at once: it is what a crashed run resumes from. */
   async state(value: unknown): Promise<void> {
+    // Every record the STATE covers must be in a finished, announced file first.
+    for (const done of (await this.batches?.finishAll()) ?? []) await this.batch(done);
     this.counts.STATE++;
     await this.line(JSON.stringify({ type: "STATE", value }));
     await this.flush();
   }
 
   activateVersion(message: Omit<ActivateVersionMessage, "type">): Promise<void> {
+    // Batch files hold raw records, without the version a target marks rows with: a
+    // target acting on ACTIVATE_VERSION would delete the rows it just loaded.
+    if (this.batches) return Promise.resolve();
     this.counts.ACTIVATE_VERSION++;
     return this.line(JSON.stringify({ type: "ACTIVATE_VERSION", ...message }));
+  }
+
+  private batch(b: Batch): Promise<void> {
+    this.counts.BATCH++;
+    return this.line(JSON.stringify({ type: "BATCH", ...b }));
   }
 
   private line(json: string): Promise<void> {
