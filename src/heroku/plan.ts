@@ -30,7 +30,10 @@ export function parentsFirst(specs: readonly HerokuStreamSpec[]): HerokuStreamSp
 
 export interface Estimate {
   readonly requests: number;
-  readonly lines: string[];
+  readonly unknown: string[];
+  readonly perParent: Map<string, number>;
+  /** Child streams from a state: the children of parents that changed come on top. */
+  readonly changesUnknown: boolean;
 }
 
 /** Requests the given streams will need, with what is known of their parents. */
@@ -40,8 +43,9 @@ export async function estimate(
   registry: ParentRegistry,
   state: State | undefined,
   schedule?: RefreshSchedule,
-): Promise<{ requests: number; unknown: string[]; perParent: Map<string, number> }> {
+): Promise<Estimate> {
   let requests = 0;
+  let changesUnknown = false;
   const unknown = new Set<string>();
   const perParent = new Map<string, number>();
   const counts = new Map<string, number | undefined>();
@@ -61,11 +65,14 @@ export async function estimate(
     else {
       // Once the parents are listed, the plan itself (signals included); before, what the state expects.
       const planned = schedule && registry.has(spec.parent) ? schedule.todo(spec, await registry.get(spec.parent)).requests : undefined;
-      requests += schedule ? (planned ?? schedule.expected(spec, n)) : n;
+      const expected = schedule && planned === undefined ? schedule.expected(spec, n) : undefined;
+      // With a state, which parents changed is known only once they are listed.
+      if (expected !== undefined && expected < n) changesUnknown = true;
+      requests += planned ?? expected ?? n;
       perParent.set(spec.parent, n);
     }
   }
-  return { requests, unknown: [...unknown], perParent };
+  return { requests, unknown: [...unknown], perParent, changesUnknown };
 }
 
 /** The parent count a previous run left in its bookmarks (`parents`, or the partition list of earlier versions). */
@@ -84,13 +91,15 @@ function fromState(parent: string, specs: ReadonlyMap<string, HerokuStreamSpec>,
 /** One log line: how many requests, and how long the rate limit makes that. */
 export function logEstimate(
   what: string,
-  e: { requests: number; unknown: string[]; perParent: Map<string, number> },
+  e: Estimate,
   client: HerokuClient,
   rate: { reserve: number; refillPerMinute: number },
 ): void {
   const remaining = client.rateLimitRemaining;
   const parents = [...e.perParent].map(([p, n]) => `${n} ${p}`).join(", ");
-  const unknown = e.unknown.length ? `, plus one per ${e.unknown.join(", ")} (not counted yet)` : "";
+  const unknown =
+    (e.unknown.length ? `, plus one per ${e.unknown.join(", ")} (not counted yet)` : "") +
+    (e.changesUnknown ? ", plus the child lists of parents that changed (counted once the parents are listed)" : "");
   const bucket = remaining ?? 4500;
   const free = Math.max(0, bucket - rate.reserve);
   const time =
