@@ -242,8 +242,12 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
           const t = signalOf(p.row, refresh);
           return t !== undefined && (m === undefined || t > m) ? t : m;
         }, undefined);
-  const pending = new Set<string>();
-  const unfinished = (): ApiBookmark => ({ ...(sameKind ? previous : {}), ...(key ? { replication_key: key } : { version }), done: [...done] });
+  // Parents with a child still pending: read again next run. A resumed pass keeps those its stopped part found.
+  const pending = new Set<string>(sameKind ? (previous.pending ?? []).filter((k) => done.has(k)) : []);
+  const unfinished = (): ApiBookmark => {
+    const carried = [...new Set([...(sameKind ? (previous.pending ?? []) : []), ...pending])];
+    return { ...(sameKind ? previous : {}), ...(key ? { replication_key: key } : { version }), done: [...done], ...(carried.length ? { pending: carried } : {}) };
+  };
 
   const gone = new Set<string>();
   let complete = true;
