@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
-import { afterPass, migrate, planStream } from "../../src/heroku/refresh.ts";
+import { afterPass, allocate, migrate, planStream, SLOTS } from "../../src/heroku/refresh.ts";
 import { ApiBookmark } from "../../src/heroku/streams.ts";
 import { BY_NAME, byType, configFile, DEFINITIONS, discover, lastState, matchPath, pagesOf, recordsOf, servedCount, sync } from "./util.ts";
 import type { Rec } from "./util.ts";
@@ -268,5 +268,42 @@ describe("the state", () => {
     expect(b.signal).toBe("2025-09-01T00:00:00.000Z");
     expect(b.slots).toHaveLength(48);
     expect(b.parents).toBe(2);
+  });
+});
+
+describe("the schedule", () => {
+  const refresh = { family: "daily" as const, signals: ["created_at", "updated_at"], source: "" };
+  const parents = Array.from({ length: 480 }, (_, i) => ({ key: `app-${i}`, row: { created_at: "2025-01-01T00:00:00Z", updated_at: "2025-01-01T00:00:00Z" } }));
+  const nowS = 1_800_000_000;
+  /** A state whose slot i was read i hours ago, a run 1 h ago. */
+  const aged = () => ({
+    signal: "2025-06-01T00:00:00Z",
+    slots: Array.from({ length: SLOTS }, (_, i) => [nowS - i * 3600, 0] as [number, number]),
+    ran_at: nowS - 3600,
+  });
+
+  it("reads every overdue slot and a share proportional to the time since the last run, stalest first", () => {
+    const plan = planStream("domains", refresh, parents, aged(), 24, nowS);
+    expect(plan.signalled.size).toBe(0); // nothing changed
+    const overdue = plan.candidates.filter((c) => c.overdue).map((c) => c.slot);
+    expect(overdue.sort((a, b) => a - b)).toEqual(Array.from({ length: SLOTS - 24 }, (_, i) => 24 + i)); // read 24 h ago or more
+    // The share of one hour of a 24-hour interval: 2 of 48 slots, the two stalest.
+    expect(plan.candidates.filter((c) => c.share).map((c) => c.slot)).toEqual([47, 46]);
+    expect(plan.credit).toBe(0);
+  });
+
+  it("spends the budget on the stalest slots of all streams first; a slot whose parents all changed costs nothing", () => {
+    const a = planStream("domains", refresh, parents, aged(), 24, nowS);
+    const b = planStream("collaborators", refresh, parents, { ...aged(), slots: aged().slots.map(([t]) => [t + 1800, 0] as [number, number]) }, 24, nowS);
+    const { chosen, left, spent } = allocate([...a.candidates, ...b.candidates], 50);
+    expect(spent).toBeLessThanOrEqual(50);
+    const staleness = (c: (typeof chosen)[number]) => c.staleness;
+    expect(Math.min(...chosen.map(staleness))).toBeGreaterThanOrEqual(Math.max(...left.filter((c) => c.cost > 0).map(staleness)));
+  });
+
+  it("reads a parent whose signal moved past the cutoff, or that is pending, whatever its slot", () => {
+    const changed = parents.map((p, i) => (i === 7 ? { ...p, row: { ...p.row, updated_at: "2025-07-01T00:00:00Z" } } : p));
+    const plan = planStream("domains", refresh, changed, { ...aged(), pending: ["app-9"] }, 24, nowS);
+    expect([...plan.signalled].sort()).toEqual(["app-7", "app-9"]);
   });
 });
