@@ -18,7 +18,8 @@ import { discoverEntry, planSync, runSync, selectedStreamIds } from "./singer/ru
 import type { PlannedStream } from "./singer/runner.ts";
 import type { StreamSummary } from "./singer/progress.ts";
 import { emptyState, State, unwrapState } from "./singer/state.ts";
-import { MessageWriter } from "./singer/writer.ts";
+import { mapPlan, writerFor } from "./singer/maps/writer.ts";
+import type { StreamMapper } from "./singer/maps/writer.ts";
 import { BatchFiles } from "./singer/batch.ts";
 import { logSummary } from "./singer/progress.ts";
 import { herokuClient, openSource, TAP } from "./tap.ts";
@@ -180,8 +181,8 @@ async function run(o: Options): Promise<number> {
       return 0;
     }
     if (o.mode === "test") {
-      // --test=schema, as the Meltano SDK does it: every stream's SCHEMA, whatever is selected.
-      const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes));
+      // --test=schema, as the Meltano SDK does it: every stream's SCHEMA, whatever is selected, through the stream maps.
+      const writer = writerFor(valueOf(mapPlan(settings, [])).mapper, (bytes) => runtime.writeStdout(bytes));
       for (const s of source.streams) {
         const key = s.defaultReplicationMethod === "INCREMENTAL" ? s.validReplicationKeys[0] : undefined;
         await writer.schema({ stream: s.id, schema: s.schema, key_properties: [...s.keyProperties], ...(key ? { bookmark_properties: [key] } : {}) });
@@ -189,16 +190,18 @@ async function run(o: Options): Promise<number> {
       await writer.flush();
       return 0;
     }
-    const plan = valueOf(planSync(source.streams, catalog, state, source.unavailable));
-    return await sync(settings, source, plan, state?.value ?? emptyState());
+    const planned = valueOf(planSync(source.streams, catalog, state, source.unavailable));
+    // Stream maps are checked against every planned stream here, before any output.
+    const { mapper, plan } = valueOf(mapPlan(settings, planned));
+    return await sync(settings, source, plan, state?.value ?? emptyState(), mapper);
   } finally {
     await source.close();
   }
 }
 
-async function sync(settings: Settings, source: Source, plan: readonly PlannedStream[], state: State): Promise<number> {
+async function sync(settings: Settings, source: Source, plan: readonly PlannedStream[], state: State, mapper?: StreamMapper): Promise<number> {
   const batches = settings.batch_config ? new BatchFiles(settings.batch_config, TAP.name) : undefined;
-  const writer = new MessageWriter((bytes) => runtime.writeStdout(bytes), undefined, batches);
+  const writer = writerFor(mapper, (bytes) => runtime.writeStdout(bytes), undefined, batches);
   const stop = new AbortController();
   let signalled: "SIGINT" | "SIGTERM" | undefined;
   const off = runtime.onSignal((signal) => {

@@ -9,6 +9,7 @@ import { addSecret, LEVELS, log } from "./log.ts";
 import { formatIssue } from "./zod-issues.ts";
 import { BatchConfig } from "./singer/batch.ts";
 import { getOwn, setOwn } from "./own.ts";
+import { MapSettingsShape } from "./map-settings.ts";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -114,6 +115,10 @@ export const Settings = z.object({
   rate_limit: RateLimitSettings.prefault({}).describe("How the tap shares the account's API rate limit."),
   refresh_hours: RefreshSettings.prefault({}).describe("Longest time a parent's children go unread when the parent shows no change, per stream family (README, Heroku API streams)."),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
+  ...MapSettingsShape,
+}).superRefine((s, ctx) => {
+  // The SDK's rule: flattening needs a depth.
+  if (s.flattening_enabled && s.flattening_max_depth === undefined) ctx.addIssue({ code: "custom", path: ["flattening_max_depth"], message: "is required when flattening_enabled is true (1 flattens one level)" });
 });
 
 export type Settings = z.infer<typeof Settings>;
