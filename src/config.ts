@@ -285,6 +285,12 @@ function fromEnv(raw: string, schema: JSONSchema7): unknown {
         }
       }
       return v === "" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
+    case "object": // stream_maps, stream_map_config: a JSON object
+      try {
+        return v.startsWith("{") ? JSON.parse(v) : raw;
+      } catch {
+        return raw;
+      }
     default:
       return raw;
   }

@@ -18,6 +18,7 @@ import { startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
 import { RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
 import { validate } from "./helpers/json-schema.ts";
+import { loadSettings } from "../src/config.ts";
 
 const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 const S = (type: string, extra: JSONSchema7 = {}): JSONSchema7 => ({ type: [type, "null"], ...extra } as JSONSchema7);
@@ -505,6 +506,27 @@ describe("the mapper's own rules", () => {
     expect(() => new StreamMapper({ stream_maps: { __else__: "keep" } })).toThrow(/only null/);
     expect(() => new StreamMapper({ stream_maps: { s: "x" } })).toThrow(/expected an object/);
     expect(() => new StreamMapper({ stream_maps: { s: { __else__: 1 } } })).toThrow(/only null/);
+  });
+});
+
+describe("the settings", () => {
+  const env = (vars: Record<string, string>) => loadSettings(["ENV"], { TAP_HEROKU_TOKEN: "t", ...vars });
+
+  it("come from TAP_HEROKU_* too: the objects as JSON", async () => {
+    const r = await env({ TAP_HEROKU_STREAM_MAPS: '{"apps": {"x": "md5(name)"}}', TAP_HEROKU_STREAM_MAP_CONFIG: '{"seed": "s"}', TAP_HEROKU_FLATTENING_ENABLED: "true", TAP_HEROKU_FLATTENING_MAX_DEPTH: "2" });
+    expect(r.ok && [r.value.stream_maps, r.value.stream_map_config, r.value.flattening_enabled, r.value.flattening_max_depth, r.value.flattening_max_key_length]).toEqual([{ apps: { x: "md5(name)" } }, { seed: "s" }, true, 2, 255]);
+  });
+
+  it.each([
+    [{ TAP_HEROKU_FLATTENING_ENABLED: "true" }, 'field "flattening_max_depth": is required when flattening_enabled is true'],
+    [{ TAP_HEROKU_STREAM_MAPS: '["apps"]' }, 'field "stream_maps": expected an object of stream names'],
+    [{ TAP_HEROKU_STREAM_MAPS: '{"apps": {"__key_properties__": "id"}}' }, 'field "stream_maps.apps.__key_properties__": expected a list of property names, or null for none'],
+    [{ TAP_HEROKU_STREAM_MAPS: '{"apps": {"__source__": "x", "__alias__": "y"}}' }, 'field "stream_maps.apps": give __source__'],
+    [{ TAP_HEROKU_STREAM_MAP_CONFIG: "3" }, 'field "stream_map_config": expected an object of values'],
+  ])("refuses %j with one line naming the field", async (vars, message) => {
+    const r = await env(vars);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error.message).toContain(message);
   });
 });
 
