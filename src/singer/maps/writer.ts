@@ -87,6 +87,7 @@ export function mapPlan(settings: MapSettings, plan: readonly PlannedStream[]): 
   }
   if (mapper.inactive) return ok({ mapper: undefined, plan: [...plan] });
   const kept: PlannedStream[] = [];
+  const removed: string[] = [];
   for (const p of plan) {
     let outs: OutputStream[];
     try {
@@ -95,9 +96,10 @@ export function mapPlan(settings: MapSettings, plan: readonly PlannedStream[]): 
       if (e instanceof MapConfigError) return fail(new UsageError(`config error: ${e.line}`));
       throw e;
     }
-    if (outs.length === 0) log.info(`${p.stream.id}: removed by stream_maps; not synced`);
+    if (outs.length === 0) removed.push(p.stream.id);
     else kept.push(p);
   }
+  if (removed.length) log.info(`stream_maps remove ${removed.length} selected stream(s), which are not read: ${removed.join(", ")}`);
   return ok({ mapper, plan: kept });
 }
 
