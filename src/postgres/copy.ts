@@ -2,15 +2,19 @@
 // streams with no round trip per batch and no new dependency. pg runs any
 // object with submit(connection) and the handle* methods (a "Submittable",
 // the way pg-cursor and pg-copy-streams plug in); the server sends one
-// CopyData message per row, which arrives here as a Buffer slice of the
-// socket's read. When the consumer is not ready (its promise is pending), the
-// socket is paused, so memory holds one socket read, not the table.
+// CopyData message per row.
+//
+// Rows are handed over strictly one after another: when the handler returns
+// a promise, the next row waits for it (so a bookmark saved, or a STATE line
+// written, after row n never sees row n+1 written before it), rows arriving
+// meanwhile are queued and the socket is paused. Memory holds at most one
+// socket read of rows, not the table, however slow the consumer.
 //
 // COPY takes no bound parameters: callers inline values with quoteLiteral().
 import type pg from "pg";
 
-/** A row of COPY text (without its newline); a pending promise means "wait before the next". */
-export type CopyRowHandler = (row: Buffer) => Promise<void> | void;
+/** Takes one row; a returned promise makes the next row wait for it. */
+export type CopyRowHandler<T> = (row: T) => Promise<void> | void;
 
 interface Connection {
   query(text: string): void;
@@ -23,24 +27,27 @@ export class CopyStopped extends Error {
   override readonly name = "CopyStopped";
 }
 
-export class CopyOut implements pg.Submittable {
+export class CopyOut<T> implements pg.Submittable {
   /** Rows received. */
   rows = 0;
-  /** Settles after ReadyForQuery and once every row handler's promise has settled. */
+  /** Settles after ReadyForQuery and once every row was handed over and its promise settled. */
   readonly done: Promise<number>;
   private resolve!: (n: number) => void;
   private reject!: (e: unknown) => void;
   private connection: Connection | undefined;
-  private pending = 0;
+  private readonly queue: (T | undefined)[] = [];
+  private head = 0;
+  private waiting = false;
   private paused = false;
-  private checkQueued = false;
   private failure: unknown;
   private finished = false;
   private settled = false;
 
   constructor(
     private readonly text: string,
-    private readonly onRow: CopyRowHandler,
+    /** Decodes a row at once: the Buffer is a slice of pg's read buffer, which pg reuses. */
+    private readonly decode: (row: Buffer) => T,
+    private readonly onRow: CopyRowHandler<T>,
   ) {
     this.done = new Promise((res, rej) => {
       this.resolve = res;
@@ -56,36 +63,55 @@ export class CopyOut implements pg.Submittable {
   }
 
   handleCopyData(msg: { chunk: Buffer }): void {
-    if (this.failure !== undefined) return; // the handler failed: drain the rest unread
+    if (this.failure !== undefined) return; // failed: the rest is read and dropped, the session stays usable
     this.rows++;
+    let row: T;
+    try {
+      row = this.decode(msg.chunk);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (!this.waiting) return this.deliver(row);
+    this.queue.push(row);
+    if (!this.paused) {
+      this.paused = true;
+      this.connection!.stream.pause();
+    }
+  }
+
+  private deliver(row: T): void {
     let p: Promise<void> | void;
     try {
-      p = this.onRow(msg.chunk);
+      p = this.onRow(row);
     } catch (e) {
       this.fail(e);
       return;
     }
     if (!p) return;
-    this.pending++;
+    this.waiting = true;
     p.then(
-      () => this.settle(),
+      () => this.next(),
       (e: unknown) => {
         this.fail(e);
-        this.settle();
+        this.next();
       },
     );
-    // Already-resolved promises settle in the microtasks queued before this check;
-    // only a promise still pending then (the writer waiting for stdout) pauses the socket.
-    if (!this.checkQueued) {
-      this.checkQueued = true;
-      queueMicrotask(() => {
-        this.checkQueued = false;
-        if (this.pending > 0 && !this.paused) {
-          this.paused = true;
-          this.connection!.stream.pause();
-        }
-      });
+  }
+
+  /** The handler is ready: hand over the rows that arrived meanwhile, then let the socket flow again. */
+  private next(): void {
+    this.waiting = false;
+    while (!this.waiting && this.head < this.queue.length) {
+      const row = this.queue[this.head]!;
+      this.queue[this.head++] = undefined;
+      if (this.failure === undefined) this.deliver(row);
     }
+    if (this.waiting) return;
+    this.queue.length = 0;
+    this.head = 0;
+    this.resume();
+    this.maybeEnd();
   }
 
   /**
@@ -116,21 +142,12 @@ export class CopyOut implements pg.Submittable {
   handleError(err: unknown): void {
     this.fail(err);
     this.finished = true;
-    this.resume();
     this.maybeEnd();
   }
 
   handleReadyForQuery(): void {
     this.finished = true;
     this.maybeEnd();
-  }
-
-  private settle(): void {
-    this.pending--;
-    if (this.pending === 0) {
-      this.resume();
-      this.maybeEnd();
-    }
   }
 
   private resume(): void {
@@ -142,12 +159,14 @@ export class CopyOut implements pg.Submittable {
 
   private fail(e: unknown): void {
     if (this.failure === undefined) this.failure = e ?? new Error("COPY failed");
-    // Keep reading: the server finishes the statement and the session stays usable.
+    // Queued rows are dropped; reading goes on, so the server finishes the statement.
+    this.queue.length = 0;
+    this.head = 0;
     this.resume();
   }
 
   private maybeEnd(): void {
-    if (this.settled || !this.finished || this.pending > 0) return;
+    if (this.settled || !this.finished || this.waiting) return;
     this.settled = true;
     if (this.failure !== undefined) this.reject(this.failure);
     else this.resolve(this.rows);

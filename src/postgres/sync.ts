@@ -157,7 +157,7 @@ async function copyRows(
   n: number,
   row: (fields: (string | null)[]) => Promise<void> | void,
 ): Promise<number> {
-  const copy = new CopyOut(text, (buf) => row(copyFields(buf, n)));
+  const copy = new CopyOut(text, (buf) => copyFields(buf, n), row);
   const stop = () => copy.abort();
   signal.addEventListener("abort", stop, { once: true });
   try {

@@ -1,7 +1,8 @@
 // The COPY reader (src/postgres/copy.ts) against the real server: COPY text is
 // split back into exactly the text a query returns, NULL and every escape
-// included; a consumer that is not ready pauses the socket, so rows stop
-// arriving instead of piling up in memory; errors reject and leave the session usable.
+// included; rows are handed over one after another; a consumer that is not
+// ready pauses the socket, so rows stop arriving instead of piling up in
+// memory; errors reject and leave the session usable.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { CopyOut, copyFields, quoteLiteral } from "../../src/postgres/copy.ts";
@@ -31,13 +32,20 @@ afterAll(async () => {
   await client?.end();
 });
 
-async function copyAll(text: string, n: number, onRow?: (fields: (string | null)[]) => Promise<void> | void): Promise<(string | null)[][]> {
+async function copyAll(
+  text: string,
+  n: number,
+  onRow?: (fields: (string | null)[], copy: CopyOut<(string | null)[]>) => Promise<void> | void,
+): Promise<(string | null)[][]> {
   const rows: (string | null)[][] = [];
-  const copy = new CopyOut(text, (buf) => {
-    const f = copyFields(buf, n);
-    rows.push(f);
-    return onRow?.(f);
-  });
+  const copy: CopyOut<(string | null)[]> = new CopyOut(
+    text,
+    (buf) => copyFields(buf, n),
+    (f) => {
+      rows.push(f);
+      return onRow?.(f, copy);
+    },
+  );
   void client.query(copy);
   expect(await copy.done).toBe(rows.length);
   return rows;
@@ -64,18 +72,17 @@ describe("backpressure", () => {
   it("pauses the socket while the consumer is not ready: rows stop arriving instead of piling up", async () => {
     // 20,000 rows of 1 KB. The consumer stalls for 300 ms at row 100; on loopback the
     // server could send the whole 20 MB in that time if nothing paused the socket.
-    let stalled = false;
-    let duringStall = 0;
+    let receivedAtStall = 0;
+    let receivedDuringStall = 0;
     let paused = false;
     const stream = (client as unknown as { connection: { stream: { isPaused(): boolean } } }).connection.stream;
-    const rows = await copyAll("COPY (SELECT id, pad FROM wide ORDER BY id) TO STDOUT", 2, (f) => {
-      if (stalled) duringStall++;
+    const rows = await copyAll("COPY (SELECT id, pad FROM wide ORDER BY id) TO STDOUT", 2, (f, copy) => {
       if (f[0] !== "100") return;
-      stalled = true;
+      receivedAtStall = copy.rows;
       return new Promise<void>((resolve) =>
         setTimeout(() => {
           paused = stream.isPaused();
-          stalled = false;
+          receivedDuringStall = copy.rows - receivedAtStall;
           resolve();
         }, 300),
       );
@@ -83,8 +90,20 @@ describe("backpressure", () => {
     expect(rows).toHaveLength(20000);
     expect(paused).toBe(true);
     // What was already in hand when the stall began (one socket read), not the table.
-    expect(duringStall).toBeLessThan(300);
+    expect(receivedDuringStall).toBeLessThan(300);
     expect(stream.isPaused()).toBe(false);
+  });
+
+  it("hands rows over one after another: the next row waits for the previous row's promise", async () => {
+    const events: string[] = [];
+    await copyAll("COPY (SELECT id FROM wide WHERE id <= 50 ORDER BY id) TO STDOUT", 1, (f) => {
+      events.push(`row ${f[0]}`);
+      if (Number(f[0]) % 10 !== 0) return Promise.resolve();
+      // A bookmark save that takes a while (a STATE line waiting for stdout).
+      return new Promise<void>((resolve) => setTimeout(() => (events.push(`saved ${f[0]}`), resolve()), 5));
+    });
+    expect(events).toHaveLength(55);
+    for (const n of [10, 20, 30, 40]) expect(events.indexOf(`saved ${n}`)).toBe(events.indexOf(`row ${n}`) + 1);
   });
 
   it("rejects with the server's error, and with the consumer's; the session stays usable", async () => {
