@@ -36,8 +36,8 @@ export async function databaseStreams(
   for (const name of intro.denied) {
     log.warn(`${session.label}: ${name} is left out of the catalog: permission denied for this credential`);
   }
-  // Discovery is done; syncs reopen the session when they need it.
-  await session.reset();
+  // Discovery is done; a sync that follows soon takes the same connection.
+  session.release();
   const streams = tableStreams(info, intro, session, settings, taken);
   const denied = new Map<string, string>();
   for (const r of intro.deniedRelations) {
