@@ -179,11 +179,13 @@ async function syncTop(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContex
   let newest = since;
 
   const result = { complete: true };
-  for await (const page of walk(deps.client, spec, withQuery(spec, spec.path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-    newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
-    if (ctx.signal.aborted) return;
-    // Ascending by the replication key: every record up to `newest` is written.
-    if (key && page.ordered && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+  for (const path of withQuery(spec, spec.path, ctx)) {
+    for await (const page of walk(deps.client, spec, path, { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
+      newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
+      if (ctx.signal.aborted) return;
+      // Ascending by the replication key: every record up to `newest` is written.
+      if (key && page.ordered && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+    }
   }
   if (collect && result.complete) deps.registry.offer(spec.stream, collect);
   if (key) {
@@ -264,13 +266,15 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
       const sinceMs = since ? Date.parse(since) : undefined;
       const result = { complete: true };
       try {
-        for await (const page of walk(deps.client, spec, withQuery(spec, path, ctx), { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-          await writePage(page.items, parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, undefined);
-          // A child still pending changes again without any parent signal: read this parent next run too.
-          if (page.items.some((it) => it.status === "pending")) pending.add(pkey);
-          if (ctx.signal.aborted) {
-            complete = false;
-            return;
+        for (const windowed of withQuery(spec, path, ctx)) {
+          for await (const page of walk(deps.client, spec, windowed, { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
+            await writePage(page.items, parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, undefined);
+            // A child still pending changes again without any parent signal: read this parent next run too.
+            if (page.items.some((it) => it.status === "pending")) pending.add(pkey);
+            if (ctx.signal.aborted) {
+              complete = false;
+              return;
+            }
           }
         }
       } catch (e) {
@@ -306,20 +310,38 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
 // ------------------------------------------------------------------ usage query
 
 /**
- * Adds the required query (usage lists: `start` and `end`) from the catalog's
- * `query` templates: `start_date:YYYY-MM-DD` is the start_date setting,
- * `now:YYYY-MM` the time of the run (UTC).
+ * The paths to read for a stream with query parameters (the usage streams:
+ * `start` from start_date, `end` today). Heroku refuses a long range (422 "The
+ * requested usage range is too large"), so the range is read in windows: a
+ * year of days, or ten years of months, a request. Without a query: the path.
  */
-function withQuery(spec: HerokuStreamSpec, path: string, ctx: SyncContext): string {
-  if (!spec.query) return path;
-  const params = new URLSearchParams();
+function withQuery(spec: HerokuStreamSpec, path: string, ctx: SyncContext): string[] {
+  if (!spec.query) return [path];
+  const values: Record<string, { at: string; format: string }> = {};
   for (const [name, template] of Object.entries(spec.query)) {
     const [source, format = "YYYY-MM-DD"] = template.split(":");
     const at = source === "start_date" ? ctx.startDate : source === "now" ? new Date().toISOString() : undefined;
     if (at === undefined) {
       throw new StreamSkipped(`stream ${spec.stream} needs the start_date setting (it is sent as \`${name}\`); set start_date to read it`);
     }
-    params.set(name, format === "YYYY-MM" ? at.slice(0, 7) : at.slice(0, 10));
+    values[name] = { at, format: format! };
   }
-  return `${path}?${params.toString()}`;
+  const query = (v: Record<string, string>) => `${path}?${new URLSearchParams(v).toString()}`;
+  const text = (at: string, format: string) => (format === "YYYY-MM" ? at.slice(0, 7) : at.slice(0, 10));
+  const { start, end } = values;
+  if (!start || !end || start.format !== end.format) return [query(Object.fromEntries(Object.entries(values).map(([n, v]) => [n, text(v.at, v.format)])))];
+  const monthly = start.format === "YYYY-MM";
+  const windows: string[] = [];
+  const last = new Date(text(end.at, end.format) + (monthly ? "-01" : "") + "T00:00:00Z");
+  for (let from = new Date(text(start.at, start.format) + (monthly ? "-01" : "") + "T00:00:00Z"); from <= last; ) {
+    const to = new Date(from);
+    if (monthly) to.setUTCMonth(to.getUTCMonth() + 119);
+    else to.setUTCDate(to.getUTCDate() + 365);
+    const until = to < last ? to : last;
+    windows.push(query({ start: text(from.toISOString(), start.format), end: text(until.toISOString(), end.format) }));
+    from = new Date(until);
+    if (monthly) from.setUTCMonth(from.getUTCMonth() + 1);
+    else from.setUTCDate(from.getUTCDate() + 1);
+  }
+  return windows;
 }

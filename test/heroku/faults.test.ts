@@ -48,15 +48,46 @@ describe("faults", () => {
   });
 
   it("another 4xx fails that stream with Heroku's message and Request-Id; the others complete, exit 1", async () => {
-    const sim = await startSimulator({ apps: 3 });
+    // A usage range the tap's year-long windows exceed: Heroku answers 422.
+    const sim = await startSimulator({ apps: 3, usageMaxDays: 30 });
     try {
-      // usage without an end the simulator accepts: a start_date too far back is refused with 422
       const config = configFile({ api_url: sim.url, start_date: "2015-01-01" });
       const catalog = await discover(config);
       const run = await sync(config, catalog, ["team_daily_usage", "regions"]);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/ERROR team_daily_usage: failed: GET \/teams\/[^ ]+\/usage\/daily\?start=2015-01-01&end=\S+: 422 invalid_params: .* \(Request-Id [0-9a-f-]{36}\)/);
       expect(recordsOf(run.messages()).get("regions")!.length).toBe(sim.total("/regions"));
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe("a usage range longer than Heroku accepts", () => {
+  it("is read in windows of a year: every day from start_date to today, no 422", async () => {
+    const sim = await startSimulator({ apps: 3 });
+    try {
+      const config = configFile({ api_url: sim.url, start_date: "2020-01-01" });
+      const catalog = await discover(config);
+      sim.resetLog();
+      const run = await sync(config, catalog, ["team_daily_usage"]);
+      expect(run.code, run.stderr).toBe(0);
+      const teams = new Set(sim.requests.filter((r) => r.path.includes("/usage/daily")).map((r) => r.path.split("/")[2]));
+      const today = new Date().toISOString().slice(0, 10);
+      for (const team of teams) {
+        const windows = sim.requests
+          .filter((r) => r.path.startsWith(`/teams/${team}/usage/daily`))
+          .map((r) => r.query as { start: string; end: string });
+        expect(windows[0]!.start).toBe("2020-01-01");
+        expect(windows.at(-1)!.end).toBe(today);
+        for (const [i, w] of windows.entries()) {
+          expect((Date.parse(w.end) - Date.parse(w.start)) / 86_400_000, JSON.stringify(w)).toBeLessThanOrEqual(365);
+          if (i > 0) expect(Date.parse(w.start) - Date.parse(windows[i - 1]!.end)).toBe(86_400_000); // contiguous
+        }
+      }
+      expect(teams.size).toBeGreaterThan(0);
+      expect(sim.requests.filter((r) => r.status === 422)).toEqual([]);
+      expect(recordsOf(run.messages()).get("team_daily_usage")!.length).toBeGreaterThan(0);
     } finally {
       await sim.close();
     }

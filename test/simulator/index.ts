@@ -66,6 +66,8 @@ export interface SimulatorOptions {
   postgresApps?: number;
   /** Heroku Postgres add-ons on each of those apps; default 1 */
   postgresPerApp?: number;
+  /** Longest daily usage range the usage endpoints accept; default 400 days. */
+  usageMaxDays?: number;
   /** path template -> Range fields refused with 416; default none */
   refuseRanges?: Record<string, string[]>;
 }
@@ -126,6 +128,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       postgresApps: opts.postgresApps ?? 1,
       postgresPerApp: opts.postgresPerApp ?? 1,
       configVars: opts.configVars ?? {},
+      ...(opts.usageMaxDays !== undefined ? { usageMaxDays: opts.usageMaxDays } : {}),
     },
     schema,
   );

@@ -120,7 +120,7 @@ function usage(kind: "team" | "enterprise-account", period: "daily" | "monthly")
         throw new HttpProblem(422, "invalid_params", `start and end must be formatted as ${period === "daily" ? "YYYY-MM-DD" : "YYYY-MM"}.`);
       }
       const keys = period === "daily" ? days(start, end) : months(start, end);
-      if (keys.length > (period === "daily" ? MAX_DAYS : MAX_MONTHS)) throw new HttpProblem(422, "invalid_params", "The requested usage range is too large.");
+      if (keys.length > (period === "daily" ? (w.opts.usageMaxDays ?? MAX_DAYS) : MAX_MONTHS)) throw new HttpProblem(422, "invalid_params", "The requested usage range is too large.");
       const members = kind === "team" ? teamApps(w, owner).slice(0, 3) : w.all("teams").filter((t) => ref(t.enterprise_account)?.id === owner.id);
       return keys.map((k) => {
         const key = `usage|${String(owner.id)}|${k}`;

@@ -22,6 +22,8 @@ export interface WorldOptions {
   postgresApps: number;
   postgresPerApp: number;
   configVars: Record<string, Record<string, string>>;
+  /** Longest daily usage range accepted (longer: 422 "The requested usage range is too large."). */
+  usageMaxDays?: number;
 }
 
 export interface FixContext {
