@@ -5,15 +5,21 @@
 //
 // Out of scope, and why: fake_credit_card_number, fake_email_seed_instance and
 // fake_email_seed_class need Faker (a Python library; a map naming `fake`
-// fails at startup, tested below); aliased_stream_batch is BATCH mode (its
-// own writer); flatten_all_with_dot_separator passes with flattening_separator.
+// fails at startup, tested below); aliased_stream_batch snapshots a BATCH
+// message for a file its test stream pretends to have written (maps with the
+// tap's real BATCH files are tested on the writer below).
 import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JSONSchema7 } from "json-schema";
 import { MapConfigError, StreamMapper } from "../src/singer/maps/mapper.ts";
 import type { MapSettings } from "../src/singer/maps/mapper.ts";
 import { MappedWriter } from "../src/singer/maps/writer.ts";
 import { RawJson } from "../src/singer/messages.ts";
+import { BatchConfig, BatchFiles } from "../src/singer/batch.ts";
 import { startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
 import { RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
@@ -572,6 +578,21 @@ describe("the writer", () => {
       await w.record("t", new RawJson(row), "2024-01-01T00:00:00.000Z");
     });
     expect(lines[1]).toBe(`{"type":"RECORD","stream":"t","record":${row},"time_extracted":"2024-01-01T00:00:00.000Z"}`);
+  });
+
+  it("works with BATCH mode: each output stream gets its own files of mapped records", async () => {
+    const root = pathToFileURL(mkdtempSync(join(tmpdir(), "tap-heroku-maps-batch-"))).href;
+    const batches = new BatchFiles(BatchConfig.parse({ encoding: { format: "jsonl", compression: "none" }, storage: { root } }), "tap-heroku");
+    const lines: string[] = [];
+    const w = new MappedWriter(new StreamMapper({ stream_maps: { t: { __alias__: "t2", name: null }, t_big: { __source__: "t", __filter__: "id > 1", __else__: null } } }), async (b) => void lines.push(...new TextDecoder().decode(b).split("\n").filter(Boolean)), undefined, batches);
+    await w.schema({ stream: "t", schema, key_properties: ["id"] });
+    await w.record("t", new RawJson('{"id":1,"n":1.5,"name":"a"}'), "2024-01-01T00:00:00.000Z");
+    await w.record("t", new RawJson('{"id":9007199254740993,"n":2.5,"name":"b"}'), "2024-01-01T00:00:00.000Z");
+    await w.state({ bookmarks: { t: {} } });
+    await w.flush();
+    const batch = lines.map((l) => JSON.parse(l)).filter((m) => m.type === "BATCH") as { stream: string; manifest: string[] }[];
+    const files = Object.fromEntries(batch.map((b) => [b.stream, b.manifest.flatMap((u) => readFileSync(fileURLToPath(u), "utf8").trimEnd().split("\n"))]));
+    expect(files).toEqual({ t2: ['{"id":1,"n":1.5}', '{"id":9007199254740993,"n":2.5}'], t_big: ['{"id":9007199254740993}'] });
   });
 
   it("a removed stream writes nothing", async () => {
