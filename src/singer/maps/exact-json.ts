@@ -6,6 +6,8 @@
 // back as the same digits.
 import { setOwn } from "../../own.ts";
 
+const LONG_NUMBER = /[\d.]{16}/;
+
 /** A JSON number a double would round, kept as its text. */
 export class ExactNumber {
   constructor(readonly text: string) {}
@@ -13,10 +15,19 @@ export class ExactNumber {
   toNumber(): number {
     return Number(this.text);
   }
+  /** JSON.stringify cannot write it exactly: refuse, so stringifyExact takes its own path. */
+  toJSON(): never {
+    throw new TypeError("ExactNumber");
+  }
 }
 
-/** Parses JSON text, keeping every number exact. */
+/**
+ * Parses JSON text, keeping every number exact. Text with no run of 16 digits
+ * and dots has no number a double would change, so JSON.parse (ten times
+ * faster) reads it; the rest is read here.
+ */
 export function parseExact(text: string): unknown {
+  if (!LONG_NUMBER.test(text)) return JSON.parse(text);
   let i = 0;
   const ws = () => {
     while (i < text.length && (text[i] === " " || text[i] === "\n" || text[i] === "\r" || text[i] === "\t")) i++;
@@ -99,7 +110,19 @@ function exactNumber(lit: string, integer: boolean): number | bigint | ExactNumb
  * JSON text of a value that may hold bigint and ExactNumber (written as their
  * digits); `extra` encodes anything else that is not JSON (dates), or throws.
  */
-export function stringifyExact(value: unknown, extra: (v: unknown) => unknown = () => undefined): string {
+export function stringifyExact(value: unknown, extra?: (v: unknown) => unknown): string {
+  if (!extra) {
+    // JSON.stringify is several times faster and throws on what it cannot write exactly (bigint, ExactNumber).
+    try {
+      return JSON.stringify(value) ?? "null";
+    } catch {
+      return stringifySlow(value, () => undefined);
+    }
+  }
+  return stringifySlow(value, extra);
+}
+
+function stringifySlow(value: unknown, extra: (v: unknown) => unknown): string {
   if (value === null || value === undefined) return "null";
   switch (typeof value) {
     case "string":
@@ -112,12 +135,12 @@ export function stringifyExact(value: unknown, extra: (v: unknown) => unknown = 
       return value.toString();
   }
   if (value instanceof ExactNumber) return value.text;
-  if (Array.isArray(value)) return `[${value.map((v) => stringifyExact(v, extra)).join(",")}]`;
+  if (Array.isArray(value)) return `[${value.map((v) => stringifySlow(v, extra)).join(",")}]`;
   const replaced = extra(value);
-  if (replaced !== undefined) return stringifyExact(replaced, extra);
+  if (replaced !== undefined) return stringifySlow(replaced, extra);
   if (typeof value === "object") {
     const parts: string[] = [];
-    for (const [k, v] of Object.entries(value as object)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${stringifyExact(v, extra)}`);
+    for (const [k, v] of Object.entries(value as object)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${stringifySlow(v, extra)}`);
     return `{${parts.join(",")}}`;
   }
   throw new TypeError(`cannot encode a ${typeof value} as JSON`);
