@@ -54,9 +54,8 @@ export function meltanoSettings(): Setting[] {
  * selects `*.*`, every stream, every table of every database included.
  */
 export function defaultSelect(): string[] {
-  return streamDefinitions()
-    .filter((d) => d.selected_by_default)
-    .map((d) => `${d.stream}.*`);
+  // postgres_databases (the inventory of the databases found) is selected by default too.
+  return [...streamDefinitions().filter((d) => d.selected_by_default).map((d) => `${d.stream}.*`), "postgres_databases.*"];
 }
 
 /** The plugin definition as YAML (a small, fixed shape: no YAML library needed). */

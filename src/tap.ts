@@ -65,7 +65,7 @@ export async function openSource(settings: Settings, shared?: HerokuClient): Pro
   const heroku = await openHeroku(settings, client);
   const pg = await openPostgres(settings, client);
   return {
-    streams: [...heroku.streams, ...pg.streams],
+    streams: [...heroku.streams, ...(pg.inventory ? [pg.inventory] : []), ...pg.streams],
     client,
     // Databases that cannot be reached and tables the credential may no longer read:
     // a catalog that selects them skips them with the reason instead of failing.

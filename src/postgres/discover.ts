@@ -24,7 +24,24 @@ export interface Candidate {
   readonly addonName: string;
   readonly app: string;
   readonly attachment: string;
+  /** Every attachment name of the add-on on that app (DATABASE, HEROKU_POSTGRESQL_RED, ...). */
+  readonly attachments: readonly string[];
+  /** e.g. heroku-postgresql:essential-0, from the add-on listing. */
+  readonly plan: string | undefined;
   readonly url: UrlSource;
+}
+
+/** What discovery learnt of one add-on, for the postgres_databases stream (inventory.ts). */
+export interface InventoryRow {
+  readonly candidate: Candidate;
+  /** Unset when the database could not be reached (then `reason` says why). */
+  readonly facts?: DatabaseFacts;
+  readonly reason?: string;
+  readonly role?: "leader" | "follower";
+  /** The leader's add-on, for a follower whose leader was found too. */
+  readonly leader?: Candidate;
+  /** The add-on the logical database's tables are read from. */
+  readonly readFrom?: boolean;
 }
 
 /** A logical database: a leader and its followers, or a lone follower. */
@@ -101,6 +118,8 @@ export async function findCandidates(client: HerokuClient, apps: readonly string
         addonName: String(addon.name),
         app,
         attachment: String(att.name),
+        attachments: attachments.filter((a) => String(a.addon?.id) === id).map((a) => String(a.name)).sort(),
+        plan: addon.plan?.name,
         url: async (fresh) => {
           if (fresh || known === undefined) {
             const again = (await configVars(client, app))[varName];
@@ -148,6 +167,18 @@ interface Identity {
   readonly follower: boolean;
   /** Same for a leader and its physical followers. */
   readonly key: string;
+  /** What the database says of itself, for the postgres_databases stream. */
+  readonly facts: DatabaseFacts;
+}
+
+/** One cheap query's answers (text, as the server renders them: sizes stay exact). */
+export interface DatabaseFacts {
+  readonly version: string;
+  readonly size_bytes: string;
+  readonly connections: string;
+  readonly max_connections: string;
+  readonly lag_s: string | null;
+  readonly tables: string;
 }
 
 /**
@@ -158,7 +189,7 @@ interface Identity {
 export async function groupDatabases(
   candidates: readonly Candidate[],
   settings: PostgresSettings,
-): Promise<{ databases: LogicalDatabase[]; unreachable: { candidate: Candidate; reason: string }[] }> {
+): Promise<{ databases: LogicalDatabase[]; unreachable: { candidate: Candidate; reason: string }[]; inventory: InventoryRow[] }> {
   const probed: { c: Candidate; session: Session; id: Identity }[] = [];
   const unreachable: { candidate: Candidate; reason: string }[] = [];
   await Promise.all(
@@ -181,6 +212,7 @@ export async function groupDatabases(
   const groups = new Map<string, typeof probed>();
   for (const p of probed) groups.set(p.id.key, [...(groups.get(p.id.key) ?? []), p]);
   const out: LogicalDatabase[] = [];
+  const inventory: InventoryRow[] = [];
   for (const members of groups.values()) {
     const leader = members.find((m) => !m.id.follower);
     const follower = members.find((m) => m.id.follower);
@@ -191,16 +223,37 @@ export async function groupDatabases(
       log.info(`${named.c.addonName}: ${members.length - 1} more add-on(s) serve the same database (${members.filter((m) => m !== named).map((m) => m.c.addonName).join(", ")}); reading from ${read.c.addonName}`);
     }
     out.push({ named: named.c, readFrom: read.c, session: read.session });
+    for (const m of members) {
+      inventory.push({ candidate: m.c, facts: m.id.facts, role: m.id.follower ? "follower" : "leader", leader: leader && m !== leader ? leader.c : undefined, readFrom: m === read });
+    }
   }
-  return { databases: out.sort((a, b) => a.named.addonName.localeCompare(b.named.addonName)), unreachable };
+  for (const u of unreachable) inventory.push({ candidate: u.candidate, reason: u.reason });
+  inventory.sort((a, b) => a.candidate.addonName.localeCompare(b.candidate.addonName));
+  return { databases: out.sort((a, b) => a.named.addonName.localeCompare(b.named.addonName)), unreachable, inventory };
 }
 
 async function identify(session: Session): Promise<Identity> {
   const client = await session.open();
-  const r = await client.query<{ follower: string; db: string; dboid: string }>(
-    "SELECT pg_is_in_recovery()::text AS follower, current_database() AS db, (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = current_database()) AS dboid",
+  const r = await client.query<{ follower: string; db: string; dboid: string } & DatabaseFacts>(
+    `SELECT pg_is_in_recovery()::text AS follower, current_database() AS db,
+            (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = current_database()) AS dboid,
+            current_setting('server_version') AS version,
+            pg_catalog.pg_database_size(current_database())::text AS size_bytes,
+            (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = current_database())::text AS connections,
+            current_setting('max_connections') AS max_connections,
+            CASE WHEN pg_is_in_recovery() THEN round(extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp()), 3)::text END AS lag_s,
+            (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%')::text AS tables`,
   );
   const row = r.rows[0]!;
+  const facts: DatabaseFacts = {
+    version: row.version,
+    size_bytes: row.size_bytes,
+    connections: row.connections,
+    max_connections: row.max_connections,
+    lag_s: row.lag_s,
+    tables: row.tables,
+  };
   let system = "";
   try {
     // A physical follower shares the leader's system identifier; reading it may need pg_monitor.
@@ -209,5 +262,5 @@ async function identify(session: Session): Promise<Identity> {
   } catch {
     // Heroku database names are random and a follower keeps its leader's: name and oid suffice.
   }
-  return { follower: row.follower === "true", key: `${system}/${row.db}/${row.dboid}` };
+  return { follower: row.follower === "true", key: `${system}/${row.db}/${row.dboid}`, facts };
 }

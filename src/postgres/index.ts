@@ -7,6 +7,8 @@ import type { Stream } from "../singer/stream.ts";
 import { log } from "../log.ts";
 import { databaseStreams } from "./database.ts";
 import { findCandidates, groupDatabases } from "./discover.ts";
+import type { InventoryRow } from "./discover.ts";
+import { inventoryStream } from "./inventory.ts";
 import type { Session } from "./session.ts";
 import { aliasOf } from "./streams.ts";
 
@@ -23,6 +25,8 @@ export interface PostgresSource {
    * catalog was made), with the reason; to be skipped like `unavailable`.
    */
   readonly denied: ReadonlyMap<string, string>;
+  /** postgres_databases, the inventory of the databases found (inventory.ts); unset when discovery is off. */
+  readonly inventory?: Stream;
   close(): Promise<void>;
 }
 
@@ -34,6 +38,8 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
   const streams: Stream[] = [];
   const close = async () => void (await Promise.all(sessions.map((s) => s.close())));
   if (!pg.enabled) return { streams, unavailable, denied, close };
+  let inventory: readonly InventoryRow[] = [];
+  const inventoryOut = inventoryStream(() => inventory);
 
   let candidates;
   try {
@@ -45,9 +51,11 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
       throw new RunError(`cannot reach the Heroku API at ${settings.api_url}: ${e.message}`, { fatal: true, cause: e });
     }
     log.warn(`Heroku Postgres databases are left out: ${e instanceof Error ? e.message : String(e)}`);
-    return { streams, unavailable, denied, close };
+    return { streams, unavailable, denied, close, inventory: inventoryOut };
   }
-  const { databases, unreachable } = await groupDatabases(candidates, pg);
+  const grouped = await groupDatabases(candidates, pg);
+  const { databases, unreachable } = grouped;
+  inventory = grouped.inventory;
   for (const u of unreachable) unavailable.set(`${aliasOf(u.candidate.addonName)}-`, u.reason);
   const taken = new Set<string>();
   for (const db of databases) {
@@ -74,5 +82,5 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
       log.warn(`${why}; its tables are left out of this run`);
     }
   }
-  return { streams, unavailable, denied, close };
+  return { streams, unavailable, denied, close, inventory: inventoryOut };
 }
