@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
+import { attachDatabase, startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
 import { command, ROOT, runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { meltanoCatalog, runDir, yamlSelect } from "./helpers/meltano.ts";
@@ -35,9 +35,7 @@ beforeAll(async () => {
   sim = await startSimulator({ apps: 2, postgresApps: 1 });
   dbUrl = await createDatabase("tap_meltano", SCRIPT);
   const url = await readerRole("tap_meltano", "tap_meltano_reader");
-  const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
-  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
-  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  const app = attachDatabase(sim, url);
   config = { token: "test-token", api_url: sim.url, apps: [app], postgres: { schemas: ["public"] } };
   const run = await runTap(["--config", runDir(config).config, "--discover"]);
   expect(run.code, run.stderr).toBe(0);

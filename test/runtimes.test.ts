@@ -3,7 +3,7 @@
 // streams and the fixture database's every type; only the extraction time and
 // the FULL_TABLE pass's version (a timestamp) may differ.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
+import { attachDatabase, startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { createDatabase, readerRole } from "./postgres/helpers.ts";
@@ -16,9 +16,7 @@ beforeAll(async () => {
   sim = await startSimulator({ apps: 3, postgresApps: 1 });
   await createDatabase("tap_runtimes");
   const url = await readerRole("tap_runtimes", "tap_runtimes_reader");
-  const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
-  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
-  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  attachDatabase(sim, url);
   config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { batch_size: 100 } } })["c.json"]!;
   const discover = await runTap(["--config", config, "--discover"]);
   expect(discover.code, discover.stderr).toBe(0);

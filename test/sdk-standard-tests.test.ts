@@ -6,7 +6,7 @@
 // (is_datetime, is_boolean, is_integer, is_numeric, is_object, not_null).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JSONSchema7 } from "json-schema";
-import { startSimulator } from "./simulator/index.ts";
+import { attachDatabase, startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
 import type { TapRun } from "./helpers/tap.ts";
@@ -27,9 +27,7 @@ beforeAll(async () => {
   sim = await startSimulator({ apps: 3, postgresApps: 1 });
   await createDatabase("tap_sdk_standard");
   const url = await readerRole("tap_sdk_standard", "tap_sdk_standard_reader");
-  const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
-  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
-  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  attachDatabase(sim, url);
   // start_date fills the usage streams' required date range (they return nothing without one).
   config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, start_date: "2020-01-01" } })["c.json"]!;
   const discover = await runTap(["--config", config, "--discover"]);

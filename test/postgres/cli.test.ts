@@ -2,7 +2,7 @@
 // API simulator, a FULL_TABLE sync killed part way (SIGKILL) and resumed from
 // the last STATE it wrote, and no credential on stdout or stderr.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
+import { attachDatabase, startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { parseMessages, runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import type { Message } from "../../src/singer/messages.ts";
@@ -24,9 +24,7 @@ beforeAll(async () => {
   sim = await startSimulator({ apps: 2, postgresApps: 1 });
   await createDatabase("tap_pg_cli", SCRIPT);
   const url = await readerRole("tap_pg_cli", "tap_pg_cli_reader");
-  const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
-  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
-  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  const app = attachDatabase(sim, url);
   files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: 500, schemas: ["public"] } } });
 });
 afterAll(async () => {

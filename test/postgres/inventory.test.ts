@@ -3,7 +3,7 @@
 // attachments, version, size, connections, tables, role, and why one could not
 // be reached; no extra request, no secret in a row.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
+import { appsWithPostgres, attachDatabase, startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 import { createDatabase, readerRole, sql } from "./helpers.ts";
@@ -23,10 +23,9 @@ beforeAll(async () => {
   sim = await startSimulator({ apps: 4, postgresApps: 2 });
   const admin = await createDatabase("tap_inventory", SCRIPT);
   url = await readerRole("tap_inventory", "tap_inventory_reader");
-  apps = (sim.items("/apps") as { name: string }[]).map((a) => a.name).filter((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"));
-  const vars = (app: string) => (sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[]).map((a) => `${a.name}_URL`);
-  sim.setConfigVars(apps[0]!, Object.fromEntries(vars(apps[0]!).map((v) => [v, url])));
-  sim.setConfigVars(apps[1]!, Object.fromEntries(vars(apps[1]!).map((v) => [v, "postgres://someone-inv:pw-inventory-secret@127.0.0.1:9/gone"])));
+  apps = appsWithPostgres(sim);
+  attachDatabase(sim, url, apps[0]);
+  attachDatabase(sim, "postgres://someone-inv:pw-inventory-secret@127.0.0.1:9/gone", apps[1]);
   expect(admin).toBeTruthy();
 });
 afterAll(() => sim?.close());

@@ -7,7 +7,7 @@
 // vanished) and is how prototype pollution starts. stdout is read with
 // JSON.parse, which keeps __proto__ as an own key, not through zod (which drops it).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
+import { attachDatabase, startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import { createDatabase, readerRole } from "../postgres/helpers.ts";
@@ -46,9 +46,7 @@ beforeAll(async () => {
   sim = await startSimulator({ apps: 2, postgresApps: 1 });
   await createDatabase("tap_special_names", SCRIPT);
   const url = await readerRole("tap_special_names", "tap_special_reader");
-  const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
-  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
-  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  attachDatabase(sim, url);
   config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { schemas: ["public"], batch_size: 10 } } })["c.json"]!;
   const run = await runTap(["--config", config, "--discover"]);
   expect(run.code, run.stderr).toBe(0);

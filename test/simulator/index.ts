@@ -214,3 +214,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     onRequest: (hook) => void (server.hook = hook),
   };
 }
+
+/** The apps the simulator gave a Heroku Postgres add-on, in the order /apps lists them. */
+export function appsWithPostgres(sim: Simulator): string[] {
+  return (sim.items("/apps") as { name: string }[])
+    .map((a) => a.name)
+    .filter((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"));
+}
+
+/**
+ * Points every attachment of an app's Heroku Postgres add-ons at `url`, as
+ * Heroku does with `<ATTACHMENT>_URL` config vars; returns the app's name
+ * (by default the first app with Postgres).
+ */
+export function attachDatabase(sim: Simulator, url: string, app = appsWithPostgres(sim)[0]!): string {
+  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
+  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, url])));
+  return app;
+}
