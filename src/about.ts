@@ -2,9 +2,13 @@
 import { settingLeaves, settingsJsonSchema } from "./config.ts";
 import { TAP } from "./tap.ts";
 
+/** The Meltano SDK's --about fields (its env_var_prefix included), the runtime where the SDK names Python's versions. */
 export function aboutJson(): Record<string, unknown> {
-  return { ...TAP, settings: settingsJsonSchema() };
+  return { ...TAP, settings: settingsJsonSchema(), env_var_prefix: "TAP_HEROKU_", supported_runtimes: SUPPORTED_RUNTIMES };
 }
+
+/** What the tap is tested on (README: Supported runtimes). */
+const SUPPORTED_RUNTIMES = ["node >=20.18.1 (tested: 20, 22, 24)", "deno 2"];
 
 /** The settings as a Markdown table (also the README's settings reference). */
 export function settingsTable(): string {
@@ -44,6 +48,8 @@ export function aboutText(): string {
     `Name: ${TAP.name}`,
     `Description: ${TAP.description}`,
     `Version: ${TAP.version}`,
+    "Supported Runtimes:",
+    ...SUPPORTED_RUNTIMES.map((r) => `  - ${r}`),
     "Capabilities:",
     ...TAP.capabilities.map((c) => `  - ${c}`),
     "Settings:",

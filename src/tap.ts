@@ -20,7 +20,7 @@ export const TAP = {
   name: "tap-heroku",
   description: pkg.description,
   version: pkg.version,
-  capabilities: ["catalog", "discover", "state", "about", "activate-version", "test", "batch", "stream-maps", "schema-flattening"],
+  capabilities: ["catalog", "discover", "state", "about", "activate-version", "test", "batch", "stream-maps", "schema-flattening", "structured-logging"],
 } as const;
 
 export interface Source {

@@ -295,8 +295,9 @@ describe("the Meltano SDK's other CLI forms", () => {
   it("--about --format text lists the capabilities and each setting with its variable", async () => {
     const run = await runTap(["--about", "--format", "text"]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^Name: tap-heroku\nDescription: .+\nVersion: \d+\.\d+\.\d+\nCapabilities:\n {2}- catalog\n/);
+    expect(run.stdout).toMatch(/^Name: tap-heroku\nDescription: .+\nVersion: \d+\.\d+\.\d+\nSupported Runtimes:\n( {2}- .+\n)+Capabilities:\n {2}- catalog\n/);
     expect(run.stdout).toContain("  - Name: postgres.ssl\n    Type: string\n    Environment Variable: TAP_HEROKU_POSTGRES_SSL\n");
+    expect(run.stdout).toContain("  - structured-logging\n");
   });
 });
 
