@@ -28,8 +28,10 @@ export interface HerokuStream {
   resource: string;
   /** href with placeholders shortened to the keys of `params` */
   path: string;
-  /** true only for `account`: the endpoint returns one object, not an array */
+  /** the endpoint returns one object, not an array (`account`, and the snapshots of LINK_DECISIONS) */
   single: boolean;
+  /** the body is an object of name -> secret value: each name is a record `{name}`, the values are dropped */
+  names_only: boolean;
   /** stream whose (enriched) records fill the placeholders; null for top-level streams */
   parent: string | null;
   /** placeholder -> field of the enriched parent record */
@@ -46,7 +48,7 @@ export interface HerokuStream {
   server_range: ServerRange | null;
   /** child streams: when a parent's children are re-read (see Refresh in src/heroku/definitions.ts); null for top-level streams */
   refresh: Refresh | null;
-  scope: "global" | "read";
+  scope: "global" | "read" | "read-protected";
   stability: string;
   /** required query parameters -> "<source>:<format>" (see README) */
   query: Record<string, string> | null;
@@ -177,6 +179,15 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     key: ["app_id", "id"],
     note: "`id` identifies the Labs feature (the same for every app), so the key includes app_id.",
   },
+  {
+    stream: "app_available_stacks",
+    endpoint: { resource: "stack", path: "/apps/{app}/available-stacks" },
+    parent: "apps",
+    params: { app: "id" },
+    parent_keys: { app_id: "id" },
+    key: ["app_id", "id"],
+    note: "The stacks each app may move to (stacks holds every stack); `id` is the stack's, so the key includes app_id.",
+  },
   { stream: "app_transfers", endpoint: { resource: "app-transfer", path: "/account/app-transfers" } },
   {
     stream: "app_webhook_deliveries",
@@ -300,6 +311,14 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     query: { start: "start_date:YYYY-MM", end: "now:YYYY-MM" },
     selected: false,
     note: USAGE_NOTE,
+  },
+  {
+    stream: "enterprise_account_teams",
+    endpoint: { resource: "team", path: "/enterprise-accounts/{enterprise-account}/teams" },
+    parent: "enterprise_accounts",
+    params: { "enterprise-account": "id" },
+    parent_keys: { enterprise_account_id: "id" },
+    note: "Every team of the enterprise account, including those the token's user is not a member of (teams lists only the user's).",
   },
   { stream: "enterprise_accounts", endpoint: { resource: "enterprise-account", path: "/enterprise-accounts" } },
   {
@@ -443,6 +462,15 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     note: "Team-owned apps with the team-only fields (joined, locked, team); the same apps are also in apps.",
   },
   {
+    stream: "team_available_generations",
+    endpoint: { resource: "generation", path: "/teams/{team}/available-generations" },
+    parent: "teams",
+    params: { team: "id" },
+    parent_keys: { team_id: "id" },
+    key: ["team_id", "id"],
+    note: "The generations (Cedar, Fir) each team may use (generations holds every one); `id` is the generation's, so the key includes team_id.",
+  },
+  {
     stream: "team_daily_usage",
     endpoint: { resource: "team-daily-usage", path: "/teams/{team}/usage/daily" },
     parent: "teams",
@@ -568,6 +596,8 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
 // whose refresh interval (setting `refresh_hours.<family>`) bounds how stale it may get.
 const RELEASED_AT_SOURCE =
   "app.released_at ('when app was released', Platform API schema) moves with every release; a release is created by every deploy, config var change and add-on change (https://devcenter.heroku.com/articles/releases)";
+const CONFIG_VARS_SOURCE =
+  "setting or removing a config var creates a release (https://devcenter.heroku.com/articles/releases), which moves app.released_at";
 const DYNOS_SOURCE =
   "a new release restarts every dyno (https://devcenter.heroku.com/articles/dyno-restarts), so released_at signals new dynos; the daily cycling (every 24 h plus up to 216 min), crashes and scaling change them with no app signal";
 const FORMATION_SOURCE =
@@ -612,6 +642,9 @@ const REFRESH_DECISIONS: Readonly<Record<string, { family: Refresh["family"]; si
   team_daily_usage: { family: "daily" },
   team_monthly_usage: { family: "daily" },
   team_member_apps: { family: "daily" },
+  team_available_generations: { family: "daily" },
+  app_available_stacks: { family: "daily" },
+  enterprise_account_teams: { family: "daily" },
   inbound_rulesets: { family: "daily" },
   peerings: { family: "daily" },
   space_app_accesses: { family: "daily" },
@@ -623,6 +656,20 @@ const REFRESH_DECISIONS: Readonly<Record<string, { family: Refresh["family"]; si
   review_apps: { family: "activity" },
   test_runs: { family: "activity" },
   test_cases: { family: "activity", source: TEST_RUN_SOURCE },
+  config_vars: { family: "daily", signals: ["released_at"], source: CONFIG_VARS_SOURCE },
+  app_available_dyno_sizes: { family: "daily" },
+  current_inbound_rulesets: { family: "daily" },
+  space_nats: { family: "daily" },
+  space_peering_infos: { family: "daily" },
+  space_topologies: { family: "daily" },
+  team_delinquencies: { family: "daily" },
+  team_preferences: { family: "daily" },
+  pipeline_stacks: { family: "daily" },
+  review_app_configs: { family: "daily" },
+  account_delinquencies: { family: "daily" },
+  invoice_addresses: { family: "daily" },
+  user_preferences: { family: "daily" },
+  rate_limits: { family: "volatile" },
   test_nodes: { family: "activity", source: TEST_RUN_SOURCE },
   enterprise_account_archives: { family: "daily" },
   enterprise_account_audit_trail_events: { family: "activity" },
@@ -675,10 +722,6 @@ export const SKIPPED_ENDPOINTS: readonly SkipDecision[] = [
     reason: "Duplicates `apps` (GET /apps already lists owned and collaborated apps).",
   },
   {
-    endpoint: { resource: "generation", path: "/teams/{team}/available-generations" },
-    reason: "Subset of `generations` (GET /generations).",
-  },
-  {
     endpoint: { resource: "log-drain", path: "/addons/{add-on}/log-drains" },
     reason:
       "Add-on-owned drains are already listed by `log_drains` (GET /apps/{app}/log-drains, with `addon` set); the per-add-on list is the add-on partner's view.",
@@ -701,10 +744,6 @@ export const SKIPPED_ENDPOINTS: readonly SkipDecision[] = [
       "No parent stream: the API has no list of pipeline promotions (only create and get by id), so there are no promotion ids to walk.",
   },
   {
-    endpoint: { resource: "stack", path: "/apps/{app}/available-stacks" },
-    reason: "Per-app subset of `stacks` (GET /stacks).",
-  },
-  {
     endpoint: { resource: "team-app-collaborator", path: "/teams/apps/{team-app}/collaborators" },
     reason:
       "Duplicates `collaborators`: team apps are apps, and GET /apps/{app}/collaborators returns the same collaborator records (with `permissions` and `role`).",
@@ -713,12 +752,236 @@ export const SKIPPED_ENDPOINTS: readonly SkipDecision[] = [
     endpoint: { resource: "team-invitation", path: "/teams/invitations/{team-invitation}" },
     reason: "Not a list: despite rel=instances it is 'Get' of one invitation by its secret token.",
   },
+];
+
+// ---------------------------------------------------------------------------------------------
+// GET links beyond the list endpoints: single objects hanging off a parent, and lists with
+// another rel. Every GET link of the hyper-schema is a stream or a skip with a reason (checked).
+// ---------------------------------------------------------------------------------------------
+
+/** A GET link outside list-endpoints.json made a stream: a snapshot (FULL_TABLE) keyed by its parent. */
+interface LinkDecision {
+  stream: string;
+  /** the link: resource + href with placeholders shortened to `{<resource>}` */
+  link: { resource: string; path: string };
+  parent: string;
+  params?: Record<string, string>;
+  /** placeholders filled with `~`, the token's own user (the identity's only alternative is `self`) */
+  self?: string[];
+  parent_keys: Record<string, string>;
+  /** default: the parent keys (one object per parent) */
+  key?: string[];
+  /** default: "read" */
+  scope?: "global" | "read-protected";
+  /** the body is an object of name -> secret value; each name becomes a record, values are dropped */
+  names_only?: true;
+  /** default: true */
+  selected?: false;
+  note?: string;
+}
+
+const SPACE = { parent: "spaces", params: { space: "id" }, parent_keys: { space_id: "id" } } as const;
+const PIPELINE = { parent: "pipelines", params: { pipeline: "id" }, parent_keys: { pipeline_id: "id" } } as const;
+const ACCOUNT = { parent: "account", parent_keys: { account_id: "id" } } as const;
+
+export const LINK_DECISIONS: readonly LinkDecision[] = [
+  { stream: "account_delinquencies", link: { resource: "account-delinquency", path: "/account/delinquency" }, ...ACCOUNT },
   {
-    endpoint: { resource: "team", path: "/enterprise-accounts/{enterprise-account}/teams" },
-    reason:
-      "Same team records as `teams` (GET /teams), seen from the enterprise account; teams that an enterprise admin is not a member of appear only here.",
+    stream: "app_available_dyno_sizes",
+    link: { resource: "dyno-size", path: "/apps/{app}/available-dyno-sizes" },
+    parent: "apps",
+    params: { app: "id" },
+    parent_keys: { app_id: "id" },
+    key: ["app_id", "id"],
+    note: "The dyno sizes each app may use (dyno_sizes holds every size); `id` is the size's, so the key includes app_id.",
+  },
+  {
+    stream: "config_vars",
+    link: { resource: "config-var", path: "/apps/{app}/config-vars" },
+    parent: "apps",
+    params: { app: "id" },
+    parent_keys: { app_id: "id", app_name: "name" },
+    key: ["app_id", "name"],
+    scope: "read-protected",
+    names_only: true,
+    note: "Names only: one row per config var (app id and name). Values are secrets: they are dropped from the response at once, never written, logged or kept. The answer Heroku Postgres discovery already got is reused (no second request for those apps).",
+  },
+  {
+    stream: "current_inbound_rulesets",
+    link: { resource: "inbound-ruleset", path: "/spaces/{space}/inbound-ruleset" },
+    ...SPACE,
+    note: "The ruleset in force in each space (inbound_rulesets holds every version).",
+  },
+  {
+    stream: "invoice_addresses",
+    link: { resource: "invoice-address", path: "/account/invoice-address" },
+    ...ACCOUNT,
+    scope: "global",
+    selected: false,
+    note: "The account's billing postal address: personal data for a personal account. Off by default (sensitive).",
+  },
+  { stream: "pipeline_stacks", link: { resource: "pipeline-stack", path: "/pipelines/{pipeline}/pipeline-stack" }, ...PIPELINE },
+  {
+    stream: "rate_limits",
+    link: { resource: "rate-limit", path: "/account/rate-limits" },
+    ...ACCOUNT,
+    note: "Requests left in the token's bucket when read; the tap's own requests spend it too.",
+  },
+  {
+    stream: "review_app_configs",
+    link: { resource: "review-app-config", path: "/pipelines/{pipeline}/review-app-config" },
+    ...PIPELINE,
+    note: "A pipeline without review apps has none (Heroku answers 404): no row.",
+  },
+  { stream: "space_nats", link: { resource: "space-nat", path: "/spaces/{space}/nat" }, ...SPACE },
+  { stream: "space_peering_infos", link: { resource: "peering-info", path: "/spaces/{space}/peering-info" }, ...SPACE },
+  { stream: "space_topologies", link: { resource: "space-topology", path: "/spaces/{space}/topology" }, ...SPACE },
+  {
+    stream: "team_delinquencies",
+    link: { resource: "team-delinquency", path: "/teams/{team}/delinquency" },
+    parent: "teams",
+    params: { team: "id" },
+    parent_keys: { team_id: "id" },
+  },
+  {
+    stream: "team_preferences",
+    link: { resource: "team-preferences", path: "/teams/{team-preferences}/preferences" },
+    parent: "teams",
+    params: { "team-preferences": "id" },
+    parent_keys: { team_id: "id" },
+  },
+  {
+    stream: "user_preferences",
+    link: { resource: "user-preferences", path: "/users/{user-preferences}/preferences" },
+    ...ACCOUNT,
+    self: ["user-preferences"],
   },
 ];
+
+/** Why a GET link is not a stream: most read one record by id, of a list that is a stream. */
+const infoOf = (stream: string) => `Reads one record by id; every record of it is already in \`${stream}\`.`;
+const NO_LIST = "there is no list to walk (the API has no list of them), and one request per release or build would be heavy; left for later";
+
+export const SKIPPED_LINKS: readonly { link: { resource: string; path: string }; reason: string }[] = [
+  { link: { resource: "account-feature", path: "/account/features/{account-feature}" }, reason: infoOf("account_features") },
+  { link: { resource: "account", path: "/users/{account}" }, reason: "Another user by id or email; the token's own user is `account` (GET /account)." },
+  { link: { resource: "add-on-attachment", path: "/addon-attachments/{add-on-attachment}" }, reason: infoOf("add_on_attachments") },
+  { link: { resource: "add-on-attachment", path: "/apps/{app}/addon-attachments/{add-on-attachment}" }, reason: infoOf("add_on_attachments") },
+  { link: { resource: "add-on-service", path: "/addon-services/{add-on-service}" }, reason: infoOf("add_on_services") },
+  { link: { resource: "add-on-webhook-delivery", path: "/addons/{add-on}/webhook-deliveries/{app-webhook-delivery}" }, reason: infoOf("add_on_webhook_deliveries") },
+  { link: { resource: "add-on-webhook-event", path: "/addons/{add-on}/webhook-events/{app-webhook-event}" }, reason: infoOf("add_on_webhook_events") },
+  { link: { resource: "add-on-webhook", path: "/addons/{add-on}/webhooks/{app-webhook}" }, reason: infoOf("add_on_webhooks") },
+  { link: { resource: "add-on", path: "/addons/{add-on}" }, reason: infoOf("add_ons") },
+  { link: { resource: "add-on", path: "/apps/{app}/addons/{add-on}" }, reason: infoOf("add_ons") },
+  { link: { resource: "app-feature", path: "/apps/{app}/features/{app-feature}" }, reason: infoOf("app_features") },
+  {
+    link: { resource: "app-setup", path: "/app-setups/{app-setup}" },
+    reason: "An app setup is read by the id its creation returned; the API lists none, so there are no ids to walk.",
+  },
+  { link: { resource: "app-transfer", path: "/account/app-transfers/{app-transfer}" }, reason: infoOf("app_transfers") },
+  { link: { resource: "app-webhook-delivery", path: "/apps/{app}/webhook-deliveries/{app-webhook-delivery}" }, reason: infoOf("app_webhook_deliveries") },
+  { link: { resource: "app-webhook-event", path: "/apps/{app}/webhook-events/{app-webhook-event}" }, reason: infoOf("app_webhook_events") },
+  { link: { resource: "app-webhook", path: "/apps/{app}/webhooks/{app-webhook}" }, reason: infoOf("app_webhooks") },
+  { link: { resource: "app", path: "/apps/{app}" }, reason: infoOf("apps") },
+  { link: { resource: "archive", path: "/enterprise-accounts/{enterprise-account}/archives/{archive}/{archive}" }, reason: infoOf("enterprise_account_archives") },
+  { link: { resource: "build", path: "/apps/{app}/builds/{build}" }, reason: infoOf("builds") },
+  { link: { resource: "collaborator", path: "/apps/{app}/collaborators/{collaborator}" }, reason: infoOf("collaborators") },
+  {
+    link: { resource: "config-var", path: "/apps/{app}/releases/{release}/config-vars" },
+    reason: "Config vars as of one release: one request per release, and the values are secrets; the names in force are `config_vars`, re-read whenever a release moves the app's released_at.",
+  },
+  { link: { resource: "credit", path: "/account/credits/{credit}" }, reason: infoOf("credits") },
+  { link: { resource: "domain", path: "/apps/{app}/domains/{domain}" }, reason: infoOf("domains") },
+  { link: { resource: "dyno-size", path: "/dyno-sizes/{dyno-size}" }, reason: infoOf("dyno_sizes") },
+  { link: { resource: "dyno", path: "/apps/{app}/dynos/{dyno}" }, reason: infoOf("dynos") },
+  { link: { resource: "enterprise-account", path: "/enterprise-accounts/{enterprise-account}" }, reason: infoOf("enterprise_accounts") },
+  { link: { resource: "formation", path: "/apps/{app}/formation/{formation}" }, reason: infoOf("formations") },
+  { link: { resource: "generation", path: "/generations/{stack}" }, reason: infoOf("generations") },
+  { link: { resource: "inbound-ruleset", path: "/spaces/{space}/inbound-rulesets/{inbound-ruleset}" }, reason: infoOf("inbound_rulesets") },
+  { link: { resource: "invoice", path: "/account/invoices/{invoice}" }, reason: infoOf("invoices") },
+  { link: { resource: "key", path: "/account/keys/{key}" }, reason: infoOf("keys") },
+  { link: { resource: "log-drain", path: "/apps/{app}/log-drains/{log-drain}" }, reason: infoOf("log_drains") },
+  { link: { resource: "oauth-authorization", path: "/oauth/authorizations/{oauth-authorization}" }, reason: infoOf("oauth_authorizations") },
+  { link: { resource: "oauth-client", path: "/oauth/clients/{oauth-client}" }, reason: infoOf("oauth_clients") },
+  { link: { resource: "oci-image", path: "/apps/{app}/oci-images/{oci-image}" }, reason: `An OCI image (Fir apps) is read by the id a release or build names: ${NO_LIST}.` },
+  { link: { resource: "peering", path: "/spaces/{space}/peerings/{peering}" }, reason: infoOf("peerings") },
+  {
+    link: { resource: "pipeline-config-var", path: "/pipelines/{pipeline}/stage/{pipeline-coupling}/config-vars" },
+    reason:
+      "Config vars of a pipeline stage (review apps, CI): the values are secrets, and a stage is no record to walk (couplings repeat it once per app); names only, as in `config_vars`, is left for later.",
+  },
+  { link: { resource: "pipeline-coupling", path: "/pipeline-couplings/{pipeline-coupling}" }, reason: infoOf("pipeline_couplings") },
+  {
+    link: { resource: "pipeline-coupling", path: "/apps/{app}/pipeline-couplings" },
+    reason: "The coupling of one app, a request per app; `pipeline_couplings` lists every coupling in one request.",
+  },
+  {
+    link: { resource: "pipeline-promotion", path: "/pipeline-promotions/{pipeline-promotion}" },
+    reason: "A promotion is read by the id its creation returned; the API lists none, so there are no ids to walk.",
+  },
+  { link: { resource: "pipeline", path: "/pipelines/{pipeline}" }, reason: infoOf("pipelines") },
+  { link: { resource: "plan", path: "/plans/{plan}" }, reason: infoOf("add_on_plans") },
+  { link: { resource: "plan", path: "/addon-services/{add-on-service}/plans/{plan}" }, reason: infoOf("add_on_plans") },
+  { link: { resource: "region", path: "/regions/{region}" }, reason: infoOf("regions") },
+  { link: { resource: "release", path: "/apps/{app}/releases/{release}" }, reason: infoOf("releases") },
+  { link: { resource: "review-app", path: "/review-apps/{review-app}" }, reason: infoOf("review_apps") },
+  {
+    link: { resource: "review-app", path: "/apps/{app}/review-app" },
+    reason: "The review-app record of one app, a request per app (404 for apps that are not review apps); `review_apps` lists them per pipeline.",
+  },
+  { link: { resource: "slug", path: "/apps/{app}/slugs/{slug}" }, reason: `A slug is read by the id a release or build names: ${NO_LIST}.` },
+  {
+    link: { resource: "sms-number", path: "/users/{account}/sms-number" },
+    reason: "The phone number for two-factor recovery codes: personal data with no use in a warehouse.",
+  },
+  { link: { resource: "sni-endpoint", path: "/apps/{app}/sni-endpoints/{sni-endpoint}" }, reason: infoOf("sni_endpoints") },
+  { link: { resource: "space-app-access", path: "/spaces/{space}/members/{account}" }, reason: infoOf("space_app_accesses") },
+  { link: { resource: "space", path: "/spaces/{space}" }, reason: infoOf("spaces") },
+  { link: { resource: "stack", path: "/stacks/{stack}" }, reason: infoOf("stacks") },
+  {
+    link: { resource: "team-app-collaborator", path: "/teams/apps/{team-app}/collaborators/{team-app-collaborator}" },
+    reason: infoOf("collaborators"),
+  },
+  { link: { resource: "team-app", path: "/teams/apps/{team-app}" }, reason: infoOf("team_apps") },
+  { link: { resource: "team-feature", path: "/teams/{team}/features/{team-feature}" }, reason: infoOf("team_features") },
+  { link: { resource: "team-invoice", path: "/teams/{team}/invoices/{team-invoice}" }, reason: infoOf("team_invoices") },
+  { link: { resource: "team", path: "/teams/{team}" }, reason: infoOf("teams") },
+  { link: { resource: "telemetry-drain", path: "/telemetry-drains/{telemetry-drain}" }, reason: "Reads one record by id; every record of it is already in `telemetry_drains` or `space_telemetry_drains`." },
+  { link: { resource: "test-run", path: "/test-runs/{test-run}" }, reason: infoOf("test_runs") },
+  { link: { resource: "test-run", path: "/pipelines/{pipeline}/test-runs/{test-run}" }, reason: infoOf("test_runs") },
+  { link: { resource: "vpn-connection", path: "/spaces/{space}/vpn-connections/{vpn-connection}" }, reason: infoOf("vpn_connections") },
+];
+
+/** One GET link of the hyper-schema, its href shortened as in list-endpoints.json. */
+export interface GetLink {
+  resource: string;
+  title: string;
+  path: string;
+  /** the targetSchema, or the resource itself when the link names none */
+  target: Json;
+  rel: string;
+}
+
+/** Every GET link of the hyper-schema (placeholders `{(#/definitions/<r>/definitions/<attr>)}` become `{<r>}`). */
+export function getLinks(platformSchema: unknown): GetLink[] {
+  if (!isObject(platformSchema) || !isObject(platformSchema["definitions"])) fail("platform schema must be an object with definitions");
+  const out: GetLink[] = [];
+  for (const [resource, def] of Object.entries(platformSchema["definitions"])) {
+    if (!isObject(def) || !Array.isArray(def["links"])) continue;
+    for (const link of def["links"]) {
+      if (!isObject(link) || link["method"] !== "GET" || typeof link["href"] !== "string") continue;
+      const path = link["href"].replace(/\{\(([^)]*)\)\}/g, (_, ptr: string) => `{${decodeURIComponent(ptr).split("/")[2] ?? ""}}`);
+      out.push({
+        resource,
+        title: typeof link["title"] === "string" ? link["title"] : "",
+        path,
+        target: link["targetSchema"] ?? { $ref: `#/definitions/${resource}` },
+        rel: typeof link["rel"] === "string" ? link["rel"] : "",
+      });
+    }
+  }
+  return out;
+}
 
 /** Formats the API honours; every other format (uri, ipv4, date, ...) is dropped. */
 const KEPT_FORMATS: ReadonlySet<string> = new Set(["date-time", "uuid", "email"]);
@@ -981,6 +1244,15 @@ function rangesFor(endpoint: ListEndpoint): string[] {
   return ["id"];
 }
 
+function typeListOf(node: JsonObject): string[] {
+  return typeList(node) ?? (node["items"] !== undefined ? ["array"] : []);
+}
+
+function stabilityOf(root: JsonObject, resource: string): string {
+  const def = (root["definitions"] as JsonObject)[resource];
+  return isObject(def) && typeof def["stability"] === "string" ? def["stability"] : "production";
+}
+
 function placeholderNames(path: string): string[] {
   return [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
 }
@@ -991,6 +1263,12 @@ export interface HerokuCatalog {
   skipped: { endpoint: ListEndpoint; reason: string }[];
   /** number of list endpoints in list-endpoints.json */
   listEndpointCount: number;
+  /** GET links outside list-endpoints.json that are not a stream, with the reason */
+  skippedLinks: { link: GetLink; reason: string }[];
+  /** number of GET links in the hyper-schema */
+  getLinkCount: number;
+  /** paths of the list endpoints (href_readable) */
+  listPaths: Set<string>;
 }
 
 /** Builds the catalog as data (streams, schemas, skipped endpoints); validates every decision. */
@@ -1031,6 +1309,7 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       resource: ACCOUNT_STREAM.resource,
       path: ACCOUNT_STREAM.path,
       single: true,
+      names_only: false,
       parent: null,
       params: {},
       parent_keys: {},
@@ -1101,6 +1380,7 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       resource: endpoint.resource,
       path: endpoint.href_readable,
       single: false,
+      names_only: false,
       parent: d.parent ?? null,
       params,
       parent_keys: parentKeys,
@@ -1119,6 +1399,70 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
     rawShapes.set(d.stream, shape);
   }
 
+  // Every GET link of the hyper-schema: the list endpoints above, or a link decision, or a skip.
+  const links = getLinks(root);
+  const linkId = (l: { resource: string; path: string }) => `${l.resource} GET ${l.path}`;
+  const linkById = new Map(links.map((l) => [linkId(l), l]));
+  for (const e of endpoints) {
+    if (!linkById.has(endpointId({ resource: e.resource, path: e.href_readable }))) fail(`list endpoint ${e.resource} GET ${e.href_readable} is not a GET link of the schema`);
+  }
+  const linkUsed = new Map<string, string>([[linkId({ resource: ACCOUNT_STREAM.resource, path: ACCOUNT_STREAM.path }), "stream account"]]);
+  const claimLink = (l: { resource: string; path: string }, by: string): GetLink => {
+    const found = linkById.get(linkId(l));
+    if (found === undefined) fail(`${by}: no GET link ${linkId(l)}`);
+    if (byId.has(linkId(l))) fail(`${by}: ${linkId(l)} is a list endpoint (STREAM_DECISIONS or SKIPPED_ENDPOINTS)`);
+    const previous = linkUsed.get(linkId(l));
+    if (previous !== undefined) fail(`${linkId(l)} is used by both ${previous} and ${by}`);
+    linkUsed.set(linkId(l), by);
+    return found;
+  };
+  for (const d of LINK_DECISIONS) {
+    const where = `stream ${d.stream}`;
+    const link = claimLink(d.link, where);
+    const self = d.self ?? [];
+    const params = d.params ?? {};
+    const placeholders = placeholderNames(link.path).filter((p) => !self.includes(p));
+    if (placeholders.join(",") !== Object.keys(params).join(",")) fail(`${where}: params do not match placeholders ${placeholders.join(",")}`);
+    const path = self.reduce((p, name) => p.replace(`{${name}}`, "~"), link.path);
+    const target = deref(root, link.target, []).node;
+    const isList = typeListOf(target).includes("array");
+    let shape: Shape;
+    if (d.names_only) {
+      // `{NAME: value}`: only the names are kept, one record each.
+      if (isList || !isObject(target["patternProperties"])) fail(`${where}: names_only needs an object of names`);
+      shape = { types: new Set(["object"]), format: undefined, properties: new Map([["name", { types: new Set(["string"]), format: undefined, properties: undefined, items: undefined }]]), items: undefined };
+    } else {
+      shape = toShape(root, isList ? (target["items"] as Json) : link.target, []);
+    }
+    if (shape.properties === undefined) fail(`${where}: ${d.link.resource} has no properties`);
+    streams.push({
+      stream: d.stream,
+      resource: link.resource,
+      path,
+      single: !isList,
+      names_only: d.names_only ?? false,
+      parent: d.parent,
+      params,
+      parent_keys: d.parent_keys,
+      derived_keys: {},
+      key_properties: d.key ?? Object.keys(d.parent_keys),
+      // A snapshot: re-read whole (FULL_TABLE), the rows of a parent that lost its object go with the version.
+      replication_key: null,
+      ranges: isList ? ["id"] : [],
+      server_range: null,
+      refresh: refreshOf(d.stream, where),
+      scope: d.scope ?? "read",
+      stability: stabilityOf(root, link.resource),
+      query: null,
+      selected_by_default: d.selected ?? true,
+      note: d.note ?? null,
+    });
+    rawShapes.set(d.stream, shape);
+  }
+  const skippedLinks = SKIPPED_LINKS.map((s) => {
+    if (s.reason.trim() === "") fail(`skip of ${linkId(s.link)} needs a reason`);
+    return { link: claimLink(s.link, `skip ${linkId(s.link)}`), reason: s.reason };
+  });
   const byName = new Map<string, HerokuStream>();
   for (const s of streams) {
     if (byName.has(s.stream)) fail(`duplicate stream ${s.stream}`);
@@ -1183,6 +1527,9 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
     .map((e) => endpointId({ resource: e.resource, path: e.href_readable }))
     .filter((id) => !used.has(id));
   if (unused.length > 0) fail(`list endpoints neither streamed nor skipped: ${unused.join("; ")}`);
+  const unclaimed = links.map(linkId).filter((id) => !linkUsed.has(id) && !used.has(id));
+  if (unclaimed.length > 0) fail(`GET links neither streamed nor skipped: ${unclaimed.join("; ")}`);
+  skippedLinks.sort((a, b) => byCodeUnit(a.link.path, b.link.path) || byCodeUnit(a.link.resource, b.link.resource));
 
   streams.sort((a, b) => byCodeUnit(a.stream, b.stream));
   skipped.sort(
@@ -1190,7 +1537,7 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       byCodeUnit(a.endpoint.href_readable, b.endpoint.href_readable) ||
       byCodeUnit(a.endpoint.resource, b.endpoint.resource),
   );
-  return { streams, schemas, skipped, listEndpointCount: endpoints.length };
+  return { streams, schemas, skipped, skippedLinks, listEndpointCount: endpoints.length, getLinkCount: links.length, listPaths: new Set(endpoints.map((e) => e.href_readable)) };
 }
 
 /** Pure: relative file path under catalog/heroku -> exact file content. */
@@ -1244,7 +1591,10 @@ function renderReadme(catalog: HerokuCatalog): string {
     "",
     "- `streams.json`: one entry per stream, sorted by name. Fields:",
     "  - `stream`, `resource` (the hyper-schema definition that holds the GET link), `path` (placeholders named as in `params`);",
-    "  - `single`: the endpoint returns one object instead of an array (only `account`);",
+    "  - `single`: the endpoint returns one object instead of an array (`account`, and the snapshots of one object per",
+    "    parent: a space's NAT, a team's preferences, ...; keyed by the parent id, FULL_TABLE);",
+    "  - `names_only`: the body is an object of name -> secret value (`config_vars`): each name becomes a record, the",
+    "    values are dropped as the response is read and never written, logged or kept;",
     "  - `parent`: the stream whose records fill the placeholders (null for top-level streams);",
     "    `params`: placeholder -> field of the parent record, after that record got its own `parent_keys`;",
     "  - `parent_keys`: field added to each record from the parent record when the payload lacks it;",
@@ -1257,7 +1607,8 @@ function renderReadme(catalog: HerokuCatalog): string {
     "  - `refresh` (child streams): `family` (`volatile`, `activity` or `daily`: the setting `refresh_hours.<family>`",
     "    bounds how old a parent's children may get), `signals` (parent fields whose change makes a run re-read",
     "    that parent's children) and `source` (why those signals, or that there is none);",
-    "  - `scope`: `global` when the token needs the `global` OAuth scope (a `read-protected,identity` token gets 403), else `read`;",
+    "  - `scope`: `global` when the token needs the `global` OAuth scope (a `read-protected,identity` token gets 403),",
+    "    `read-protected` when it needs that scope or `global` (config vars), else `read`;",
     "  - `stability`: the resource's stability in the hyper-schema (`production`, `development`, `prototype`);",
     "  - `query`: required query parameters as `<source>:<format>`, where the source is `start_date` (the tap's",
     "    `start_date` setting) or `now` (the time of the run, UTC); the format is `YYYY-MM-DD` or `YYYY-MM`;",
@@ -1316,6 +1667,17 @@ function renderReadme(catalog: HerokuCatalog): string {
   );
   for (const s of skipped) {
     lines.push(`- \`GET ${s.endpoint.href_readable}\` (${s.endpoint.resource}, "${s.endpoint.title}"): ${s.reason}`);
+  }
+  const linkStreams = streams.filter((st) => st.single || !catalog.listPaths.has(st.path)).length;
+  lines.push(
+    "",
+    `Of the ${catalog.getLinkCount} GET links of the hyper-schema, the ${catalog.listEndpointCount} list endpoints are above and ${
+      catalog.getLinkCount - catalog.listEndpointCount
+    } are not lists (single objects, reads by id, one list with another rel); ${linkStreams} of those are streams (the snapshots of one object per parent, \`account\` and \`app_available_dyno_sizes\`), and these ${catalog.skippedLinks.length} are not:`,
+    "",
+  );
+  for (const s of catalog.skippedLinks) {
+    lines.push(`- \`GET ${s.link.path}\` (${s.link.resource}, "${s.link.title}"): ${s.reason}`);
   }
   lines.push("");
   return lines.join("\n");

@@ -92,14 +92,32 @@ describe("catalog/heroku", () => {
 
   it("marks exactly the global-scope streams (plus their global-only children)", () => {
     const global = streams.filter((s) => s.scope === "global").map((s) => s.stream);
-    expect(global.filter((n) => !GLOBAL_SCOPE.includes(n))).toEqual(["team_member_apps"]);
+    expect(global.filter((n) => !GLOBAL_SCOPE.includes(n))).toEqual(["invoice_addresses", "team_member_apps"]);
     expect(GLOBAL_SCOPE.filter((n) => !global.includes(n))).toEqual([]);
+    // config vars need read-protected (or global): a read-only token is refused
+    expect(streams.filter((s) => s.scope === "read-protected").map((s) => s.stream)).toEqual(["config_vars"]);
   });
 
-  it("has the single account stream", () => {
+  it("has the single account stream, and snapshots of one object per parent keyed by the parent", () => {
     const account = streams.find((s) => s.stream === "account");
     expect(account).toMatchObject({ path: "/account", parent: null, single: true, key_properties: ["id"] });
-    expect(streams.filter((s) => s.single).map((s) => s.stream)).toEqual(["account"]);
+    const snapshots = streams.filter((s) => s.single && s.parent !== null);
+    expect(snapshots.map((s) => s.stream)).toEqual([
+      "account_delinquencies", "config_vars", "current_inbound_rulesets", "invoice_addresses", "pipeline_stacks", "rate_limits",
+      "review_app_configs", "space_nats", "space_peering_infos", "space_topologies", "team_delinquencies", "team_preferences",
+      "user_preferences",
+    ]);
+    for (const s of snapshots) {
+      expect(s.replication_key, s.stream).toBeNull(); // FULL_TABLE: a new version replaces the last
+      expect(s.refresh, s.stream).not.toBeNull();
+      const key = s.names_only ? [...Object.keys(s.parent_keys).filter((k) => k.endsWith("_id")), "name"] : Object.keys(s.parent_keys);
+      expect(s.key_properties, s.stream).toEqual(key);
+    }
+    // config vars: names only, never a value property
+    const configVars = streams.find((s) => s.stream === "config_vars")!;
+    expect(configVars).toMatchObject({ names_only: true, key_properties: ["app_id", "name"], refresh: { signals: ["created_at", "updated_at", "released_at"] } });
+    expect(Object.keys(schemaOf("config_vars").properties ?? {}).sort()).toEqual(["app_id", "app_name", "name"]);
+    expect(streams.filter((s) => s.names_only).map((s) => s.stream)).toEqual(["config_vars"]);
   });
 
   it("links children to parents through every placeholder", () => {
@@ -107,10 +125,9 @@ describe("catalog/heroku", () => {
     for (const s of streams) {
       const placeholders = [...s.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
       expect(Object.keys(s.params), s.stream).toEqual(placeholders);
-      if (placeholders.length === 0) {
-        expect(s.parent, s.stream).toBeNull();
-        continue;
-      }
+      if (placeholders.length === 0 && s.parent === null) continue;
+      // children of the token's own account have no placeholder (or `~`)
+      if (placeholders.length === 0) expect(byName.get(s.parent ?? "")?.single, s.stream).toBe(true);
       const parent = byName.get(s.parent ?? "");
       expect(parent, `${s.stream} parent`).toBeDefined();
       const parentProps = schemaOf(parent?.stream ?? "").properties ?? {};
@@ -157,7 +174,8 @@ describe("catalog/heroku", () => {
     const catalog = buildHerokuCatalog(platformSchema, listEndpoints);
     const readme = read("README.md");
     const skippedSection = readme.slice(readme.indexOf("## Skipped"));
-    const streamed = new Set(streams.map((s) => `${s.resource} ${s.path}`));
+    const listPaths = new Set(listEndpoints.map((e) => `${e.resource} ${e.href_readable}`));
+    const streamed = new Set(streams.map((s) => `${s.resource} ${s.path}`).filter((id) => listPaths.has(id)));
     const skipped = new Map(catalog.skipped.map((s) => [`${s.endpoint.resource} ${s.endpoint.href_readable}`, s.reason]));
     for (const e of listEndpoints) {
       const id = `${e.resource} ${e.href_readable}`;
@@ -167,8 +185,42 @@ describe("catalog/heroku", () => {
         expect(skippedSection, id).toContain(`\`GET ${e.href_readable}\` (${e.resource},`);
       }
     }
-    expect(streamed.size + skipped.size).toBe(listEndpoints.length + 1); // + GET /account
+    expect(streamed.size + skipped.size).toBe(listEndpoints.length);
     for (const s of streams) expect(readme, s.stream).toContain(`| \`${s.stream}\` | \`GET ${s.path}\` |`);
+  });
+
+  it("accounts for every GET link of the schema: a stream or a skip with a written reason", () => {
+    // Enumerated here from the hyper-schema itself, not from the generator's tables.
+    const definitions = (platformSchema as { definitions: Record<string, { links?: { method: string; href: string; title?: string }[] }> }).definitions;
+    const links: { resource: string; path: string }[] = [];
+    for (const [resource, def] of Object.entries(definitions)) {
+      for (const l of def.links ?? []) {
+        if (l.method !== "GET") continue;
+        links.push({ resource, path: l.href.replace(/\{\(([^)]*)\)\}/g, (_, ptr: string) => `{${decodeURIComponent(ptr).split("/")[2]}}`) });
+      }
+    }
+    expect(links).toHaveLength(166);
+    // a stream's path may fill a placeholder with `~` (the token's own user)
+    const shape = (path: string) => path.replace(/\{[^}]+\}|~/g, "{}");
+    const streamed = new Set(streams.map((s) => `${s.resource} ${shape(s.path)}`));
+    const catalog = buildHerokuCatalog(platformSchema, listEndpoints);
+    const skipped = new Map([
+      ...catalog.skipped.map((s) => [`${s.endpoint.resource} ${shape(s.endpoint.href_readable)}`, s.reason] as const),
+      ...catalog.skippedLinks.map((s) => [`${s.link.resource} ${shape(s.link.path)}`, s.reason] as const),
+    ]);
+    const readme = read("README.md");
+    const neither: string[] = [];
+    for (const l of links) {
+      const id = `${l.resource} ${shape(l.path)}`;
+      if (streamed.has(id) === skipped.has(id)) neither.push(id);
+      const reason = skipped.get(id);
+      if (reason !== undefined) {
+        expect(reason.length, id).toBeGreaterThan(20);
+        expect(readme, id).toContain(`\`GET ${l.path}\` (${l.resource},`);
+      }
+    }
+    expect(neither, "GET links that are neither a stream nor skipped (or both)").toEqual([]);
+    expect(streams.length).toBeGreaterThanOrEqual(88);
   });
 
   it("describes the required query of the usage streams", () => {

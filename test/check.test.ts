@@ -44,7 +44,7 @@ describe("--test", () => {
     sim.setConfigVars(app, Object.fromEntries(vars.map((v) => [v, url])));
     const run = await check("narrow-token");
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^warn  scope global: not granted \(403\): 15 streams will be skipped \(.*app_webhooks.*\); add it with heroku authorizations:create --scope global$/m);
+    expect(run.stdout).toMatch(/^warn  scope global: not granted \(403\): 16 streams will be skipped \(.*app_webhooks.*\); add it with heroku authorizations:create --scope global$/m);
   });
 
   it("fails when a database cannot be reached, saying why, without its credentials", async () => {

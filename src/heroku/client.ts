@@ -62,6 +62,7 @@ export interface Page {
 }
 
 const PAGE_MAX = 1000;
+const CONFIG_VARS = /^\/apps\/([^/?]+)\/config-vars$/;
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 
 export class HerokuClient {
@@ -99,8 +100,18 @@ export class HerokuClient {
 
   /** GET of a single object. */
   async get(path: string): Promise<unknown> {
-    return (await this.send(path, undefined)).body;
+    const body = (await this.send(path, undefined)).body;
+    const app = CONFIG_VARS.exec(path)?.[1];
+    if (app !== undefined && body !== null && typeof body === "object") this.configVarNames.set(decodeURIComponent(app), Object.keys(body));
+    return body;
   }
+
+  /**
+   * The names (never the values) of each app's config vars read this run, by
+   * the app id or name asked: the config_vars stream reuses what Heroku
+   * Postgres discovery read instead of asking again.
+   */
+  readonly configVarNames = new Map<string, string[]>();
 
   private readonly singles = new Map<string, Promise<unknown>>();
 

@@ -51,11 +51,13 @@ export const StreamDefinition = z.object({
   ranges: z.array(z.string()),
   server_range: ServerRange.nullable(),
   refresh: Refresh.nullable(),
-  scope: z.enum(["read", "global"]),
+  scope: z.enum(["read", "global", "read-protected"]),
   stability: z.string(),
   query: z.record(z.string(), z.string()).nullable(),
   selected_by_default: z.boolean(),
   single: z.boolean(),
+  /** The body is an object of name -> secret value: each name is a record, the values are dropped at once. */
+  names_only: z.boolean(),
   note: z.string().nullable(),
 });
 export type StreamDefinition = z.infer<typeof StreamDefinition>;

@@ -103,7 +103,11 @@ export class ParentRegistry {
         }
       }
     };
-    if (!spec.parent) {
+    if (spec.single) {
+      // `account`: one object, asked once per run (the token check already has it).
+      const item = enrich(spec, (await this.client.getOnce(spec.path)) as Record<string, unknown>, undefined);
+      if (keep(item)) out.push(this.project(parent, item));
+    } else if (!spec.parent) {
       await read(spec.path, undefined);
     } else {
       const grands = await this.get(spec.parent, signal);

@@ -1,7 +1,8 @@
 // Every Heroku stream, from one definition row (catalog/heroku/streams.json):
 // the single `account` object, top-level lists, children of a parent (apps,
 // add-ons, teams, spaces, pipelines, ...) and grandchildren (team member apps,
-// test cases), and the usage lists that take a start/end query. One generic
+// test cases), the single objects of a parent (a space's NAT, an app's config
+// var names), and the usage lists that take a start/end query. One generic
 // implementation; no class per resource.
 //
 // Bookmarks (state.bookmarks[<stream>]):
@@ -85,7 +86,7 @@ export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
         return;
       }
       try {
-        if (spec.single) await syncSingle(spec, deps, ctx);
+        if (spec.single && spec.parent === null) await syncSingle(spec, deps, ctx);
         else if (spec.parent === null) await syncTop(spec, deps, ctx);
         else await syncChild(spec, deps, ctx);
       } catch (e) {
@@ -100,7 +101,9 @@ function forbidden(spec: HerokuStreamSpec, e: HerokuHttpError): StreamSkipped {
   const scope =
     spec.scope === "global"
       ? 'the "global" OAuth scope (heroku authorizations:create --scope global)'
-      : "access this token does not have";
+      : spec.scope === "read-protected"
+        ? 'the "read-protected" OAuth scope, or "global" (heroku authorizations:create --scope read-protected,identity)'
+        : "access this token does not have";
   return new StreamSkipped(`Heroku refused ${e.path} (403 ${e.id}); stream ${spec.stream} needs ${scope}`);
 }
 
@@ -266,6 +269,13 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
       const sinceMs = since ? Date.parse(since) : undefined;
       const result = { complete: true };
       try {
+        if (spec.single) {
+          // A snapshot: one object of this parent (or the names of its config vars).
+          await writePage(await objectOf(spec, deps, parent, path), parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, undefined);
+          done.add(pkey);
+          await ctx.saveBookmark(unfinished());
+          return;
+        }
         for (const windowed of withQuery(spec, path, ctx)) {
           for await (const page of walk(deps.client, spec, windowed, { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
             await writePage(page.items, parent, { spec, deps, ctx, key, sinceMs, version, keep, collect }, undefined);
@@ -305,6 +315,35 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
     await ctx.saveBookmark({ ...after.fields });
     await ctx.activateVersion(version!);
   } else await ctx.saveBookmark({ ...after.fields, version: version! });
+}
+
+// ------------------------------------------------------------------ one object per parent
+
+/**
+ * The records of a parent's single object: the object itself, none when the
+ * parent has none (Heroku answers 404: a pipeline without review apps, a
+ * space without NAT), or for `names_only` (config vars) one `{name}` per
+ * name: the values are dropped here, as the answer is read, and never reach a
+ * record or a log. Names that Heroku Postgres discovery already read this run
+ * are reused (the client keeps the names, never the values).
+ */
+async function objectOf(spec: HerokuStreamSpec, deps: HerokuDeps, parent: ParentRow, path: string): Promise<Item[]> {
+  if (spec.names_only) {
+    const known = [parent.id, parent.name].map((k) => (k === undefined ? undefined : deps.client.configVarNames.get(String(k)))).find((n) => n !== undefined);
+    const names = known ?? (await optional(deps.client.get(path), (body) => Object.keys(body ?? {})));
+    return names.map((name) => ({ name }));
+  }
+  return optional(deps.client.get(path), (body) => [body as Item]);
+}
+
+/** A 404 of a single object means the parent has none: no records. */
+async function optional<T>(request: Promise<unknown>, read: (body: Record<string, unknown> | null) => T[]): Promise<T[]> {
+  try {
+    return read((await request) as Record<string, unknown> | null);
+  } catch (e) {
+    if (e instanceof HerokuHttpError && e.status === 404) return [];
+    throw e;
+  }
 }
 
 // ------------------------------------------------------------------ usage query

@@ -9,6 +9,7 @@ interface Def {
   parent: string | null;
   params: Record<string, string>;
   single: boolean;
+  names_only: boolean;
   selected_by_default: boolean;
 }
 
@@ -26,18 +27,24 @@ export function pagesOf(stream: string, n: number): number {
   return Math.ceil(n / 1000);
 }
 
-/** One walk of each default-selected list endpoint per parent (children of top-level parents only). */
-export function minimumDefaultRequests(sim: Simulator): number {
+/**
+ * One walk of each default-selected list endpoint per parent (children of
+ * top-level parents only), one request per parent for a single object. The
+ * config var names of the apps in `configVarsRead` (ids or names: those whose
+ * config vars Heroku Postgres discovery read) cost nothing: the run reuses them.
+ */
+export function minimumDefaultRequests(sim: Simulator, configVarsRead: ReadonlySet<string> = new Set()): number {
   let total = 0;
   for (const d of DEFS.filter((x) => x.selected_by_default)) {
-    if (d.single) total += 1;
+    if (d.single && !d.parent) total += 1;
     else if (!d.parent) total += pagesOf(d.stream, sim.count(d.path));
     else {
       const parent = BY_NAME.get(d.parent)!;
       if (parent.parent) throw new Error(`${d.stream}: grandchild streams are not in the default selection`);
       for (const p of sim.items(parent.path) as Record<string, unknown>[]) {
+        if (d.names_only && (configVarsRead.has(String(p.id)) || configVarsRead.has(String(p.name)))) continue;
         const params = Object.fromEntries(Object.entries(d.params).map(([k, field]) => [k, String(p[field])]));
-        total += pagesOf(d.stream, sim.count(d.path, params));
+        total += d.single ? 1 : pagesOf(d.stream, sim.count(d.path, params));
       }
     }
   }

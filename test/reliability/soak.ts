@@ -82,8 +82,8 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     const cat = tempFiles({ "catalog.json": catalog })["catalog.json"]!;
 
     // The minimum, from the simulator's own counts.
-    const streams = minimumDefaultRequests(sim);
     const pgApps = new Set((sim.items("/addons") as { app: { name: string }; addon_service: { name: string } }[]).filter((a) => a.addon_service.name === "heroku-postgresql").map((a) => a.app.name));
+    const streams = minimumDefaultRequests(sim, pgApps); // config_vars reuses what discovery read
     const discovery = pagesOf("add_ons", sim.count("/addons")) + 2 * pgApps.size;
 
     sim.resetLog();

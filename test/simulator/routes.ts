@@ -1,6 +1,8 @@
 // The served endpoints: every GET list endpoint of list-endpoints.json (bar
 // the token lookup `/teams/invitations/{team-invitation}`, which is not a
-// list), plus `GET /account` and `GET /apps/{app}/config-vars`.
+// list), plus `GET /account`, `GET /apps/{app}/config-vars`, the single
+// objects of a parent the snapshot streams read (OBJECTS) and an app's
+// available dyno sizes.
 //
 // Each list endpoint says how to compute its items from the world's stores
 // (a parent's bucket, every bucket, or a filtered / reshaped view), which
@@ -306,6 +308,33 @@ const IMPLS: Record<string, Impl> = {
   "/enterprise-accounts/{enterprise-account}/usage/monthly": usage("enterprise-account", "monthly"),
 };
 
+/**
+ * Single objects (the snapshot streams), generated from the schema per parent;
+ * undefined answers 404 as Heroku does when the parent has none.
+ */
+const OBJECTS: Record<string, { get: (w: World, p: Params) => Item | undefined; global?: boolean; missing?: string }> = {
+  "/account/delinquency": { get: (w) => w.gen.item("#/definitions/account-delinquency", "delinquency|account") },
+  "/account/invoice-address": { get: (w) => w.gen.item("#/definitions/invoice-address", "invoice-address|account"), global: true },
+  "/account/rate-limits": { get: (w) => w.gen.item("#/definitions/rate-limit", "rate-limit|account") },
+  "/users/~/preferences": { get: (w) => w.gen.item("#/definitions/user-preferences", "preferences|account") },
+  "/spaces/{space}/nat": { get: (w, p) => w.gen.item("#/definitions/space-nat", `nat|${String(p.space?.id)}`) },
+  "/spaces/{space}/topology": { get: (w, p) => w.gen.item("#/definitions/space-topology", `topology|${String(p.space?.id)}`) },
+  "/spaces/{space}/peering-info": { get: (w, p) => w.gen.item("#/definitions/peering-info", `peering-info|${String(p.space?.id)}`) },
+  // the ruleset in force: the newest of the space's rulesets
+  "/spaces/{space}/inbound-ruleset": { get: (w, p) => latest(w.list("inboundRulesets", p.space ?? null)), missing: "Couldn't find that inbound ruleset." },
+  "/teams/{team}/delinquency": { get: (w, p) => w.gen.item("#/definitions/team-delinquency", `delinquency|${String(p.team?.id)}`) },
+  "/teams/{team-preferences}/preferences": { get: (w, p) => w.gen.item("#/definitions/team-preferences", `preferences|${String(p["team-preferences"]?.id)}`) },
+  "/pipelines/{pipeline}/pipeline-stack": { get: (w, p) => w.gen.item("#/definitions/pipeline-stack", `stack|${String(p.pipeline?.id)}`) },
+  // only a pipeline with review apps has a review-app config
+  "/pipelines/{pipeline}/review-app-config": {
+    get: (w, p) =>
+      w.list("reviewApps", p.pipeline ?? null).length === 0
+        ? undefined
+        : { ...w.gen.item("#/definitions/review-app-config", `review-app-config|${String(p.pipeline?.id)}`), pipeline_id: p.pipeline?.id },
+    missing: "Review apps are not enabled for this pipeline.",
+  },
+};
+
 /** Where a path parameter is looked up, and the noun of its 404 message. */
 const PARENTS: Record<string, { store: string; noun: string; within?: string }> = {
   app: { store: "apps", noun: "app" },
@@ -315,6 +344,7 @@ const PARENTS: Record<string, { store: string; noun: string; within?: string }> 
   "add-on-service": { store: "services", noun: "add-on service" },
   region: { store: "regions", noun: "region" },
   team: { store: "teams", noun: "team" },
+  "team-preferences": { store: "teams", noun: "team" },
   space: { store: "spaces", noun: "space" },
   pipeline: { store: "pipelines", noun: "pipeline" },
   "enterprise-account": { store: "enterpriseAccounts", noun: "enterprise account" },
@@ -331,7 +361,9 @@ const SKIPPED = new Set(["/teams/invitations/{team-invitation}"]);
 /** Attribute names an `identity` placeholder accepts, from the schema's identity definition. */
 function identityFields(w: World, resource: string): string[] {
   try {
-    const node = w.gen.resolve(`#/definitions/${resource}/definitions/identity`);
+    let node = w.gen.resolve(`#/definitions/${resource}/definitions/identity`);
+    // an identity that is another resource's (team-preferences: the team's)
+    while (typeof node.$ref === "string" && node.$ref.endsWith("/identity")) node = w.gen.resolve(node.$ref);
     const refs = [...(node.anyOf ?? node.oneOf ?? []), node].map((n) => n.$ref).filter((r): r is string => typeof r === "string");
     const fields = refs.map((r) => r.split("/").pop() ?? "");
     return fields.length > 0 ? fields : ["id", "name"];
@@ -389,11 +421,40 @@ export function buildRoutes(w: World, endpoints: ListEndpoint[]): Route[] {
     segments: compile("/apps/{app}/config-vars", w),
     kind: "object",
     endpoint: undefined,
-    impl: { list: () => [] },
+    // count() and items(): the names, one item each (what the config_vars stream emits)
+    impl: { list: (x, p) => (p.app ? Object.keys(x.configVars(p.app)).map((name) => ({ name })) : []) },
     pk: [],
     rangeFields: [],
     protectedScope: true,
     object: (x, p) => (p.app ? x.configVars(p.app) : {}),
+  });
+  for (const [template, o] of Object.entries(OBJECTS)) {
+    const object = (x: World, p: Params) => {
+      const found = o.get(x, p);
+      if (found === undefined) throw new HttpProblem(404, "not_found", o.missing ?? "Couldn't find that object.");
+      return found;
+    };
+    routes.push({
+      template,
+      segments: compile(template, w),
+      kind: "object",
+      endpoint: undefined,
+      // a list of the one object (or none), so count() and items() work as for lists
+      impl: { global: o.global, list: (x, p) => { const found = o.get(x, p); return found === undefined ? [] : [found]; } },
+      pk: [],
+      rangeFields: [],
+      object,
+    });
+  }
+  // The app's available dyno sizes: a list with rel "available-app-dynos", not in list-endpoints.json.
+  routes.push({
+    template: "/apps/{app}/available-dyno-sizes",
+    segments: compile("/apps/{app}/available-dyno-sizes", w),
+    kind: "list",
+    endpoint: undefined,
+    impl: root("dynoSizes"),
+    pk: ["id"],
+    rangeFields: ["id", "name"],
   });
   // more literal segments first, so /teams/permissions wins over /teams/{team}
   const literals = (r: Route) => r.segments.filter((s) => typeof s === "string").length;
