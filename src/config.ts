@@ -40,7 +40,7 @@ export const PostgresSettings = z.object({
   exclude_schemas: z.array(z.string()).default([]).describe("Leave out these PostgreSQL schemas."),
   statement_timeout_s: positive("seconds").default(600).describe("Statement timeout of the tap's read-only sessions."),
   connect_timeout_s: positive("seconds").default(15).describe("Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long."),
-  batch_size: z.number().int().positive().default(5000).describe("Rows fetched per round trip; bounds memory."),
+  batch_size: z.number().int().positive().default(5000).describe("Rows between bookmarks (STATE), and the first COPY chunk's size."),
 });
 
 export const RateLimitSettings = z.object({
