@@ -658,6 +658,8 @@ const REFRESH_DECISIONS: Readonly<Record<string, { family: Refresh["family"]; si
   test_cases: { family: "activity", source: TEST_RUN_SOURCE },
   config_vars: { family: "daily", signals: ["released_at"], source: CONFIG_VARS_SOURCE },
   app_available_dyno_sizes: { family: "daily" },
+  pipeline_test_config_vars: { family: "daily" },
+  pipeline_review_config_vars: { family: "daily" },
   current_inbound_rulesets: { family: "daily" },
   space_nats: { family: "daily" },
   space_peering_infos: { family: "daily" },
@@ -766,8 +768,11 @@ interface LinkDecision {
   link: { resource: string; path: string };
   parent: string;
   params?: Record<string, string>;
-  /** placeholders filled with `~`, the token's own user (the identity's only alternative is `self`) */
-  self?: string[];
+  /**
+   * placeholders filled with a fixed value: `~` for the token's own user (the identity's only
+   * alternative is `self`), or a pipeline stage; one link may feed a stream per value
+   */
+  literal?: Record<string, string>;
   parent_keys: Record<string, string>;
   /** default: the parent keys (one object per parent) */
   key?: string[];
@@ -854,7 +859,27 @@ export const LINK_DECISIONS: readonly LinkDecision[] = [
     stream: "user_preferences",
     link: { resource: "user-preferences", path: "/users/{user-preferences}/preferences" },
     ...ACCOUNT,
-    self: ["user-preferences"],
+    literal: { "user-preferences": "~" },
+  },
+  {
+    stream: "pipeline_test_config_vars",
+    link: { resource: "pipeline-config-var", path: "/pipelines/{pipeline}/stage/{pipeline-coupling}/config-vars" },
+    ...PIPELINE,
+    literal: { "pipeline-coupling": "test" },
+    key: ["pipeline_id", "name"],
+    scope: "read-protected",
+    names_only: true,
+    note: "Names only of the pipeline's Heroku CI config vars (stage `test`, as heroku/cli's `ci:config` reads them: src/lib/api.ts getPipelineConfigVars); values are dropped at once, as for config_vars.",
+  },
+  {
+    stream: "pipeline_review_config_vars",
+    link: { resource: "pipeline-config-var", path: "/pipelines/{pipeline}/stage/{pipeline-coupling}/config-vars" },
+    ...PIPELINE,
+    literal: { "pipeline-coupling": "review" },
+    key: ["pipeline_id", "name"],
+    scope: "read-protected",
+    names_only: true,
+    note: "Names only of the config vars the pipeline gives its review apps (stage `review`); values are dropped at once, as for config_vars.",
   },
 ];
 
@@ -905,11 +930,6 @@ export const SKIPPED_LINKS: readonly { link: { resource: string; path: string };
   { link: { resource: "oauth-client", path: "/oauth/clients/{oauth-client}" }, reason: infoOf("oauth_clients") },
   { link: { resource: "oci-image", path: "/apps/{app}/oci-images/{oci-image}" }, reason: `An OCI image (Fir apps) is read by the id a release or build names: ${NO_LIST}.` },
   { link: { resource: "peering", path: "/spaces/{space}/peerings/{peering}" }, reason: infoOf("peerings") },
-  {
-    link: { resource: "pipeline-config-var", path: "/pipelines/{pipeline}/stage/{pipeline-coupling}/config-vars" },
-    reason:
-      "Config vars of a pipeline stage (review apps, CI): the values are secrets, and a stage is no record to walk (couplings repeat it once per app); names only, as in `config_vars`, is left for later.",
-  },
   { link: { resource: "pipeline-coupling", path: "/pipeline-couplings/{pipeline-coupling}" }, reason: infoOf("pipeline_couplings") },
   {
     link: { resource: "pipeline-coupling", path: "/apps/{app}/pipeline-couplings" },
@@ -1406,24 +1426,31 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
   for (const e of endpoints) {
     if (!linkById.has(endpointId({ resource: e.resource, path: e.href_readable }))) fail(`list endpoint ${e.resource} GET ${e.href_readable} is not a GET link of the schema`);
   }
-  const linkUsed = new Map<string, string>([[linkId({ resource: ACCOUNT_STREAM.resource, path: ACCOUNT_STREAM.path }), "stream account"]]);
-  const claimLink = (l: { resource: string; path: string }, by: string): GetLink => {
+  const linkUsed = new Map<string, { by: string; fixed: Set<string> | undefined }>([
+    [linkId({ resource: ACCOUNT_STREAM.resource, path: ACCOUNT_STREAM.path }), { by: "stream account", fixed: undefined }],
+  ]);
+  const claimLink = (l: { resource: string; path: string }, by: string, literal?: Record<string, string>): GetLink => {
     const found = linkById.get(linkId(l));
     if (found === undefined) fail(`${by}: no GET link ${linkId(l)}`);
     if (byId.has(linkId(l))) fail(`${by}: ${linkId(l)} is a list endpoint (STREAM_DECISIONS or SKIPPED_ENDPOINTS)`);
+    // One stream or skip per link; only streams that fill a placeholder with different fixed
+    // values (a pipeline's stages) may share one.
     const previous = linkUsed.get(linkId(l));
-    if (previous !== undefined) fail(`${linkId(l)} is used by both ${previous} and ${by}`);
-    linkUsed.set(linkId(l), by);
+    const fixed = literal === undefined ? undefined : JSON.stringify(literal);
+    if (previous !== undefined && (fixed === undefined || previous.fixed === undefined || previous.fixed.has(fixed))) {
+      fail(`${linkId(l)} is used by both ${previous.by} and ${by}`);
+    }
+    linkUsed.set(linkId(l), { by, fixed: fixed === undefined ? undefined : new Set([...(previous?.fixed ?? []), fixed]) });
     return found;
   };
   for (const d of LINK_DECISIONS) {
     const where = `stream ${d.stream}`;
-    const link = claimLink(d.link, where);
-    const self = d.self ?? [];
+    const link = claimLink(d.link, where, d.literal);
+    const literal = d.literal ?? {};
     const params = d.params ?? {};
-    const placeholders = placeholderNames(link.path).filter((p) => !self.includes(p));
+    const placeholders = placeholderNames(link.path).filter((p) => !(p in literal));
     if (placeholders.join(",") !== Object.keys(params).join(",")) fail(`${where}: params do not match placeholders ${placeholders.join(",")}`);
-    const path = self.reduce((p, name) => p.replace(`{${name}}`, "~"), link.path);
+    const path = Object.entries(literal).reduce((p, [name, value]) => p.replace(`{${name}}`, value), link.path);
     const target = deref(root, link.target, []).node;
     const isList = typeListOf(target).includes("array");
     let shape: Shape;

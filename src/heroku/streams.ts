@@ -329,7 +329,8 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
  */
 async function objectOf(spec: HerokuStreamSpec, deps: HerokuDeps, parent: ParentRow, path: string): Promise<Item[]> {
   if (spec.names_only) {
-    const known = [parent.id, parent.name].map((k) => (k === undefined ? undefined : deps.client.configVarNames.get(String(k)))).find((n) => n !== undefined);
+    const known =
+      spec.parent === "apps" ? [parent.id, parent.name].map((k) => (k === undefined ? undefined : deps.client.configVarNames.get(String(k)))).find((n) => n !== undefined) : undefined;
     const names = known ?? (await optional(deps.client.get(path), (body) => Object.keys(body ?? {})));
     return names.map((name) => ({ name }));
   }

@@ -43,7 +43,7 @@ afterAll(() => sim.close());
 
 describe("snapshot streams", () => {
   it("read one object per parent, complete, keyed by the parent, in one request per parent", async () => {
-    expect(NEW.length).toBe(13);
+    expect(NEW.length).toBe(15);
     sim.resetLog();
     const run = await sync(configFile({ api_url: sim.url }), catalog, [...NEW, ...LISTS]);
     expect(run.code, run.stderr).toBe(0);
@@ -87,13 +87,17 @@ describe("snapshot streams", () => {
     // every value the simulator serves, the add-ons' URLs (with their passwords) included
     const served = new Set<string>(planted);
     const res = await Promise.all(apps.map((a) => fetch(`${sim.url}/apps/${a.id}/config-vars`, { headers: { authorization: "Bearer test-token", accept: "application/vnd.heroku+json; version=3" } })));
-    for (const r of res) for (const v of Object.values((await r.json()) as Record<string, string>)) served.add(v);
-    expect(served.size).toBeGreaterThan(planted.length); // add-on URLs too
+    const pipelines = sim.items("/pipelines") as { id: string }[];
+    const stages = await Promise.all(pipelines.flatMap((p) => ["test", "review"].map((stage) => fetch(`${sim.url}/pipelines/${p.id}/stage/${stage}/config-vars`, { headers: { authorization: "Bearer test-token", accept: "application/vnd.heroku+json; version=3" } }))));
+    for (const r of [...res, ...stages]) for (const v of Object.values((await r.json()) as Record<string, string>)) served.add(v);
+    expect(served.size).toBeGreaterThan(planted.length + 2); // add-on URLs and stage config vars too
     // with Heroku Postgres discovery on (it reads config vars too) and off
     for (const postgres of [{ enabled: false }, { enabled: true, connect_timeout_s: 1 }]) {
-      const run = await sync(configFile({ api_url: sim.url, postgres }), catalog, ["apps", "config_vars", "add_on_attachments"]);
+      const run = await sync(configFile({ api_url: sim.url, postgres }), catalog, ["apps", "config_vars", "add_on_attachments", "pipeline_test_config_vars", "pipeline_review_config_vars"]);
       expect(run.code, run.stderr).toBe(0);
-      expect(recordsOf(run.messages()).get("config_vars")!.length).toBe(sim.total("/apps/{app}/config-vars"));
+      for (const stream of ["config_vars", "pipeline_test_config_vars", "pipeline_review_config_vars"]) {
+        expect(recordsOf(run.messages()).get(stream)!.length, stream).toBe(sim.total(BY_NAME.get(stream)!.path));
+      }
       const output = run.stdout + run.stderr;
       const found = [...served].filter((v) => output.includes(v));
       expect(found, `config var values in the output (postgres ${postgres.enabled ? "on" : "off"})`).toEqual([]);

@@ -335,6 +335,16 @@ const OBJECTS: Record<string, { get: (w: World, p: Params) => Item | undefined; 
   },
 };
 
+/** Stage config vars of a pipeline: set where the stage is used (CI test runs, review apps), else none. */
+function stageConfigVars(w: World, pipeline: Item | undefined, stage: string): Record<string, string> {
+  const used = w.list(stage === "test" ? "testRuns" : "reviewApps", pipeline ?? null).length > 0;
+  if (!used || !pipeline) return {};
+  const secret = (n: number) => w.gen.rng(`stage|${String(pipeline.id)}|${stage}|${n}`).next().toString(36).slice(2, 14);
+  return stage === "test"
+    ? { CI_API_TOKEN: `ci_${secret(1)}${secret(2)}`, DATABASE_URL: `postgres://ci:pw${secret(3)}@127.0.0.1:9/ci` }
+    : { REVIEW_SECRET_KEY: `rk_${secret(4)}${secret(5)}` };
+}
+
 /** Where a path parameter is looked up, and the noun of its 404 message. */
 const PARENTS: Record<string, { store: string; noun: string; within?: string }> = {
   app: { store: "apps", noun: "app" },
@@ -428,6 +438,21 @@ export function buildRoutes(w: World, endpoints: ListEndpoint[]): Route[] {
     protectedScope: true,
     object: (x, p) => (p.app ? x.configVars(p.app) : {}),
   });
+  // A pipeline's stage config vars (Heroku CI: test, review apps: review): secrets, like the app's.
+  for (const stage of ["test", "review"]) {
+    const template = `/pipelines/{pipeline}/stage/${stage}/config-vars`;
+    routes.push({
+      template,
+      segments: compile(template, w),
+      kind: "object",
+      endpoint: undefined,
+      impl: { list: (x, p) => Object.keys(stageConfigVars(x, p.pipeline, stage)).map((name) => ({ name })) },
+      pk: [],
+      rangeFields: [],
+      protectedScope: true,
+      object: (x, p) => stageConfigVars(x, p.pipeline, stage),
+    });
+  }
   for (const [template, o] of Object.entries(OBJECTS)) {
     const object = (x: World, p: Params) => {
       const found = o.get(x, p);
