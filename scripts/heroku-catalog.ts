@@ -1696,11 +1696,12 @@ function renderReadme(catalog: HerokuCatalog): string {
     lines.push(`- \`GET ${s.endpoint.href_readable}\` (${s.endpoint.resource}, "${s.endpoint.title}"): ${s.reason}`);
   }
   const linkStreams = streams.filter((st) => st.single || !catalog.listPaths.has(st.path)).length;
+  const others = catalog.getLinkCount - catalog.listEndpointCount;
   lines.push(
     "",
-    `Of the ${catalog.getLinkCount} GET links of the hyper-schema, the ${catalog.listEndpointCount} list endpoints are above and ${
-      catalog.getLinkCount - catalog.listEndpointCount
-    } are not lists (single objects, reads by id, one list with another rel); ${linkStreams} of those are streams (the snapshots of one object per parent, \`account\` and \`app_available_dyno_sizes\`), and these ${catalog.skippedLinks.length} are not:`,
+    `Of the ${catalog.getLinkCount} GET links of the hyper-schema, the ${catalog.listEndpointCount} list endpoints are above and ${others} are not lists`,
+    `(single objects, reads by id, one list with another rel); ${others - catalog.skippedLinks.length} of those feed ${linkStreams} streams (\`account\`, the snapshots`,
+    `of one object per parent, and \`app_available_dyno_sizes\`; the pipeline config var link feeds one stream per stage), and these ${catalog.skippedLinks.length} are not:`,
     "",
   );
   for (const s of catalog.skippedLinks) {
