@@ -5,7 +5,7 @@ import type { Settings } from "./config.ts";
 import { HerokuHttpError } from "./heroku/client.ts";
 import type { HerokuClient } from "./heroku/client.ts";
 import { loadDefinitions } from "./heroku/definitions.ts";
-import type { Stream } from "./singer/stream.ts";
+import type { Stream, Unavailable } from "./singer/stream.ts";
 
 export interface Check {
   readonly outcome: "ok" | "warn" | "fail";
@@ -15,7 +15,7 @@ export interface Check {
 
 interface OpenedSource {
   readonly streams: readonly Stream[];
-  readonly unavailable?: ReadonlyMap<string, string>;
+  readonly unavailable?: readonly Unavailable[];
   close(): Promise<void>;
 }
 
@@ -75,25 +75,23 @@ export async function runChecks(
     return checks;
   }
   const source = await open();
-  const postgres = { streams: source.streams.filter((s) => s.id.includes("-")), unavailable: source.unavailable };
   await source.close();
+  // Tables are the streams of a group (a database); the API streams have none.
   const tables = new Map<string, number>();
-  for (const s of postgres.streams) {
-    const alias = s.id.split("-")[0]!;
-    tables.set(alias, (tables.get(alias) ?? 0) + 1);
-  }
+  for (const s of source.streams) if (s.group !== undefined) tables.set(s.group, (tables.get(s.group) ?? 0) + 1);
   for (const [alias, n] of tables) checks.push({ outcome: "ok", subject: `database ${alias}`, detail: `reachable, ${n} tables and views readable` });
-  for (const [key, reason] of postgres.unavailable ?? []) {
-    if (!key.endsWith("-")) {
+  const unavailable = source.unavailable ?? [];
+  for (const u of unavailable) {
+    if (u.kind === "stream") {
       // One table the credential may not read: a sync skips it with a warning.
-      checks.push({ outcome: "warn", subject: `table ${key}`, detail: `${reason}; a sync skips it` });
+      checks.push({ outcome: "warn", subject: `table ${u.name}`, detail: `${u.reason}; a sync skips it` });
       continue;
     }
-    const needed = selected === undefined || [...selected].some((id) => id.startsWith(key));
-    const subject = `database ${key.slice(0, -1)}`;
-    checks.push(needed ? { outcome: "fail", subject, detail: reason } : { outcome: "warn", subject, detail: `${reason} (no selected stream reads it)` });
+    const needed = selected === undefined || [...selected].some((id) => u.covers(id));
+    const subject = `database ${u.name}`;
+    checks.push(needed ? { outcome: "fail", subject, detail: u.reason } : { outcome: "warn", subject, detail: `${u.reason} (no selected stream reads it)` });
   }
-  if (tables.size === 0 && (postgres.unavailable?.size ?? 0) === 0) {
+  if (tables.size === 0 && unavailable.length === 0) {
     checks.push({ outcome: "warn", subject: "databases", detail: "no Heroku Postgres database found (none attached, or config vars not readable: see the warnings above)" });
   }
   return checks;

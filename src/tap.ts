@@ -2,7 +2,7 @@
 // API streams from catalog/ data, and the tables of the Heroku Postgres
 // databases found through the API.
 import type { Settings } from "./config.ts";
-import type { Stream } from "./singer/stream.ts";
+import type { Stream, Unavailable } from "./singer/stream.ts";
 import type { PlannedStream } from "./singer/runner.ts";
 import type { State } from "./singer/state.ts";
 import { HerokuClient, HerokuHttpError, Stopped } from "./heroku/client.ts";
@@ -26,8 +26,8 @@ export const TAP = {
 export interface Source {
   readonly streams: Stream[];
   readonly client: HerokuClient;
-  /** Stream ids, or id prefixes (`<alias>-`) of whole databases, that cannot be read this run, with the reason. */
-  readonly unavailable?: ReadonlyMap<string, string>;
+  /** Streams, or whole databases, that cannot be read this run, with the reason. */
+  readonly unavailable?: readonly Unavailable[];
   /**
    * Call once before a sync with the planned streams: the Heroku streams then
    * list only the parents some planned child needs, and the run's request
@@ -69,7 +69,7 @@ export async function openSource(settings: Settings, shared?: HerokuClient): Pro
     client,
     // Databases that cannot be reached and tables the credential may no longer read:
     // a catalog that selects them skips them with the reason instead of failing.
-    unavailable: new Map([...pg.unavailable, ...pg.denied]),
+    unavailable: pg.unavailable,
     prepare: heroku.prepare,
     checkToken: () => checkToken(client, settings.api_url),
     close: async () => {

@@ -32,3 +32,16 @@ describe("discovery metadata", () => {
     expect(plan.ok && [...plan.value[0]!.properties].sort()).toEqual(["id", "note"]);
   });
 });
+
+describe("what cannot be read this run (Unavailable)", () => {
+  it("skips the catalog's streams a group covers, and only those: a hyphen in another stream's name means nothing", () => {
+    const api = stream({ id: "team-apps", selectedByDefault: true }); // a stream name with a hyphen, as a future API stream might have
+    const entries = [discoverEntry(api), { ...discoverEntry(stream({ id: "db-public-orders" })) }];
+    for (const e of entries) e.metadata[0]!.metadata.selected = true;
+    const away = { kind: "group" as const, name: "db", reason: "db: cannot connect", covers: (id: string) => id.startsWith("db-") };
+    const plan = planSync([api], { file: "c.json", value: { streams: entries } }, undefined, [away]);
+    expect(plan.ok && plan.value.map((p) => p.stream.id)).toEqual(["team-apps"]);
+    // Without the group, a selected stream this run does not have is bad input.
+    expect(planSync([api], { file: "c.json", value: { streams: entries } }, undefined, []).ok).toBe(false);
+  });
+});

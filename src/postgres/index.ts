@@ -3,28 +3,23 @@ import type { Settings } from "../config.ts";
 import type { HerokuClient } from "../heroku/client.ts";
 import { HerokuHttpError, Stopped } from "../heroku/client.ts";
 import { RunError } from "../errors.ts";
-import type { Stream } from "../singer/stream.ts";
+import type { Stream, Unavailable } from "../singer/stream.ts";
 import { log } from "../log.ts";
 import { databaseStreams } from "./database.ts";
 import { findCandidates, groupDatabases } from "./discover.ts";
 import type { InventoryRow } from "./discover.ts";
 import { inventoryStream } from "./inventory.ts";
 import type { Session } from "./session.ts";
-import { aliasOf } from "./streams.ts";
+import { aliasOf, inDatabase } from "./streams.ts";
 
 export interface PostgresSource {
   readonly streams: Stream[];
   /**
-   * Stream-id prefixes (`<alias>-`) of databases found through the API but
-   * not reachable in this run, with the reason: a catalog that selects one of
-   * their streams should skip it with this warning rather than fail.
+   * Databases found through the API but not reachable in this run (groups),
+   * and tables the credential may not read (rights revoked since the catalog
+   * was made): a catalog that selects their streams skips them with the reason.
    */
-  readonly unavailable: ReadonlyMap<string, string>;
-  /**
-   * Ids of the tables the credential may not read (rights revoked since the
-   * catalog was made), with the reason; to be skipped like `unavailable`.
-   */
-  readonly denied: ReadonlyMap<string, string>;
+  readonly unavailable: readonly Unavailable[];
   /** postgres_databases, the inventory of the databases found (inventory.ts); unset when discovery is off. */
   readonly inventory?: Stream;
   close(): Promise<void>;
@@ -33,11 +28,10 @@ export interface PostgresSource {
 export async function openPostgres(settings: Settings, client: HerokuClient): Promise<PostgresSource> {
   const pg = { ...settings.postgres, use_singer_decimal: settings.use_singer_decimal };
   const sessions: Session[] = [];
-  const unavailable = new Map<string, string>();
-  const denied = new Map<string, string>();
+  const unavailable: Unavailable[] = [];
   const streams: Stream[] = [];
   const close = async () => void (await Promise.all(sessions.map((s) => s.close())));
-  if (!pg.enabled) return { streams, unavailable, denied, close };
+  if (!pg.enabled) return { streams, unavailable, close };
   let inventory: readonly InventoryRow[] = [];
   const inventoryOut = inventoryStream(() => inventory);
 
@@ -51,12 +45,12 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
       throw new RunError(`cannot reach the Heroku API at ${settings.api_url}: ${e.message}`, { fatal: true, cause: e });
     }
     log.warn(`Heroku Postgres databases are left out: ${e instanceof Error ? e.message : String(e)}`);
-    return { streams, unavailable, denied, close, inventory: inventoryOut };
+    return { streams, unavailable, close, inventory: inventoryOut };
   }
   const grouped = await groupDatabases(candidates, pg);
   const { databases, unreachable } = grouped;
   inventory = grouped.inventory;
-  for (const u of unreachable) unavailable.set(`${aliasOf(u.candidate.addonName)}-`, u.reason);
+  for (const u of unreachable) unavailable.push(database(aliasOf(u.candidate.addonName), u.reason));
   const taken = new Set<string>();
   for (const db of databases) {
     const alias = aliasOf(db.named.addonName);
@@ -75,12 +69,17 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
         db.session,
       );
       streams.push(...opened.streams);
-      for (const [id, why] of opened.denied) denied.set(id, why);
+      for (const [id, why] of opened.denied) unavailable.push({ kind: "stream", name: id, reason: why, covers: (x) => x === id });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      unavailable.set(`${alias}-`, why);
+      unavailable.push(database(alias, why));
       log.warn(`${why}; its tables are left out of this run`);
     }
   }
-  return { streams, unavailable, denied, close, inventory: inventoryOut };
+  return { streams, unavailable, close, inventory: inventoryOut };
+}
+
+/** A database that cannot be read this run: every table stream of its alias. */
+function database(alias: string, reason: string): Unavailable {
+  return { kind: "group", name: alias, reason, covers: (id) => inDatabase(alias, id) };
 }

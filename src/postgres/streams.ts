@@ -35,6 +35,9 @@ const part = (s: string) => s.replace(/-/g, "_");
 /** The stream id a relation gets (before de-duplication). */
 export const streamIdOf = (alias: string, schema: string, name: string) => `${alias}-${part(schema)}-${part(name)}`;
 
+/** Whether a stream id is one of a database's tables: the one place that knows the id's shape. */
+export const inDatabase = (alias: string, streamId: string) => streamId.startsWith(`${alias}-`);
+
 /** Column names that make good replication keys come first. */
 const PREFERRED_KEY = /^(updated|modified|changed|last_modified|last_updated)(_at|_on|_time|_date)?$|^(updated|modified)at$/i;
 
@@ -67,6 +70,7 @@ export function tableStreams(
       extraMetadata: metadata(db, intro.database, table),
       extraEntry: { table_name: table.name },
       bookmark: TableBookmark,
+      group: db.alias,
       sync: (ctx) => syncTable(session, plan, ctx, settings.batch_size, settings.statement_timeout_s),
     } satisfies Stream;
   });

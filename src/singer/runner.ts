@@ -5,7 +5,7 @@ import type { Catalog, ReplicationMethod } from "./catalog.ts";
 import type { Record_ } from "./messages.ts";
 import { RawJson } from "./messages.ts";
 import type { Bookmark, State } from "./state.ts";
-import type { Stream, SyncContext } from "./stream.ts";
+import type { Stream, SyncContext, Unavailable } from "./stream.ts";
 import type { MessageWriter } from "./writer.ts";
 import { fail, ok, RunError, StreamSkipped, UsageError } from "../errors.ts";
 import type { Result } from "../errors.ts";
@@ -42,8 +42,8 @@ export function planSync(
   streams: readonly Stream[],
   catalog: { file: string; value: Catalog } | undefined,
   state: { file: string; value: State } | undefined,
-  /** Streams that cannot be read this run, with the reason: exact ids, or `<prefix>-` for a whole database. */
-  unavailable: ReadonlyMap<string, string> = new Map(),
+  /** Streams, or groups of them, that cannot be read this run: a catalog that selects one skips it with the reason. */
+  unavailable: readonly Unavailable[] = [],
 ): Result<PlannedStream[]> {
   const byId = new Map(streams.map((s) => [s.id, s]));
   const planned: PlannedStream[] = [];
@@ -57,10 +57,10 @@ export function planSync(
     if (!isStreamSelected(entry)) continue;
     const stream = byId.get(entry.tap_stream_id);
     const id = entry.tap_stream_id;
-    const away = [...unavailable].find(([key]) => (key.endsWith("-") ? id.startsWith(key) : id === key));
+    const away = unavailable.find((u) => u.covers(id));
     if (!stream && away) {
       // A database that cannot be reached tonight should not stop the rest of the run.
-      log.warn(`${entry.tap_stream_id}: skipped: ${away[1]}`);
+      log.warn(`${entry.tap_stream_id}: skipped: ${away.reason}`);
       continue;
     }
     if (!stream) {

@@ -23,7 +23,23 @@ export interface Stream {
   readonly extraEntry?: Readonly<Record<string, unknown>>;
   /** Validates this stream's bookmark in an input state file. */
   readonly bookmark: z.ZodType<Bookmark>;
+  /** The streams it stands or falls with (a database's tables): what --test counts together. */
+  readonly group?: string;
   sync(ctx: SyncContext): Promise<void>;
+}
+
+/**
+ * What cannot be read this run, and why: one stream (a table whose rights were
+ * revoked), or a whole group (a database that cannot be reached), whose
+ * streams a catalog may still select although discovery did not find them.
+ * The source that names its streams decides which ids a group covers.
+ */
+export interface Unavailable {
+  readonly kind: "stream" | "group";
+  /** The stream id, or the group's name. */
+  readonly name: string;
+  readonly reason: string;
+  covers(streamId: string): boolean;
 }
 
 export interface SyncContext {
