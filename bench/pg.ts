@@ -82,8 +82,12 @@ function launch(name: string): [string, string[]] | undefined {
       return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, ...DENO_FLAGS, join(ROOT, "src/main.ts")]];
     case "binary":
       return existsSync(BINARY) ? [BINARY, []] : undefined;
+    case "node22-bin":
+    case "node24-bin":
+      // The Node versions the tests fetch (npm run runtimes), running the bin as its shebang would.
+      return command(name === "node22-bin" ? "node22" : "node24");
   }
-  throw new Error(`unknown launch path ${name}: bin, node-bin, node-dist, deno or binary`);
+  throw new Error(`unknown launch path ${name}: bin, node-bin, node-dist, deno, binary, node22-bin or node24-bin`);
 }
 
 interface Measure {
