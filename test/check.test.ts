@@ -35,23 +35,23 @@ describe("--test", () => {
     const run = await check("full-token");
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^ok    token: accepted by http:\/\/127\.0\.0\.1:\d+$/);
-    expect(lines[1]).toMatch(/^ok    scope global: granted/);
-    expect(lines[2]).toMatch(/^ok    database \w+: reachable, 2 tables and views readable$/);
+    expect(lines[0]).toMatch(/^ok {4}token: accepted by http:\/\/127\.0\.0\.1:\d+$/);
+    expect(lines[1]).toMatch(/^ok {4}scope global: granted/);
+    expect(lines[2]).toMatch(/^ok {4}database \w+: reachable, 2 tables and views readable$/);
   });
 
   it("warns, and still passes, when the token lacks the global scope, naming the streams it costs", async () => {
     sim.setConfigVars(app, Object.fromEntries(vars.map((v) => [v, url])));
     const run = await check("narrow-token");
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^warn  scope global: not granted \(403\): 16 streams will be skipped \(.*app_webhooks.*\); add it with heroku authorizations:create --scope global$/m);
+    expect(run.stdout).toMatch(/^warn {2}scope global: not granted \(403\): 16 streams will be skipped \(.*app_webhooks.*\); add it with heroku authorizations:create --scope global$/m);
   });
 
   it("fails when a database cannot be reached, saying why, without its credentials", async () => {
     sim.setConfigVars(app, Object.fromEntries(vars.map((v) => [v, "postgres://someone:pw-check-secret@127.0.0.1:9/gone"])));
     const run = await check("full-token");
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^fail  database \w+: .*cannot connect/m);
+    expect(run.stdout).toMatch(/^fail {2}database \w+: .*cannot connect/m);
     expect(run.stdout + run.stderr).not.toMatch(/pw-check-secret|someone/);
   });
 
@@ -59,14 +59,14 @@ describe("--test", () => {
     sim.setConfigVars(app, Object.fromEntries(vars.map((v) => [v, "postgres://someone:pw-check-secret@127.0.0.1:9/gone"])));
     const apiOnly = await check("narrow-token", selecting(["apps", "releases"]));
     expect(apiOnly.code, apiOnly.stdout + apiOnly.stderr).toBe(0);
-    expect(apiOnly.stdout).toMatch(/^ok    scope global: not granted \(403\), and no selected stream needs it$/m);
-    expect(apiOnly.stdout).toMatch(/^warn  database (\w+): .*cannot connect.* \(no selected stream reads it\)$/m);
+    expect(apiOnly.stdout).toMatch(/^ok {4}scope global: not granted \(403\), and no selected stream needs it$/m);
+    expect(apiOnly.stdout).toMatch(/^warn {2}database (\w+): .*cannot connect.* \(no selected stream reads it\)$/m);
 
     const alias = /^warn {2}database (\w+):/m.exec(apiOnly.stdout)![1]!;
     const withTable = await check("narrow-token", selecting(["apps", `${alias}-public-a`, "app_webhooks"]));
     expect(withTable.code).toBe(1);
-    expect(withTable.stdout).toMatch(/^fail  database \w+: .*cannot connect/m);
-    expect(withTable.stdout).toMatch(/^warn  scope global: not granted \(403\): 1 streams will be skipped \(app_webhooks\)/m);
+    expect(withTable.stdout).toMatch(/^fail {2}database \w+: .*cannot connect/m);
+    expect(withTable.stdout).toMatch(/^warn {2}scope global: not granted \(403\): 1 streams will be skipped \(app_webhooks\)/m);
   });
 
   it("refuses a catalog whose stream metadata is wrong, naming the file and stream (exit 2)", async () => {

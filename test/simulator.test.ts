@@ -12,6 +12,7 @@ const ACCEPT = "application/vnd.heroku+json; version=3";
 interface Reply {
   status: number;
   headers: Headers;
+  // deno-lint-ignore no-explicit-any -- the tests read whatever JSON a route returns
   body: any;
 }
 

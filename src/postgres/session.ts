@@ -35,7 +35,8 @@ export class Session {
     if (this.failure) throw this.failure;
     try {
       this.client = await this.connectOnce(await this.url(false));
-    } catch (e) {
+    } catch (first) {
+      let e = first;
       if (isAuthFailure(e) && !this.refreshed) {
         // Heroku rotates credentials (maintenance, failover, on demand): ask again once.
         this.refreshed = true;
@@ -43,8 +44,8 @@ export class Session {
         try {
           this.client = await this.connectOnce(await this.url(true));
           return this.client;
-        } catch (e2) {
-          e = e2;
+        } catch (again) {
+          e = again;
         }
       }
       this.failure = new Unreachable(`${this.label}: cannot connect: ${describeConnectError(e, this.settings.connect_timeout_s)}`, { cause: e });

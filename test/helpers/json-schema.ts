@@ -3,7 +3,7 @@
 // enum, anyOf, minimum/maximum, maxLength (in code points, as JSON Schema counts), and the formats
 // date-time, date, uuid and email (other formats are accepted as-is).
 // Enough to check records against catalog/*/schemas without a dependency; not a general validator.
-import type { JSONSchema7, JSONSchema7Definition } from "json-schema";
+import type { JSONSchema7Definition } from "json-schema";
 
 const FORMATS: Record<string, RegExp> = {
   "date-time": /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/,

@@ -20,6 +20,8 @@ export async function startPgProxy(target: { host: string; port: number }, opts:
   const statements: string[] = [];
   const sockets = new Set<Socket>();
   let serverBytes = 0;
+  // Assigned once below; the socket handlers defined before it refer to it.
+  // deno-lint-ignore prefer-const
   let proxy: PgProxy;
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
