@@ -14,6 +14,7 @@
 import { Agent, request } from "undici";
 import { RunError } from "../errors.ts";
 import { Counter, log, metric, redact } from "../log.ts";
+import { backoffMs, MAX_BACKOFF_MS, RateGovernor, RETRY_STATUS } from "./policy.ts";
 
 export interface ClientOptions {
   readonly baseUrl: string;
@@ -63,7 +64,6 @@ export interface Page {
 
 const PAGE_MAX = 1000;
 const CONFIG_VARS = /^\/apps\/([^/?]+)\/config-vars$/;
-const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 
 export class HerokuClient {
   private readonly agent: Agent;
@@ -80,16 +80,14 @@ export class HerokuClient {
   /** Time spent waiting for the rate limit (pacing and 429s), in ms. */
   rateLimitWaitMs = 0;
   private readonly rateLimit: RateLimitOptions;
-  /** No request starts before this time (set by a 429). */
-  private pausedUntil = 0;
-  /** The next paced request may start at this time. */
-  private nextPaced = 0;
-  private pacing = false;
+  /** 429 pauses and pacing at the reserve (policy.ts). */
+  private readonly governor: RateGovernor;
   /** Aborted by stop(): ends every wait and in-flight request at once. */
   private readonly stopping = new AbortController();
 
   constructor(private readonly opts: ClientOptions) {
     this.rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.governor = new RateGovernor(this.rateLimit);
     this.agent = new Agent({ connections: opts.maxConcurrency, keepAliveTimeout: 30_000 });
     this.headers = {
       accept: "application/vnd.heroku+json; version=3",
@@ -184,12 +182,14 @@ export class HerokuClient {
       if (outcome.kind === "ok") return outcome;
       if (outcome.kind === "http" && outcome.status === 429) {
         // The bucket is empty: every request waits, for a growing, jittered time.
-        const wait = this.rateLimitBackoff(limited++, outcome.retryAfterS);
+        // From one refill interval (or the retry backoff, if longer), doubling.
+        const base = Math.max(this.opts.backoffMs ?? 1000, Math.min(this.governor.spacingMs(), MAX_BACKOFF_MS));
+        const wait = backoffMs(limited++, base, outcome.retryAfterS);
         if (waited429 + wait > this.rateLimit.maxWaitMs) {
           throw new HerokuHttpError(429, outcome.id, `${outcome.message} (gave up after waiting ${(waited429 / 1000).toFixed(0)} s for the rate limit)`, outcome.requestId, path);
         }
         waited429 += wait;
-        this.pause(wait);
+        this.governor.pause(Date.now(), wait);
         log.warn(`GET ${path}: rate limited (429, RateLimit-Remaining 0); all requests wait ${(wait / 1000).toFixed(1)} s (${(waited429 / 1000).toFixed(0)} of at most ${(this.rateLimit.maxWaitMs / 1000).toFixed(0)} s for this request)`);
         continue;
       }
@@ -200,7 +200,7 @@ export class HerokuClient {
         }
         throw new HerokuHttpError(outcome.status, outcome.id, outcome.message, outcome.requestId, path);
       }
-      const wait = this.backoff(attempt, outcome.kind === "http" ? outcome.retryAfterS : undefined);
+      const wait = backoffMs(attempt, this.opts.backoffMs ?? 1000, outcome.kind === "http" ? outcome.retryAfterS : undefined);
       const why = outcome.kind === "http" ? `${outcome.status} ${outcome.id}` : outcome.message;
       log.warn(`GET ${path}: ${why}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2} of ${this.opts.maxRetries + 1})`);
       attempt++;
@@ -223,40 +223,24 @@ export class HerokuClient {
     });
   }
 
-  /** Stops every request from starting for `ms`. */
-  private pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
-  }
-
-  /** Waits out a 429 pause, and paces requests once the bucket is down to the reserve. */
+  /** Waits out a 429 pause, and paces requests once the bucket is down to the reserve (policy.ts). */
   private async throttle(): Promise<void> {
     for (;;) {
       if (this.stopping.signal.aborted) return;
-      const now = Date.now();
-      if (this.pausedUntil > now) {
-        await this.waitMs(this.pausedUntil - now);
+      const remaining = this.rateLimitRemaining;
+      const turn = this.governor.next(Date.now(), remaining);
+      if (turn.kind === "paused") {
+        await this.waitMs(turn.waitMs);
         continue;
       }
-      const remaining = this.rateLimitRemaining;
-      const low = remaining !== undefined && remaining <= this.rateLimit.reserve;
-      if (low !== this.pacing) {
-        this.pacing = low;
-        if (low) {
-          log.warn(
-            `RateLimit-Remaining is ${remaining}, at the reserve of ${this.rateLimit.reserve}: pacing requests to ${this.rateLimit.refillPerMinute} a minute (one every ${(this.spacingMs() / 1000).toFixed(2)} s) so the bucket is not emptied`,
-          );
-        } else log.info(`RateLimit-Remaining is ${remaining}, above the reserve again: no more pacing`);
-      }
-      if (!low) return;
-      const at = Math.max(now, this.nextPaced);
-      this.nextPaced = at + this.spacingMs();
-      if (at > now) await this.waitMs(at - now);
+      if (turn.changed === "pacing") {
+        log.warn(
+          `RateLimit-Remaining is ${remaining}, at the reserve of ${this.rateLimit.reserve}: pacing requests to ${this.rateLimit.refillPerMinute} a minute (one every ${(this.governor.spacingMs() / 1000).toFixed(2)} s) so the bucket is not emptied`,
+        );
+      } else if (turn.changed === "free") log.info(`RateLimit-Remaining is ${remaining}, above the reserve again: no more pacing`);
+      if (turn.waitMs > 0) await this.waitMs(turn.waitMs);
       return;
     }
-  }
-
-  private spacingMs(): number {
-    return 60_000 / Math.max(1e-6, this.rateLimit.refillPerMinute);
   }
 
   private async waitMs(ms: number): Promise<void> {
@@ -264,12 +248,6 @@ export class HerokuClient {
     await this.sleep(ms);
   }
 
-  /** A 429's wait: Retry-After when given, else jittered exponential from one refill interval. */
-  private rateLimitBackoff(attempt: number, retryAfterS: number | undefined): number {
-    if (retryAfterS !== undefined) return retryAfterS * 1000;
-    const base = Math.max(this.opts.backoffMs ?? 1000, Math.min(this.spacingMs(), 60_000)) * 2 ** Math.min(attempt, 10);
-    return Math.min(60_000, base / 2 + Math.random() * base);
-  }
 
   private async once(path: string, range: string | undefined) {
     await this.throttle();
@@ -319,11 +297,6 @@ export class HerokuClient {
     }
   }
 
-  private backoff(attempt: number, retryAfterS: number | undefined): number {
-    if (retryAfterS !== undefined) return retryAfterS * 1000;
-    const base = (this.opts.backoffMs ?? 1000) * 2 ** attempt;
-    return Math.min(60_000, base / 2 + Math.random() * base);
-  }
 
   /** At most maxConcurrency requests in flight. */
   private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
