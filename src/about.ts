@@ -1,6 +1,6 @@
 // --about: what Meltano and a curious user want to know about this tap.
 import { settingLeaves, settingsJsonSchema } from "./config.ts";
-import { TAP } from "./tap.ts";
+import { TAP } from "./identity.ts";
 
 /** The Meltano SDK's --about fields (its env_var_prefix included), the runtime where the SDK names Python's versions. */
 export function aboutJson(): Record<string, unknown> {

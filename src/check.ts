@@ -5,7 +5,7 @@ import type { Settings } from "./config.ts";
 import { HerokuHttpError } from "./heroku/client.ts";
 import type { HerokuClient } from "./heroku/client.ts";
 import { loadDefinitions } from "./heroku/definitions.ts";
-import type { Stream, Unavailable } from "./singer/stream.ts";
+import type { Source } from "./tap.ts";
 
 export interface Check {
   readonly outcome: "ok" | "warn" | "fail";
@@ -13,11 +13,8 @@ export interface Check {
   readonly detail: string;
 }
 
-interface OpenedSource {
-  readonly streams: readonly Stream[];
-  readonly unavailable?: readonly Unavailable[];
-  close(): Promise<void>;
-}
+/** What the checks read of the source they open. */
+type OpenedSource = Pick<Source, "streams" | "unavailable" | "close">;
 
 /**
  * Runs every check. The source (with its database discovery) is opened only once

@@ -10,7 +10,7 @@ import { loadSettings, readJsonFile } from "./config.ts";
 import type { Settings } from "./config.ts";
 import { fail, isTapError, messageOf, ok, RunError, UsageError } from "./errors.ts";
 import type { Result } from "./errors.ts";
-import { configureLogging, log, logOptionsFrom, parseLevel, redact } from "./log.ts";
+import { configureLogging, enabled, log, logOptionsFrom, parseLevel, redact } from "./log.ts";
 import { runtime } from "./runtime.ts";
 import { aboutJson, aboutMarkdown, aboutText } from "./about.ts";
 import { Catalog } from "./singer/catalog.ts";
@@ -22,7 +22,8 @@ import { mapPlan, writerFor } from "./singer/maps/writer.ts";
 import type { StreamMapper } from "./singer/maps/writer.ts";
 import { BatchFiles } from "./singer/batch.ts";
 import { logSummary } from "./singer/progress.ts";
-import { herokuClient, openSource, TAP } from "./tap.ts";
+import { herokuClient, openSource } from "./tap.ts";
+import { TAP } from "./identity.ts";
 import type { Source } from "./tap.ts";
 import { formatCheck, runChecks } from "./check.ts";
 import { formatIssue } from "./zod-issues.ts";
@@ -274,16 +275,10 @@ async function loadState(file: string): Promise<Result<State>> {
   return ok(parsed.data);
 }
 
-function isStdoutClosed(e: unknown): boolean {
-  const code = (e as { code?: string }).code;
-  // Node reports EPIPE; Deno's web stream rejects with a BrokenPipe error.
-  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || (e instanceof Error && e.name === "BrokenPipe");
-}
-
 /** One line on stderr; a stack trace only with LOG_LEVEL=debug. */
 function report(e: unknown): number {
-  const debug = (runtime.env.LOG_LEVEL ?? "").toLowerCase() === "debug";
-  if (isStdoutClosed(e)) e = new RunError("stdout was closed by the reader (broken pipe); stopping");
+  const debug = enabled("debug"); // LOG_LEVEL, --log-level or Meltano's logging config
+  if (runtime.isBrokenPipe(e)) e = new RunError("stdout was closed by the reader (broken pipe); stopping");
   if (isTapError(e)) {
     log.error(e.message);
     if (debug && e.stack) runtime.writeStderr(redact(e.stack) + "\n");

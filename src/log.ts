@@ -115,6 +115,11 @@ export function configureLogging(changes: Partial<LogOptions>): void {
   options = { ...options, ...changes };
 }
 
+/** The line format in force (LOG_FORMAT, or Meltano's SDK logging config). */
+export function logFormat(): LogFormat {
+  return options.format;
+}
+
 export function enabled(level: Level): boolean {
   return LEVELS.indexOf(level) >= LEVELS.indexOf(options.level);
 }

@@ -3,7 +3,7 @@
 import type { JSONSchema7 } from "json-schema";
 import { settingLeaves } from "./config.ts";
 import { streamDefinitions } from "./heroku/definitions.ts";
-import { TAP } from "./tap.ts";
+import { TAP } from "./identity.ts";
 
 interface Setting {
   name: string;

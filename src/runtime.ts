@@ -14,6 +14,8 @@ export interface Runtime {
   readonly stderrIsTTY: boolean;
   /** Writes bytes to stdout; resolves once the sink can take more. Rejects on EPIPE. */
   writeStdout(bytes: Uint8Array): Promise<void>;
+  /** Whether an error means the reader of stdout has gone (EPIPE on Node, BrokenPipe on Deno). */
+  isBrokenPipe(e: unknown): boolean;
   writeStderr(text: string): void;
   /** Calls `handler` on SIGINT / SIGTERM; returns a function that removes it. */
   onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
@@ -51,6 +53,7 @@ function denoRuntime(d: DenoGlobal): Runtime {
       await writer.ready;
       await writer.write(bytes);
     },
+    isBrokenPipe: (e) => (e instanceof Error && e.name === "BrokenPipe") || (e as { code?: string } | null)?.code === "EPIPE",
     writeStderr(text) {
       // writeSync may write part of the buffer; loop until all of it is out.
       let bytes = encoder.encode(text);
@@ -83,6 +86,10 @@ function nodeRuntime(): Runtime {
         // so awaiting it both orders the output and bounds what is buffered.
         process.stdout.write(bytes, (err) => (err ? reject(err) : resolve()));
       });
+    },
+    isBrokenPipe(e) {
+      const code = (e as { code?: string } | null)?.code;
+      return code === "EPIPE" || code === "ERR_STREAM_DESTROYED";
     },
     writeStderr(text) {
       process.stderr.write(text);

@@ -9,19 +9,7 @@ import { HerokuClient, HerokuHttpError, Stopped } from "./heroku/client.ts";
 import { RunError } from "./errors.ts";
 import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
-import { readPackageFile } from "./package-files.ts";
-
-const pkg = JSON.parse(readPackageFile("package.json")) as {
-  version: string;
-  description: string;
-};
-
-export const TAP = {
-  name: "tap-heroku",
-  description: pkg.description,
-  version: pkg.version,
-  capabilities: ["catalog", "discover", "state", "about", "activate-version", "test", "batch", "stream-maps", "schema-flattening", "structured-logging"],
-} as const;
+import { TAP } from "./identity.ts";
 
 export interface Source {
   readonly streams: Stream[];

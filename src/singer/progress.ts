@@ -1,7 +1,7 @@
 // Progress a person can read, always on stderr. On a terminal one live line
 // is redrawn in place; otherwise (Meltano, cron, CI) a log line is written
 // every `every` seconds, so a long quiet stream still shows it is alive.
-import { log } from "../log.ts";
+import { log, logFormat } from "../log.ts";
 import { runtime } from "../runtime.ts";
 
 /** How one stream of a run ended, for the summary at the end. */
@@ -23,7 +23,7 @@ export class Progress {
 
   constructor(
     private readonly every = 30,
-    live = runtime.stderrIsTTY && (runtime.env.LOG_FORMAT ?? "").toLowerCase() !== "json",
+    live = runtime.stderrIsTTY && logFormat() !== "json",
   ) {
     this.live = live;
   }
@@ -63,7 +63,8 @@ export class Progress {
   }
 }
 
-const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toLocaleString("en-US");
+/** Records per second, for people: rounded, with thousands separators. */
+export const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toLocaleString("en-US");
 
 /** The run's closing table on stderr: records, seconds and what went wrong, per stream. */
 export function logSummary(summaries: readonly StreamSummary[]): void {

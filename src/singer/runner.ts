@@ -11,7 +11,7 @@ import { fail, ok, RunError, StreamSkipped, UsageError } from "../errors.ts";
 import type { Result } from "../errors.ts";
 import { Counter, log, metric } from "../log.ts";
 import { formatIssue } from "../zod-issues.ts";
-import { Progress } from "./progress.ts";
+import { Progress, rate } from "./progress.ts";
 import type { StreamSummary } from "./progress.ts";
 import { setOwn } from "../own.ts";
 
@@ -268,5 +268,4 @@ function pick(record: Record<string, unknown>, keep: ReadonlySet<string>): Recor
   return out;
 }
 
-const rate = (n: number, s: number) => (s > 0 ? Math.round(n / s) : n).toString();
 
