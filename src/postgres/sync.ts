@@ -34,6 +34,10 @@ export const FullTableBookmark = z.object({
   version: z.number().int().optional(),
   last_pk_fetched: KeyValues.optional(),
   max_pk_values: KeyValues.optional(),
+  /** A table without a key, read in physical order: the ctid of the last row written, e.g. "(12,4)". */
+  last_ctid: z.string().regex(/^\(\d+,\d+\)$/, "expected a ctid such as (12,4)").optional(),
+  /** …and the table's size in blocks when the pass began: later blocks come with the next pass. */
+  max_block: z.number().int().min(0).optional(),
 });
 
 /** Bookmark of an INCREMENTAL stream; the value is PostgreSQL's text of the key. */
@@ -189,7 +193,48 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   const chunk = new ChunkSize(batchSize, statementTimeoutS);
 
   let stopped = false;
+  let ctidPass: CtidPass | undefined;
+  /**
+   * A table without a key, in block ranges of its heap: `ctid >= (a,0) AND ctid
+   * < (b,0)` is a TID range scan (PostgreSQL 14+), rows come in physical order,
+   * and the bookmark is the ctid of the last row written, so a pass resumes right
+   * after it. Blocks per chunk grow while quick, like key chunks.
+   */
+  const readCtidRanges = async (client: pg.Client, p: CtidPass, progress: { made: boolean }) => {
+    const blocks = new ChunkSize(128, statementTimeoutS);
+    const ctidAt = cols.length; // the extra last column
+    const selectWithCtid = `SELECT ${[selectList(plan, cols), "ctid::text"].filter(Boolean).join(", ")} FROM ${fromClause(table)}`;
+    let from = blockOf(p.last);
+    while (from < p.maxBlock) {
+      const to = Math.min(p.maxBlock, from + blocks.rows);
+      const where = ` WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid` + (p.last ? ` AND ctid > ${quoteLiteral(p.last)}::tid` : "");
+      const started = performance.now();
+      let n = 0;
+      await copyRows(client, ctx.signal, `COPY (${selectWithCtid}${where}) TO STDOUT`, cols.length + 1, (row) => {
+        if (ctx.signal.aborted) return;
+        const written = ctx.writeRecord(new RawJson(encoder.encode(row)), p.version);
+        p.last = row[ctidAt]!;
+        progress.made = true;
+        if (++n % batchSize !== 0) return written;
+        return Promise.all([written, saveCtid(p)]).then(() => undefined);
+      });
+      if (ctx.signal.aborted) {
+        stopped = true;
+        await saveCtid(p);
+        return;
+      }
+      p.last = `(${to - 1},65535)`; // every row of the chunk's blocks is written
+      await saveCtid(p);
+      blocks.observe(blocks.rows, performance.now() - started);
+      from = to;
+    }
+  };
+  const saveCtid = (p: CtidPass) => (p.last ? ctx.saveBookmark({ version: p.version, last_ctid: p.last, max_block: p.maxBlock }) : Promise.resolve());
   const onLost = () => {
+    if (ctidPass) {
+      log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after ctid ${ctidPass.last ?? "(0,0)"}`);
+      return;
+    }
     if (pk.length === 0) {
       // Without a key there is no place to continue from: start over under a
       // new version, so the target drops the partial pass when it completes.
@@ -201,9 +246,14 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   };
   const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
   const pass = async (client: pg.Client, progress: { made: boolean }) => {
+    if (pk.length === 0 && (table.kind === "r" || table.kind === "m") && (await tidRanges(client))) {
+      ctidPass ??= await startCtidPass(client, table, bm, version, plan.stream);
+      version = ctidPass.version;
+      await readCtidRanges(client, ctidPass, progress);
+      return;
+    }
     if (pk.length === 0) {
-      // One COPY of the whole table. TODO(#12): ctid-range chunks, so a table
-      // without a key resumes part way and no statement runs long.
+      // One COPY of the whole table (a view, a partitioned table, or PostgreSQL before 14).
       await copyRows(client, ctx.signal, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         progress.made = true;
@@ -363,6 +413,8 @@ async function inSnapshot(
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
       await client.query("SET LOCAL enable_sort = off");
+      // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
+      await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
       try {
         await pass(client, progress);
         await client.query("COMMIT");
@@ -393,3 +445,32 @@ function describeQueryError(e: unknown): string {
   return state ? `${m} (SQLSTATE ${state})` : m;
 }
 
+
+/** Where a ctid-range pass stands. */
+interface CtidPass {
+  readonly version: number;
+  readonly maxBlock: number;
+  /** The ctid of the last row written (or past a finished chunk), undefined before the first. */
+  last: string | undefined;
+}
+
+/** TID range scans read only the blocks asked for from PostgreSQL 14 on; before, `ctid >=` filters a full scan. */
+async function tidRanges(client: pg.Client): Promise<boolean> {
+  const r = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return Number(r.rows[0]!.v) >= 140000;
+}
+
+/** A resumed pass keeps its version and block limit; a new one takes the table's size now. */
+async function startCtidPass(client: pg.Client, table: Table, bm: z.infer<typeof FullTableBookmark>, version: number, stream: string): Promise<CtidPass> {
+  if (bm.version !== undefined && bm.last_ctid !== undefined && bm.max_block !== undefined) {
+    log.info(`${stream}: resuming the full-table pass of version ${bm.version} after ctid ${bm.last_ctid}`);
+    return { version: bm.version, maxBlock: bm.max_block, last: bm.last_ctid };
+  }
+  const r = await client.query<{ blocks: string }>(
+    "SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int8)::text AS blocks",
+    [fromClause(table)],
+  );
+  return { version, maxBlock: Number(r.rows[0]!.blocks), last: undefined };
+}
+
+const blockOf = (ctid: string | undefined) => (ctid === undefined ? 0 : Number(/^\((\d+),/.exec(ctid)![1]));
