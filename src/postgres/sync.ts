@@ -230,18 +230,18 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
     }
   };
   const saveCtid = (p: CtidPass) => (p.last ? ctx.saveBookmark({ version: p.version, last_ctid: p.last, max_block: p.maxBlock }) : Promise.resolve());
-  const onLost = () => {
+  const onLost = (why: string) => {
     if (ctidPass) {
-      log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after ctid ${ctidPass.last ?? "(0,0)"}`);
+      log.warn(`${plan.stream}: ${why}; reconnecting and continuing after ctid ${ctidPass.last ?? "(0,0)"}`);
       return;
     }
     if (pk.length === 0) {
       // Without a key there is no place to continue from: start over under a
       // new version, so the target drops the partial pass when it completes.
       version = Date.now();
-      log.warn(`${plan.stream}: the connection was lost; the table has no primary key, so the pass starts over (version ${version})`);
+      log.warn(`${plan.stream}: ${why}; the table has no primary key, so the pass starts over (version ${version})`);
     } else {
-      log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing after the last key written`);
+      log.warn(`${plan.stream}: ${why}; reconnecting and continuing after the last key written`);
     }
   };
   const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
@@ -321,7 +321,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const keyIdx = cols.findIndex((c) => c.name === key);
   const quoted = quoteIdent(key);
 
-  const onLost = () => log.warn(`${plan.stream}: the connection was lost; reconnecting and continuing from the bookmark`);
+  const onLost = (why: string) => log.warn(`${plan.stream}: ${why}; reconnecting and continuing from the bookmark`);
   const keyText = plan.types.get(key)!.select(quoted);
   const lit = (v: string) => `${quoteLiteral(v)}::${keyCol.castType}`;
   const chunk = new ChunkSize(batchSize, statementTimeoutS);
@@ -394,6 +394,16 @@ async function stoppable(session: Session, read: () => Promise<void>): Promise<b
 }
 
 /**
+ * A follower (hot standby) cancels a statement whose snapshot still needs rows
+ * the leader has since removed, once max_standby_streaming_delay runs out:
+ * SQLSTATE 40001, "canceling statement due to conflict with recovery". The
+ * read goes on from its bookmark in a new snapshot, as after a lost connection.
+ */
+function isRecoveryConflict(e: unknown): boolean {
+  return sqlState(e) === "40001" && /conflict with recovery/i.test(e instanceof Error ? e.message : "");
+}
+
+/**
  * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
  * consistent snapshot). When the connection is lost, it reconnects and runs the
  * pass again: each pass continues from the bookmark the previous one left. A
@@ -403,7 +413,8 @@ async function stoppable(session: Session, read: () => Promise<void>): Promise<b
 async function inSnapshot(
   session: Session,
   signal: AbortSignal,
-  onLost: () => void,
+  /** Called before a retry, with why the read was interrupted. */
+  onLost: (why: string) => void,
   pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -425,10 +436,15 @@ async function inSnapshot(
       return;
     } catch (e) {
       // A run that is stopping does not reconnect: the state already covers what was written.
-      if (!isConnectionLost(e) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
+      const conflict = isRecoveryConflict(e);
+      if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
       if (progress.made) attempt = 0;
       await session.reset();
-      onLost();
+      onLost(
+        conflict
+          ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)"
+          : "the connection was lost",
+      );
     }
   }
 }
