@@ -9,7 +9,8 @@ import { startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { validate } from "../helpers/json-schema.ts";
 import { minimumDefaultRequests } from "../helpers/minimum.ts";
-import { BY_NAME, byType, configFile, DEFINITIONS, discover, keyOf, matchPath, recordsOf, sync } from "./util.ts";
+import { runTap, tempFiles } from "../helpers/tap.ts";
+import { BY_NAME, byType, configFile, DEFINITIONS, discover, keyOf, matchPath, recordsOf, selecting, sync } from "./util.ts";
 import type { Catalog } from "./util.ts";
 
 /** Streams of GET links outside the list endpoints (issue 16): the snapshots and the per-parent lists. */
@@ -102,6 +103,12 @@ describe("snapshot streams", () => {
       const found = [...served].filter((v) => output.includes(v));
       expect(found, `config var values in the output (postgres ${postgres.enabled ? "on" : "off"})`).toEqual([]);
     }
+    // at debug level too (every request and retry is logged)
+    const f = tempFiles({ "catalog.json": selecting(catalog, ["config_vars", "pipeline_test_config_vars", "pipeline_review_config_vars"]) });
+    const debug = await runTap(["--config", configFile({ api_url: sim.url }), "--catalog", f["catalog.json"]!, "--log-level", "debug"]);
+    expect(debug.code, debug.stderr).toBe(0);
+    expect(debug.stderr).toMatch(/DEBUG/);
+    expect([...served].filter((v) => (debug.stdout + debug.stderr).includes(v))).toEqual([]);
   });
 
   it("reuse the config vars Heroku Postgres discovery read: no request of their own for those apps", async () => {
