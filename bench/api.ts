@@ -87,7 +87,12 @@ function tap(args: string[]): Promise<Omit<Run, "requests" | "seconds">> {
     child.on("close", (code) => {
       if (args.includes("--discover")) stdout += tail;
       if (code !== 0) process.stderr.write(stderr.split("\n").filter((l) => !l.includes("METRIC")).slice(-20).join("\n") + "\n");
-      resolve({ code, records, state: args.includes("--discover") ? JSON.parse(stdout) : state, estimate: stderr.split("\n").filter((l) => / Heroku API requests/.test(l)) });
+      resolve({
+        code,
+        records,
+        state: args.includes("--discover") ? JSON.parse(stdout) : state,
+        estimate: stderr.split("\n").filter((l) => / Heroku API requests/.test(l)),
+      });
     });
   });
 }
@@ -141,7 +146,9 @@ console.log(`machine         ${machine}`);
 console.log(`run             exit  requests  of full  records   wall time  at Heroku's rate limit`);
 for (const [name, r] of [["full", full], [`1 % change (${changedApps} apps)`, onePercent], ["no change", quiet]] as const) {
   console.log(
-    `${name.padEnd(24)}${String(r.code).padStart(2)}  ${String(r.requests).padStart(8)}  ${((100 * r.requests) / full.requests).toFixed(1).padStart(6)} %  ${String(r.records).padStart(7)}  ${hms(r.seconds).padStart(10)}  ${hms(paced(r))}`,
+    `${name.padEnd(24)}${String(r.code).padStart(2)}  ${String(r.requests).padStart(8)}  ${((100 * r.requests) / full.requests).toFixed(1).padStart(6)} %  ${
+      String(r.records).padStart(7)
+    }  ${hms(r.seconds).padStart(10)}  ${hms(paced(r))}`,
   );
 }
 if (floor !== undefined) console.log(`minimum (full)  ${floor}${floor === full.requests ? " (the full run made exactly that)" : ""}`);
@@ -159,7 +166,11 @@ for (const d of selected) {
 const refreshPerHour = [...perFamily.values()].reduce((a, b) => a + b, 0);
 const hourly = quiet.requests + refreshPerHour + (onePercent.requests - quiet.requests);
 console.log(
-  `hourly run      about ${Math.round(hourly)} requests: ${quiet.requests} listing the parents, ${Math.round(refreshPerHour)} refresh (${[...perFamily].map(([f, n]) => `${f} ${Math.round(n)}`).join(", ")}), ${onePercent.requests - quiet.requests} for 1 % of apps changed; default budget ${runBudget(settings)} a run, refill ${REFILL * 60} an hour: ${hourly <= runBudget(settings) ? "fits" : "does not fit: the refresh falls behind, stalest first"}`,
+  `hourly run      about ${Math.round(hourly)} requests: ${quiet.requests} listing the parents, ${Math.round(refreshPerHour)} refresh (${
+    [...perFamily].map(([f, n]) => `${f} ${Math.round(n)}`).join(", ")
+  }), ${onePercent.requests - quiet.requests} for 1 % of apps changed; default budget ${runBudget(settings)} a run, refill ${REFILL * 60} an hour: ${
+    hourly <= runBudget(settings) ? "fits" : "does not fit: the refresh falls behind, stalest first"
+  }`,
 );
 for (const line of onePercent.estimate) console.log(`tap's estimate  ${line.replace(/^INFO /, "")}`);
 await sim.close();

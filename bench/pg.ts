@@ -37,8 +37,8 @@ import pg from "pg";
 import setup from "../test/global-setup.ts";
 import { startSimulator } from "../test/simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
-import { BINARY, command, denoBinary, DENO_PERMISSIONS, type RuntimeName } from "../test/helpers/tap.ts";
-import { startRelay, type Relay } from "./relay.ts";
+import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
+import { type Relay, startRelay } from "./relay.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
@@ -112,16 +112,14 @@ function measure(cmd: string, cmdArgs: string[], env: Record<string, string> = {
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-20000)));
     wc.stdout.setEncoding("utf8").on("data", (d: string) => (wcOut += d));
     // Without GNU time, poll /proc for the high-water mark.
-    const poll = gnuTime
-      ? undefined
-      : setInterval(() => {
-          try {
-            const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-            if (m) peakKb = Math.max(peakKb, Number(m[1]));
-          } catch {
-            // exited
-          }
-        }, 50);
+    const poll = gnuTime ? undefined : setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {
+        // exited
+      }
+    }, 50);
     child.on("error", reject);
     let childCode: number | null = null;
     child.on("close", (code) => (childCode = code));
@@ -223,15 +221,15 @@ async function main() {
           metadata: s.metadata.map((m) =>
             m.breadcrumb.length === 0
               ? {
-                  ...m,
-                  metadata: {
-                    ...m.metadata,
-                    selected: s.tap_stream_id.endsWith(`-public-${table}`),
-                    "replication-method": METHOD,
-                    ...(METHOD === "INCREMENTAL" ? { "replication-key": "updated_at" } : {}),
-                  },
-                }
-              : m,
+                ...m,
+                metadata: {
+                  ...m.metadata,
+                  selected: s.tap_stream_id.endsWith(`-public-${table}`),
+                  "replication-method": METHOD,
+                  ...(METHOD === "INCREMENTAL" ? { "replication-key": "updated_at" } : {}),
+                },
+              }
+              : m
           ),
         })),
       };
@@ -272,7 +270,13 @@ async function main() {
           `| ${pathName(oneWay)} | ${table} | ${fmt(n)} | ${tapS.toFixed(1)} | ${fmt(n / tapS)} | ${rss ? rss.toFixed(0) + " MB" : "?"} | ` +
             (floorS ? `${floorS.toFixed(1)} | ${fmt(n / floorS)} | ${(floorS / tapS).toFixed(2)} |` : "no psql | | |"),
         );
-        if (texts.length) console.log(`|   COPY text in key order through psql | ${table} | ${fmt(n)} | ${median(texts.map((m) => m.seconds)).toFixed(1)} | ${fmt(n / median(texts.map((m) => m.seconds)))} | | | | |`);
+        if (texts.length) {
+          console.log(
+            `|   COPY text in key order through psql | ${table} | ${fmt(n)} | ${median(texts.map((m) => m.seconds)).toFixed(1)} | ${
+              fmt(n / median(texts.map((m) => m.seconds)))
+            } | | | | |`,
+          );
+        }
       }
     }
 

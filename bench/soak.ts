@@ -29,10 +29,16 @@ try {
   const r = await soak({ adminUrl, apps: APPS, tables: TABLES, rowsPerTable: ROWS, batchSize: BATCH, say: (l) => console.error(l) });
   const complete = [...r.records.perTable.values()].every((n) => n === ROWS) && r.records.perTable.size === TABLES;
   console.log(`tap-heroku soak: ${APPS} apps (default streams), ${TABLES} tables × ${ROWS.toLocaleString("en")} rows, batch_size ${BATCH}`);
-  console.log(`machine         ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node (dist/, bin shebang flags)`);
+  console.log(
+    `machine         ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node (dist/, bin shebang flags)`,
+  );
   console.log(`exit code       ${r.code}`);
   console.log(`wall time       ${r.seconds.toFixed(1)} s`);
-  console.log(`records         ${r.records.api.toLocaleString("en")} API, ${r.records.tables.toLocaleString("en")} table rows${complete ? " (every table complete)" : " (INCOMPLETE)"}`);
+  console.log(
+    `records         ${r.records.api.toLocaleString("en")} API, ${r.records.tables.toLocaleString("en")} table rows${
+      complete ? " (every table complete)" : " (INCOMPLETE)"
+    }`,
+  );
   console.log(`peak RSS        ${r.peakRssMb} MB (VmHWM of the tap process)`);
   console.log(`requests made   ${r.requests}${r.requests === r.minimum.total ? " (the minimum)" : ""}`);
   console.log(`minimum         ${r.minimum.total} = ${r.minimum.streams} for the streams + ${r.minimum.discovery} for database discovery`);

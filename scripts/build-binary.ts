@@ -39,13 +39,18 @@ mkdirSync(OUT, { recursive: true });
 console.log("1/3 bundling src/binary.ts and its dependencies (rolldown)");
 run(join(ROOT, "node_modules/.bin/rolldown"), [
   "src/binary.ts",
-  "--format", "cjs",
-  "--platform", "node",
-  "--file", join(OUT, "tap-heroku.cjs"),
+  "--format",
+  "cjs",
+  "--platform",
+  "node",
+  "--file",
+  join(OUT, "tap-heroku.cjs"),
   "--no-codeSplitting",
   // pg loads pg-native only when asked for it (pg.native), which the tap never does.
-  "--external", "pg-native",
-  "--logLevel", "warn",
+  "--external",
+  "pg-native",
+  "--logLevel",
+  "warn",
 ]);
 
 console.log(`2/3 writing the preparation blob with the package files (Node ${nodeVersion})`);
@@ -73,8 +78,11 @@ chmodSync(BIN, 0o755);
 const macos = process.platform === "darwin";
 if (macos) run("codesign", ["--remove-signature", BIN]);
 run(join(ROOT, "node_modules/.bin/postject"), [
-  BIN, "NODE_SEA_BLOB", join(OUT, "sea-prep.blob"),
-  "--sentinel-fuse", FUSE,
+  BIN,
+  "NODE_SEA_BLOB",
+  join(OUT, "sea-prep.blob"),
+  "--sentinel-fuse",
+  FUSE,
   ...(macos ? ["--macho-segment-name", "NODE_SEA"] : []),
 ]);
 if (macos) run("codesign", ["--sign", "-", BIN]);

@@ -45,7 +45,9 @@ async function main() {
       writeFileSync(join(OUT, "discover.log"), discover.stderr);
       if (discover.code !== 0) throw new Error(`discovery failed:\n${discover.stderr}`);
       for (const w of discover.stderr.split("\n").filter((l) => l.startsWith("WARNING"))) say(`   ${w}`);
-      const catalog = JSON.parse(discover.stdout) as { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> };
+      const catalog = JSON.parse(discover.stdout) as {
+        streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }>;
+      };
       const tables = catalog.streams.filter((s) => s.metadata[0]?.metadata["database-name"] !== undefined);
       say(`   ${catalog.streams.length} streams: ${catalog.streams.length - tables.length} Heroku API resources and ${tables.length} database tables:`);
       for (const t of tables) say(`     - ${t.tap_stream_id}`);
@@ -86,7 +88,7 @@ async function main() {
       say('  echo \'{"token": "<that token>"}\' > config.json');
       const command = TAP_OPTION || "tap-heroku"; // installed as the README's quick start says
       say(`  ${command} --config config.json --discover > catalog.json`);
-      say("  # select streams: sets \"selected\" in each stream's top-level metadata (name the streams you want)");
+      say('  # select streams: sets "selected" in each stream\'s top-level metadata (name the streams you want)');
       say(`  node -e '${SELECT_SCRIPT}' ${api.join(" ")} < catalog.json > selected.json`);
       say(`  ${command} --config config.json --catalog selected.json | target-postgres --config target.json`);
     } finally {

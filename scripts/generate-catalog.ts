@@ -4,7 +4,7 @@
  *
  *   npx deno run --allow-read --allow-write scripts/generate-catalog.ts
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateHerokuCatalog } from "./heroku-catalog.ts";

@@ -87,8 +87,7 @@ interface SkipDecision {
 // Hand-made decisions (data over code)
 // ---------------------------------------------------------------------------------------------
 
-const APP_FILTER_NOTE =
-  "One request for the whole account instead of one per app; the `apps` setting is applied client-side (on app.id / app.name).";
+const APP_FILTER_NOTE = "One request for the whole account instead of one per app; the `apps` setting is applied client-side (on app.id / app.name).";
 const PARTNER_ONLY_NOTE =
   "Add-on partner only: the schema says 'Can only be accessed by the add-on partner providing this add-on', so a customer's token is expected to be refused (403). Off by default.";
 const USAGE_NOTE =
@@ -120,7 +119,8 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     parent_keys: { add_on_id: "id" },
     key: ["add_on_id", "name"],
     selected: false,
-    note: "Values are the add-on's config vars, i.e. live credentials such as DATABASE_URL. Off by default; select it only if the destination may hold secrets.",
+    note:
+      "Values are the add-on's config vars, i.e. live credentials such as DATABASE_URL. Off by default; select it only if the destination may hold secrets.",
   },
   {
     stream: "add_on_plans",
@@ -278,7 +278,8 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
     params: { "enterprise-account": "id" },
     parent_keys: { enterprise_account_id: "id" },
     selected: false,
-    note: "Can be large and has no updated_at, so it is re-read in full on every run; enterprise_account_archives holds the same events as monthly files. Off by default.",
+    note:
+      "Can be large and has no updated_at, so it is re-read in full on every run; enterprise_account_archives holds the same events as monthly files. Off by default.",
   },
   {
     stream: "enterprise_account_daily_usage",
@@ -596,8 +597,7 @@ export const STREAM_DECISIONS: readonly StreamDecision[] = [
 // whose refresh interval (setting `refresh_hours.<family>`) bounds how stale it may get.
 const RELEASED_AT_SOURCE =
   "app.released_at ('when app was released', Platform API schema) moves with every release; a release is created by every deploy, config var change and add-on change (https://devcenter.heroku.com/articles/releases)";
-const CONFIG_VARS_SOURCE =
-  "setting or removing a config var creates a release (https://devcenter.heroku.com/articles/releases), which moves app.released_at";
+const CONFIG_VARS_SOURCE = "setting or removing a config var creates a release (https://devcenter.heroku.com/articles/releases), which moves app.released_at";
 const DYNOS_SOURCE =
   "a new release restarts every dyno (https://devcenter.heroku.com/articles/dyno-restarts), so released_at signals new dynos; the daily cycling (every 24 h plus up to 216 min), crashes and scaling change them with no app signal";
 const FORMATION_SOURCE =
@@ -607,7 +607,8 @@ const BUILDS_SOURCE =
 const WEBHOOK_EVENTS_SOURCE =
   "deliveries of api:release events follow releases (released_at); those of dyno, domain, build, collaborator… events have no app signal";
 const NO_SIGNAL = "no parent field is documented to change with these records";
-const TEST_RUN_SOURCE = "assumed, not documented: a test run's updated_at moves while its nodes and cases progress (its status sums them up); the interval bounds the rest";
+const TEST_RUN_SOURCE =
+  "assumed, not documented: a test run's updated_at moves while its nodes and cases progress (its status sums them up); the interval bounds the rest";
 
 /** Child stream -> its refresh family, the extra parent signals and where they come from. */
 const REFRESH_DECISIONS: Readonly<Record<string, { family: Refresh["family"]; signals?: string[]; source?: string }>> = {
@@ -742,8 +743,7 @@ export const SKIPPED_ENDPOINTS: readonly SkipDecision[] = [
   },
   {
     endpoint: { resource: "pipeline-promotion-target", path: "/pipeline-promotions/{pipeline-promotion}/promotion-targets" },
-    reason:
-      "No parent stream: the API has no list of pipeline promotions (only create and get by id), so there are no promotion ids to walk.",
+    reason: "No parent stream: the API has no list of pipeline promotions (only create and get by id), so there are no promotion ids to walk.",
   },
   {
     endpoint: { resource: "team-app-collaborator", path: "/teams/apps/{team-app}/collaborators" },
@@ -809,7 +809,8 @@ export const LINK_DECISIONS: readonly LinkDecision[] = [
     key: ["app_id", "name"],
     scope: "read-protected",
     names_only: true,
-    note: "Names only: one row per config var (app id and name). Values are secrets: they are dropped from the response at once, never written, logged or kept. The answer Heroku Postgres discovery already got is reused (no second request for those apps).",
+    note:
+      "Names only: one row per config var (app id and name). Values are secrets: they are dropped from the response at once, never written, logged or kept. The answer Heroku Postgres discovery already got is reused (no second request for those apps).",
   },
   {
     stream: "current_inbound_rulesets",
@@ -869,7 +870,8 @@ export const LINK_DECISIONS: readonly LinkDecision[] = [
     key: ["pipeline_id", "name"],
     scope: "read-protected",
     names_only: true,
-    note: "Names only of the pipeline's Heroku CI config vars (stage `test`, as heroku/cli's `ci:config` reads them: src/lib/api.ts getPipelineConfigVars); values are dropped at once, as for config_vars.",
+    note:
+      "Names only of the pipeline's Heroku CI config vars (stage `test`, as heroku/cli's `ci:config` reads them: src/lib/api.ts getPipelineConfigVars); values are dropped at once, as for config_vars.",
   },
   {
     stream: "pipeline_review_config_vars",
@@ -893,7 +895,10 @@ export const SKIPPED_LINKS: readonly { link: { resource: string; path: string };
   { link: { resource: "add-on-attachment", path: "/addon-attachments/{add-on-attachment}" }, reason: infoOf("add_on_attachments") },
   { link: { resource: "add-on-attachment", path: "/apps/{app}/addon-attachments/{add-on-attachment}" }, reason: infoOf("add_on_attachments") },
   { link: { resource: "add-on-service", path: "/addon-services/{add-on-service}" }, reason: infoOf("add_on_services") },
-  { link: { resource: "add-on-webhook-delivery", path: "/addons/{add-on}/webhook-deliveries/{app-webhook-delivery}" }, reason: infoOf("add_on_webhook_deliveries") },
+  {
+    link: { resource: "add-on-webhook-delivery", path: "/addons/{add-on}/webhook-deliveries/{app-webhook-delivery}" },
+    reason: infoOf("add_on_webhook_deliveries"),
+  },
   { link: { resource: "add-on-webhook-event", path: "/addons/{add-on}/webhook-events/{app-webhook-event}" }, reason: infoOf("add_on_webhook_events") },
   { link: { resource: "add-on-webhook", path: "/addons/{add-on}/webhooks/{app-webhook}" }, reason: infoOf("add_on_webhooks") },
   { link: { resource: "add-on", path: "/addons/{add-on}" }, reason: infoOf("add_ons") },
@@ -908,12 +913,16 @@ export const SKIPPED_LINKS: readonly { link: { resource: string; path: string };
   { link: { resource: "app-webhook-event", path: "/apps/{app}/webhook-events/{app-webhook-event}" }, reason: infoOf("app_webhook_events") },
   { link: { resource: "app-webhook", path: "/apps/{app}/webhooks/{app-webhook}" }, reason: infoOf("app_webhooks") },
   { link: { resource: "app", path: "/apps/{app}" }, reason: infoOf("apps") },
-  { link: { resource: "archive", path: "/enterprise-accounts/{enterprise-account}/archives/{archive}/{archive}" }, reason: infoOf("enterprise_account_archives") },
+  {
+    link: { resource: "archive", path: "/enterprise-accounts/{enterprise-account}/archives/{archive}/{archive}" },
+    reason: infoOf("enterprise_account_archives"),
+  },
   { link: { resource: "build", path: "/apps/{app}/builds/{build}" }, reason: infoOf("builds") },
   { link: { resource: "collaborator", path: "/apps/{app}/collaborators/{collaborator}" }, reason: infoOf("collaborators") },
   {
     link: { resource: "config-var", path: "/apps/{app}/releases/{release}/config-vars" },
-    reason: "Config vars as of one release: one request per release, and the values are secrets; the names in force are `config_vars`, re-read whenever a release moves the app's released_at.",
+    reason:
+      "Config vars as of one release: one request per release, and the values are secrets; the names in force are `config_vars`, re-read whenever a release moves the app's released_at.",
   },
   { link: { resource: "credit", path: "/account/credits/{credit}" }, reason: infoOf("credits") },
   { link: { resource: "domain", path: "/apps/{app}/domains/{domain}" }, reason: infoOf("domains") },
@@ -928,7 +937,10 @@ export const SKIPPED_LINKS: readonly { link: { resource: string; path: string };
   { link: { resource: "log-drain", path: "/apps/{app}/log-drains/{log-drain}" }, reason: infoOf("log_drains") },
   { link: { resource: "oauth-authorization", path: "/oauth/authorizations/{oauth-authorization}" }, reason: infoOf("oauth_authorizations") },
   { link: { resource: "oauth-client", path: "/oauth/clients/{oauth-client}" }, reason: infoOf("oauth_clients") },
-  { link: { resource: "oci-image", path: "/apps/{app}/oci-images/{oci-image}" }, reason: `An OCI image (Fir apps) is read by the id a release or build names: ${NO_LIST}.` },
+  {
+    link: { resource: "oci-image", path: "/apps/{app}/oci-images/{oci-image}" },
+    reason: `An OCI image (Fir apps) is read by the id a release or build names: ${NO_LIST}.`,
+  },
   { link: { resource: "peering", path: "/spaces/{space}/peerings/{peering}" }, reason: infoOf("peerings") },
   { link: { resource: "pipeline-coupling", path: "/pipeline-couplings/{pipeline-coupling}" }, reason: infoOf("pipeline_couplings") },
   {
@@ -966,7 +978,10 @@ export const SKIPPED_LINKS: readonly { link: { resource: string; path: string };
   { link: { resource: "team-feature", path: "/teams/{team}/features/{team-feature}" }, reason: infoOf("team_features") },
   { link: { resource: "team-invoice", path: "/teams/{team}/invoices/{team-invoice}" }, reason: infoOf("team_invoices") },
   { link: { resource: "team", path: "/teams/{team}" }, reason: infoOf("teams") },
-  { link: { resource: "telemetry-drain", path: "/telemetry-drains/{telemetry-drain}" }, reason: "Reads one record by id; every record of it is already in `telemetry_drains` or `space_telemetry_drains`." },
+  {
+    link: { resource: "telemetry-drain", path: "/telemetry-drains/{telemetry-drain}" },
+    reason: "Reads one record by id; every record of it is already in `telemetry_drains` or `space_telemetry_drains`.",
+  },
   { link: { resource: "test-run", path: "/test-runs/{test-run}" }, reason: infoOf("test_runs") },
   { link: { resource: "test-run", path: "/pipelines/{pipeline}/test-runs/{test-run}" }, reason: infoOf("test_runs") },
   { link: { resource: "vpn-connection", path: "/spaces/{space}/vpn-connections/{vpn-connection}" }, reason: infoOf("vpn_connections") },
@@ -1209,8 +1224,7 @@ function mergeShapes(a: Shape, b: Shape): Shape {
       properties.set(name, existing === undefined ? shape : mergeShapes(existing, shape));
     }
   }
-  const items =
-    a.items !== undefined && b.items !== undefined ? mergeShapes(a.items, b.items) : a.items ?? b.items;
+  const items = a.items !== undefined && b.items !== undefined ? mergeShapes(a.items, b.items) : a.items ?? b.items;
   return { types, format, properties, items };
 }
 
@@ -1424,7 +1438,9 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
   const linkId = (l: { resource: string; path: string }) => `${l.resource} GET ${l.path}`;
   const linkById = new Map(links.map((l) => [linkId(l), l]));
   for (const e of endpoints) {
-    if (!linkById.has(endpointId({ resource: e.resource, path: e.href_readable }))) fail(`list endpoint ${e.resource} GET ${e.href_readable} is not a GET link of the schema`);
+    if (!linkById.has(endpointId({ resource: e.resource, path: e.href_readable }))) {
+      fail(`list endpoint ${e.resource} GET ${e.href_readable} is not a GET link of the schema`);
+    }
   }
   const linkUsed = new Map<string, { by: string; fixed: Set<string> | undefined }>([
     [linkId({ resource: ACCOUNT_STREAM.resource, path: ACCOUNT_STREAM.path }), { by: "stream account", fixed: undefined }],
@@ -1457,7 +1473,12 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
     if (d.names_only) {
       // `{NAME: value}`: only the names are kept, one record each.
       if (isList || !isObject(target["patternProperties"])) fail(`${where}: names_only needs an object of names`);
-      shape = { types: new Set(["object"]), format: undefined, properties: new Map([["name", { types: new Set(["string"]), format: undefined, properties: undefined, items: undefined }]]), items: undefined };
+      shape = {
+        types: new Set(["object"]),
+        format: undefined,
+        properties: new Map([["name", { types: new Set(["string"]), format: undefined, properties: undefined, items: undefined }]]),
+        items: undefined,
+      };
     } else {
       shape = toShape(root, isList ? (target["items"] as Json) : link.target, []);
     }
@@ -1564,7 +1585,15 @@ export function buildHerokuCatalog(platformSchema: unknown, listEndpoints: unkno
       byCodeUnit(a.endpoint.href_readable, b.endpoint.href_readable) ||
       byCodeUnit(a.endpoint.resource, b.endpoint.resource),
   );
-  return { streams, schemas, skipped, skippedLinks, listEndpointCount: endpoints.length, getLinkCount: links.length, listPaths: new Set(endpoints.map((e) => e.href_readable)) };
+  return {
+    streams,
+    schemas,
+    skipped,
+    skippedLinks,
+    listEndpointCount: endpoints.length,
+    getLinkCount: links.length,
+    listPaths: new Set(endpoints.map((e) => e.href_readable)),
+  };
 }
 
 /** Pure: relative file path under catalog/heroku -> exact file content. */
@@ -1700,7 +1729,9 @@ function renderReadme(catalog: HerokuCatalog): string {
   lines.push(
     "",
     `Of the ${catalog.getLinkCount} GET links of the hyper-schema, the ${catalog.listEndpointCount} list endpoints are above and ${others} are not lists`,
-    `(single objects, reads by id, one list with another rel); ${others - catalog.skippedLinks.length} of those feed ${linkStreams} streams (\`account\`, the snapshots`,
+    `(single objects, reads by id, one list with another rel); ${
+      others - catalog.skippedLinks.length
+    } of those feed ${linkStreams} streams (\`account\`, the snapshots`,
     `of one object per parent, and \`app_available_dyno_sizes\`; the pipeline config var link feeds one stream per stage), and these ${catalog.skippedLinks.length} are not:`,
     "",
   );

@@ -32,7 +32,9 @@ export function fetchNodeRuntimes(): void {
     const spec = `${pkg}@${NODE_RUNTIMES[runtime]}`;
     const tmp = mkdtempSync(join(CACHE, "fetch-"));
     try {
-      const [packed] = JSON.parse(execFileSync("npm", ["pack", spec, "--json", "--pack-destination", tmp], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })) as { filename: string }[];
+      const [packed] = JSON.parse(
+        execFileSync("npm", ["pack", spec, "--json", "--pack-destination", tmp], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }),
+      ) as { filename: string }[];
       execFileSync("tar", ["-xzf", join(tmp, packed!.filename), "-C", tmp]);
       renameSync(join(tmp, "package"), join(CACHE, `${pkg}-${NODE_RUNTIMES[runtime]}`)); // whole or not at all
       console.error(`fetched ${spec} for the end-to-end tests: ${execFileSync(exe, ["--version"], { encoding: "utf8" }).trim()}`);

@@ -47,7 +47,11 @@ export async function runChecks(
     return [{ outcome: "fail", subject: "api", detail: `cannot reach ${settings.api_url}: ${e instanceof Error ? e.message : String(e)}` }];
   }
   if (account === 401) {
-    return [{ outcome: "fail", subject: "token", detail: "rejected by Heroku (401): invalid, expired or revoked; create one with heroku authorizations:create" }];
+    return [{
+      outcome: "fail",
+      subject: "token",
+      detail: "rejected by Heroku (401): invalid, expired or revoked; create one with heroku authorizations:create",
+    }];
   }
   checks.push({ outcome: "ok", subject: "token", detail: `accepted by ${settings.api_url}` });
 
@@ -57,13 +61,13 @@ export async function runChecks(
   } else {
     const needing = (await loadDefinitions()).filter((d) => d.scope === "global" && (selected?.has(d.stream) ?? true)).map((d) => d.stream);
     checks.push(
-      needing.length === 0
-        ? { outcome: "ok", subject: "scope global", detail: `not granted (${global}), and no selected stream needs it` }
-        : {
-          outcome: "warn",
-          subject: "scope global",
-          detail: `not granted (${global}): ${needing.length} streams will be skipped (${needing.join(", ")}); add it with heroku authorizations:create --scope global`,
-        },
+      needing.length === 0 ? { outcome: "ok", subject: "scope global", detail: `not granted (${global}), and no selected stream needs it` } : {
+        outcome: "warn",
+        subject: "scope global",
+        detail: `not granted (${global}): ${needing.length} streams will be skipped (${
+          needing.join(", ")
+        }); add it with heroku authorizations:create --scope global`,
+      },
     );
   }
 
@@ -89,7 +93,11 @@ export async function runChecks(
     checks.push(needed ? { outcome: "fail", subject, detail: u.reason } : { outcome: "warn", subject, detail: `${u.reason} (no selected stream reads it)` });
   }
   if (tables.size === 0 && unavailable.length === 0) {
-    checks.push({ outcome: "warn", subject: "databases", detail: "no Heroku Postgres database found (none attached, or config vars not readable: see the warnings above)" });
+    checks.push({
+      outcome: "warn",
+      subject: "databases",
+      detail: "no Heroku Postgres database found (none attached, or config vars not readable: see the warnings above)",
+    });
   }
   return checks;
 }

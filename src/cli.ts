@@ -142,7 +142,9 @@ function parseArgs(args: readonly string[]): Options | { print: string } {
 
   if (catalog && properties) throw new UsageError("--catalog and --properties name the same file; give one");
   if (format && mode !== "about") throw new UsageError("--format goes with --about");
-  if (format && format !== "json" && format !== "markdown" && format !== "text") throw new UsageError(`--format must be json, markdown or text, not "${format}"`);
+  if (format && format !== "json" && format !== "markdown" && format !== "text") {
+    throw new UsageError(`--format must be json, markdown or text, not "${format}"`);
+  }
   if (config.some((c) => c === "" || c === "true")) throw new UsageError("--config needs a file name (or ENV)");
 
   const uses = MODE_USES[mode];

@@ -39,7 +39,9 @@ export const PostgresSettings = z.object({
   schemas: z.array(z.string()).optional().describe("Only these PostgreSQL schemas."),
   exclude_schemas: z.array(z.string()).default([]).describe("Leave out these PostgreSQL schemas."),
   statement_timeout_s: positive("seconds").default(600).describe("Statement timeout of the tap's read-only sessions."),
-  connect_timeout_s: positive("seconds").default(15).describe("Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long."),
+  connect_timeout_s: positive("seconds").default(15).describe(
+    "Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long.",
+  ),
   batch_size: z.number().int().positive().default(5000).describe("Rows between bookmarks (STATE), and the first COPY chunk's size."),
 });
 
@@ -49,8 +51,12 @@ export const RateLimitSettings = z.object({
     .int()
     .min(0)
     .default(200)
-    .describe("Request tokens of the account's rate-limit bucket (4,500) left to your other tools: below this RateLimit-Remaining the tap paces itself to the refill rate."),
-  refill_per_minute: positive("requests a minute").default(75).describe("Tokens Heroku adds to the bucket per minute (75); the pace the tap keeps once at the reserve."),
+    .describe(
+      "Request tokens of the account's rate-limit bucket (4,500) left to your other tools: below this RateLimit-Remaining the tap paces itself to the refill rate.",
+    ),
+  refill_per_minute: positive("requests a minute").default(75).describe(
+    "Tokens Heroku adds to the bucket per minute (75); the pace the tap keeps once at the reserve.",
+  ),
   max_wait_s: positive("seconds").default(900).describe("How long one request may wait out 429 (rate limited) answers before its stream fails."),
   run_interval_min: positive("minutes").default(60).describe("How often the tap is scheduled to run; sets the default max_requests_per_run."),
   max_requests_per_run: z
@@ -58,10 +64,13 @@ export const RateLimitSettings = z.object({
     .int()
     .min(0)
     .optional()
-    .describe("Requests one run may make. The parent lists and the children of new or changed parents are always read; re-reading by refresh interval gets what they leave. Unset: what refills in run_interval_min, at most the bucket (4,500) less the reserve."),
+    .describe(
+      "Requests one run may make. The parent lists and the children of new or changed parents are always read; re-reading by refresh interval gets what they leave. Unset: what refills in run_interval_min, at most the bucket (4,500) less the reserve.",
+    ),
 });
 
-const hours = (family: string, dflt: number, what: string) => z.number({ error: "expected a number of hours" }).min(0).default(dflt).describe(`${family}: ${what} (0: every run).`);
+const hours = (family: string, dflt: number, what: string) =>
+  z.number({ error: "expected a number of hours" }).min(0).default(dflt).describe(`${family}: ${what} (0: every run).`);
 
 export const RefreshSettings = z.object({
   volatile: hours("volatile", 1, "dynos"),
@@ -93,7 +102,9 @@ export const Settings = z.object({
   use_singer_decimal: z
     .boolean()
     .default(false)
-    .describe("Decimal columns (numeric, float, money) as exact strings with format x-singer.decimal, with precision and scale (the Meltano SDK's setting); NaN and ±Infinity keep their names instead of becoming null."),
+    .describe(
+      "Decimal columns (numeric, float, money) as exact strings with format x-singer.decimal, with precision and scale (the Meltano SDK's setting); NaN and ±Infinity keep their names instead of becoming null.",
+    ),
   batch_config: BatchConfig.optional().describe(
     "BATCH mode (the Meltano SDK's setting): records in JSON Lines files under storage.root (file://), gzip or none, batch_size records a file, announced by BATCH messages; every file is finished before a STATE.",
   ),
@@ -103,22 +114,30 @@ export const Settings = z.object({
     .pipe(z.enum(LEVELS, { error: `expected one of ${LEVELS.join(", ")}` }))
     .meta({ enum: [...LEVELS] })
     .optional()
-    .describe("Level of the METRIC lines (the Meltano SDK's setting): warning or error leaves them out, debug adds a timer per HTTP request. Unset: the log level."),
+    .describe(
+      "Level of the METRIC lines (the Meltano SDK's setting): warning or error leaves them out, debug adds a timer per HTTP request. Unset: the log level.",
+    ),
   shard: z
     .object({
-      count: z.number().int().min(1).default(1).describe("Shards the account is split into: each app, with its children and databases, is read by one of them."),
+      count: z.number().int().min(1).default(1).describe(
+        "Shards the account is split into: each app, with its children and databases, is read by one of them.",
+      ),
       index: z.number().int().min(1).default(1).describe("Which shard this run reads (1 to count); shard 1 also reads what belongs to no app."),
     })
     .refine((s) => s.index <= s.count, { error: "shard.index must be between 1 and shard.count", path: ["index"] })
     .prefault({})
     .describe("Splits one account across several runs (see Running at scale)."),
   rate_limit: RateLimitSettings.prefault({}).describe("How the tap shares the account's API rate limit."),
-  refresh_hours: RefreshSettings.prefault({}).describe("Longest time a parent's children go unread when the parent shows no change, per stream family (README, Heroku API streams)."),
+  refresh_hours: RefreshSettings.prefault({}).describe(
+    "Longest time a parent's children go unread when the parent shows no change, per stream family (README, Heroku API streams).",
+  ),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
   ...MapSettingsShape,
 }).superRefine((s, ctx) => {
   // The SDK's rule: flattening needs a depth.
-  if (s.flattening_enabled && s.flattening_max_depth === undefined) ctx.addIssue({ code: "custom", path: ["flattening_max_depth"], message: "is required when flattening_enabled is true (1 flattens one level)" });
+  if (s.flattening_enabled && s.flattening_max_depth === undefined) {
+    ctx.addIssue({ code: "custom", path: ["flattening_max_depth"], message: "is required when flattening_enabled is true (1 flattens one level)" });
+  }
 });
 
 export type Settings = z.infer<typeof Settings>;
@@ -301,7 +320,12 @@ function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string
   for (const key of Object.keys(merged)) {
     if (!Object.hasOwn(known, key)) log.warn(`config: unknown setting "${key}" in ${origin.get(key)} is ignored`);
   }
-  const nested = { postgres: PostgresSettings.shape, rate_limit: RateLimitSettings.shape, refresh_hours: RefreshSettings.shape, shard: { count: 1, index: 1 } } as const;
+  const nested = {
+    postgres: PostgresSettings.shape,
+    rate_limit: RateLimitSettings.shape,
+    refresh_hours: RefreshSettings.shape,
+    shard: { count: 1, index: 1 },
+  } as const;
   for (const [name, shape] of Object.entries(nested)) {
     const value = merged[name];
     if (!isPlainObject(value)) continue;

@@ -29,7 +29,9 @@ export const MapSettingsShape = {
   ),
   stream_map_config: StreamMapConfig.optional().describe("Values map expressions read as config['name'] (e.g. a hash seed)."),
   flattening_enabled: z.boolean().optional().describe("Flatten nested objects into top-level properties joined by __ (the Meltano SDK's schema flattening)."),
-  flattening_max_depth: z.number().int().min(0).optional().describe("Levels of nested objects to flatten; required with flattening_enabled. Deeper objects and arrays become JSON text."),
+  flattening_max_depth: z.number().int().min(0).optional().describe(
+    "Levels of nested objects to flatten; required with flattening_enabled. Deeper objects and arrays become JSON text.",
+  ),
   flattening_max_key_length: z.number().int().min(1).default(255).describe("Longest flattened name; longer ones are abbreviated by the Meltano SDK's rule."),
   flattening_separator: z.string().min(1).default("__").describe("Joins the names of flattened properties."),
 };

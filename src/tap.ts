@@ -79,7 +79,9 @@ async function checkToken(client: HerokuClient, apiUrl: string): Promise<void> {
     await client.getOnce("/account"); // the account stream reuses this answer
   } catch (e) {
     if (e instanceof HerokuHttpError && e.status !== 401) return;
-    if (e instanceof RunError && !(e instanceof HerokuHttpError) && !(e instanceof Stopped)) throw new RunError(`cannot reach the Heroku API at ${apiUrl}: ${e.message}`, { fatal: true, cause: e });
+    if (e instanceof RunError && !(e instanceof HerokuHttpError) && !(e instanceof Stopped)) {
+      throw new RunError(`cannot reach the Heroku API at ${apiUrl}: ${e.message}`, { fatal: true, cause: e });
+    }
     throw e;
   }
 }

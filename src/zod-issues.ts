@@ -13,7 +13,14 @@ export function kindOf(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-const EXPECTED: Record<string, string> = { object: "an object", array: "a list", string: "a string", number: "a number", boolean: "true or false", int: "a whole number" };
+const EXPECTED: Record<string, string> = {
+  object: "an object",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
+  int: "a whole number",
+};
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let v = root;

@@ -10,7 +10,9 @@ import { ROOT } from "./helpers/tap.ts";
 const SRC = join(ROOT, "src");
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((
+    e,
+  ) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
 }
 
 /** The code without comments and string contents, so words in prose do not count. */
@@ -52,14 +54,19 @@ describe("the architecture of src/", () => {
   });
 
   it("keeps the protocol (src/singer/) free of the Heroku API and PostgreSQL", () => {
-    const leaks = [...imports].flatMap(([m, deps]) => (m.startsWith("singer/") ? deps.filter((d) => d.startsWith("heroku/") || d.startsWith("postgres/")).map((d) => `${m} imports ${d}`) : []));
+    const leaks = [...imports].flatMap((
+      [m, deps],
+    ) => (m.startsWith("singer/") ? deps.filter((d) => d.startsWith("heroku/") || d.startsWith("postgres/")).map((d) => `${m} imports ${d}`) : []));
     expect(leaks).toEqual([]);
   });
 
   it("touches process and Deno only in runtime.ts", () => {
     const touching = files
       .filter((f) => rel(f) !== "runtime.ts")
-      .filter((f) => /\bprocess\s*\.|\bDeno\s*\.|"node:process"|\bglobalThis\s*\.\s*(process|Deno)\b/.test(code(readFileSync(f, "utf8"))) || readFileSync(f, "utf8").includes('from "node:process"'))
+      .filter((f) =>
+        /\bprocess\s*\.|\bDeno\s*\.|"node:process"|\bglobalThis\s*\.\s*(process|Deno)\b/.test(code(readFileSync(f, "utf8"))) ||
+        readFileSync(f, "utf8").includes('from "node:process"')
+      )
       .map(rel);
     expect(touching).toEqual([]);
   });

@@ -27,7 +27,9 @@ describe("the writer in BATCH mode", () => {
     let out = "";
     const writer = new MessageWriter(async (b) => void (out += new TextDecoder().decode(b)), 16, new BatchFiles(config, "tap-heroku"));
     await writer.schema({ stream: "s", schema: {}, key_properties: ["id"] });
-    for (let id = 1; id <= 7; id++) await writer.record("s", id % 2 ? { id } : new RawJson(`{"id":${id},"big":12345678901234567890}`), "2024-01-01T00:00:00Z", 5);
+    for (let id = 1; id <= 7; id++) {
+      await writer.record("s", id % 2 ? { id } : new RawJson(`{"id":${id},"big":12345678901234567890}`), "2024-01-01T00:00:00Z", 5);
+    }
     await writer.state({ bookmarks: { s: { n: 7 } } });
     await writer.activateVersion({ stream: "s", version: 5 });
     await writer.flush();
@@ -39,15 +41,21 @@ describe("the writer in BATCH mode", () => {
     expect(files.every((f) => /\/p-tap-heroku--s-\d+-\w+-\d+\.json\.gz$/.test(f))).toBe(true);
     // Raw records, not RECORD messages; pre-encoded JSON text kept exact.
     expect(files.flatMap(readBatch)).toEqual([
-      '{"id":1}', '{"id":2,"big":12345678901234567890}', '{"id":3}',
-      '{"id":4,"big":12345678901234567890}', '{"id":5}', '{"id":6,"big":12345678901234567890}',
+      '{"id":1}',
+      '{"id":2,"big":12345678901234567890}',
+      '{"id":3}',
+      '{"id":4,"big":12345678901234567890}',
+      '{"id":5}',
+      '{"id":6,"big":12345678901234567890}',
       '{"id":7}',
     ]);
     expect(writer.counts).toMatchObject({ RECORD: 7, BATCH: 3, STATE: 1, ACTIVATE_VERSION: 0 });
   });
 
   it("writes uncompressed files with compression none, and refuses parquet and non-file storage with the field named", () => {
-    expect(BatchConfig.safeParse({ encoding: { format: "parquet" }, storage: { root: "file:///tmp" } }).error?.issues[0]?.message).toMatch(/only "jsonl" is supported/);
+    expect(BatchConfig.safeParse({ encoding: { format: "parquet" }, storage: { root: "file:///tmp" } }).error?.issues[0]?.message).toMatch(
+      /only "jsonl" is supported/,
+    );
     expect(BatchConfig.safeParse({ encoding: { format: "jsonl" }, storage: { root: "s3://bucket" } }).error?.issues[0]?.path).toEqual(["storage", "root"]);
   });
 });
@@ -64,7 +72,11 @@ describe("a sync with batch_config", () => {
     const cat = (await runTap(["--config", tempFiles({ "c.json": base })["c.json"]!, "--discover"])).stdout;
     const catalog = JSON.parse(cat) as { streams: { tap_stream_id: string; metadata: { metadata: Record<string, unknown> }[] }[] };
     for (const s of catalog.streams) s.metadata[0]!.metadata.selected = ["apps", "releases", "regions"].includes(s.tap_stream_id);
-    const c = tempFiles({ "cat.json": catalog, "rec.json": base, "bat.json": { ...base, batch_config: { encoding: { format: "jsonl", compression: "none" }, storage: { root: root() }, batch_size: 25 } } });
+    const c = tempFiles({
+      "cat.json": catalog,
+      "rec.json": base,
+      "bat.json": { ...base, batch_config: { encoding: { format: "jsonl", compression: "none" }, storage: { root: root() }, batch_size: 25 } },
+    });
 
     const records = await runTap(["--config", c["rec.json"]!, "--catalog", c["cat.json"]!]);
     const batched = await runTap(["--config", c["bat.json"]!, "--catalog", c["cat.json"]!]);
@@ -76,7 +88,14 @@ describe("a sync with batch_config", () => {
     const messages = batched.messages();
     expect(messages.some((m) => m.type === "RECORD" || m.type === "ACTIVATE_VERSION")).toBe(false);
     const got = new Map<string, string[]>();
-    for (const m of messages) if (m.type === "BATCH") got.set(m.stream, [...(got.get(m.stream) ?? []), ...m.manifest.flatMap(readBatch).map((l) => JSON.stringify(JSON.parse(l)))]);
+    for (const m of messages) {
+      if (m.type === "BATCH") {
+        got.set(m.stream, [
+          ...(got.get(m.stream) ?? []),
+          ...m.manifest.flatMap(readBatch).map((l) => JSON.stringify(JSON.parse(l))),
+        ]);
+      }
+    }
     expect(new Set(got.keys())).toEqual(new Set(want.keys()));
     for (const [stream, rows] of want) expect(got.get(stream)!.sort(), stream).toEqual([...rows].sort());
     // The run's last STATE comes after the last BATCH.

@@ -1,7 +1,7 @@
 // The generated Heroku catalog (catalog/heroku) is up to date, complete and lenient enough.
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { JSONSchema7 } from "json-schema";
 import { buildHerokuCatalog, generateHerokuCatalog } from "../scripts/heroku-catalog.ts";
@@ -20,7 +20,7 @@ const schemaOf = (stream: string): JSONSchema7 => JSON.parse(read(`schemas/${str
 
 function filesUnder(dir: string, prefix = ""): string[] {
   return readdirSync(dir + prefix, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? filesUnder(dir, `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
+    entry.isDirectory() ? filesUnder(dir, `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`]
   );
 }
 
@@ -36,26 +36,93 @@ function nodes(schema: JSONSchema7, path = "$"): [string, JSONSchema7][] {
 
 const REQUIRED_STREAMS = [
   // CloudQuery Heroku plugin tables
-  "account_features", "add_ons", "add_on_attachments", "add_on_configs", "add_on_region_capabilities",
-  "add_on_services", "add_on_webhooks", "add_on_webhook_deliveries", "add_on_webhook_events", "apps",
-  "app_features", "app_transfers", "app_webhooks", "app_webhook_deliveries", "app_webhook_events", "builds",
-  "buildpack_installations", "collaborators", "credits", "domains", "dynos", "dyno_sizes", "enterprise_accounts",
-  "enterprise_account_members", "formations", "inbound_rulesets", "invoices", "keys", "log_drains",
-  "oauth_authorizations", "oauth_clients", "peerings", "permission_entities", "pipelines", "pipeline_builds",
-  "pipeline_couplings", "pipeline_deployments", "pipeline_releases", "regions", "releases", "review_apps", "spaces",
-  "space_app_accesses", "stacks", "teams", "team_app_permissions", "team_features", "team_invitations",
-  "team_invoices", "team_members", "team_spaces", "vpn_connections",
+  "account_features",
+  "add_ons",
+  "add_on_attachments",
+  "add_on_configs",
+  "add_on_region_capabilities",
+  "add_on_services",
+  "add_on_webhooks",
+  "add_on_webhook_deliveries",
+  "add_on_webhook_events",
+  "apps",
+  "app_features",
+  "app_transfers",
+  "app_webhooks",
+  "app_webhook_deliveries",
+  "app_webhook_events",
+  "builds",
+  "buildpack_installations",
+  "collaborators",
+  "credits",
+  "domains",
+  "dynos",
+  "dyno_sizes",
+  "enterprise_accounts",
+  "enterprise_account_members",
+  "formations",
+  "inbound_rulesets",
+  "invoices",
+  "keys",
+  "log_drains",
+  "oauth_authorizations",
+  "oauth_clients",
+  "peerings",
+  "permission_entities",
+  "pipelines",
+  "pipeline_builds",
+  "pipeline_couplings",
+  "pipeline_deployments",
+  "pipeline_releases",
+  "regions",
+  "releases",
+  "review_apps",
+  "spaces",
+  "space_app_accesses",
+  "stacks",
+  "teams",
+  "team_app_permissions",
+  "team_features",
+  "team_invitations",
+  "team_invoices",
+  "team_members",
+  "team_spaces",
+  "vpn_connections",
   // beyond them
-  "account", "team_apps", "sni_endpoints", "telemetry_drains", "add_on_plans", "generations", "identity_providers",
-  "enterprise_account_audit_trail_events", "enterprise_account_archives", "enterprise_account_daily_usage",
-  "enterprise_account_monthly_usage", "team_daily_usage", "team_monthly_usage", "test_runs", "test_cases",
-  "test_nodes", "allowed_add_on_services",
+  "account",
+  "team_apps",
+  "sni_endpoints",
+  "telemetry_drains",
+  "add_on_plans",
+  "generations",
+  "identity_providers",
+  "enterprise_account_audit_trail_events",
+  "enterprise_account_archives",
+  "enterprise_account_daily_usage",
+  "enterprise_account_monthly_usage",
+  "team_daily_usage",
+  "team_monthly_usage",
+  "test_runs",
+  "test_cases",
+  "test_nodes",
+  "allowed_add_on_services",
 ];
 
 const GLOBAL_SCOPE = [
-  "app_webhooks", "app_webhook_deliveries", "app_webhook_events", "credits", "invoices", "keys",
-  "oauth_authorizations", "oauth_clients", "permission_entities", "team_features", "team_invitations",
-  "team_invoices", "team_members", "team_spaces",
+  "app_webhooks",
+  "app_webhook_deliveries",
+  "app_webhook_events",
+  "credits",
+  "invoices",
+  "keys",
+  "oauth_authorizations",
+  "oauth_clients",
+  "permission_entities",
+  "team_features",
+  "team_invitations",
+  "team_invoices",
+  "team_members",
+  "team_spaces",
 ];
 
 describe("catalog/heroku", () => {
@@ -95,7 +162,11 @@ describe("catalog/heroku", () => {
     expect(global.filter((n) => !GLOBAL_SCOPE.includes(n))).toEqual(["invoice_addresses", "team_member_apps"]);
     expect(GLOBAL_SCOPE.filter((n) => !global.includes(n))).toEqual([]);
     // config vars need read-protected (or global): a read-only token is refused
-    expect(streams.filter((s) => s.scope === "read-protected").map((s) => s.stream)).toEqual(["config_vars", "pipeline_review_config_vars", "pipeline_test_config_vars"]);
+    expect(streams.filter((s) => s.scope === "read-protected").map((s) => s.stream)).toEqual([
+      "config_vars",
+      "pipeline_review_config_vars",
+      "pipeline_test_config_vars",
+    ]);
   });
 
   it("has the single account stream, and snapshots of one object per parent keyed by the parent", () => {
@@ -103,9 +174,20 @@ describe("catalog/heroku", () => {
     expect(account).toMatchObject({ path: "/account", parent: null, single: true, key_properties: ["id"] });
     const snapshots = streams.filter((s) => s.single && s.parent !== null);
     expect(snapshots.map((s) => s.stream)).toEqual([
-      "account_delinquencies", "config_vars", "current_inbound_rulesets", "invoice_addresses", "pipeline_review_config_vars",
-      "pipeline_stacks", "pipeline_test_config_vars", "rate_limits",
-      "review_app_configs", "space_nats", "space_peering_infos", "space_topologies", "team_delinquencies", "team_preferences",
+      "account_delinquencies",
+      "config_vars",
+      "current_inbound_rulesets",
+      "invoice_addresses",
+      "pipeline_review_config_vars",
+      "pipeline_stacks",
+      "pipeline_test_config_vars",
+      "rate_limits",
+      "review_app_configs",
+      "space_nats",
+      "space_peering_infos",
+      "space_topologies",
+      "team_delinquencies",
+      "team_preferences",
       "user_preferences",
     ]);
     for (const s of snapshots) {
@@ -116,10 +198,16 @@ describe("catalog/heroku", () => {
     }
     // config vars: names only, never a value property
     const configVars = streams.find((s) => s.stream === "config_vars")!;
-    expect(configVars).toMatchObject({ names_only: true, key_properties: ["app_id", "name"], refresh: { signals: ["created_at", "updated_at", "released_at"] } });
+    expect(configVars).toMatchObject({
+      names_only: true,
+      key_properties: ["app_id", "name"],
+      refresh: { signals: ["created_at", "updated_at", "released_at"] },
+    });
     expect(Object.keys(schemaOf("config_vars").properties ?? {}).sort()).toEqual(["app_id", "app_name", "name"]);
     expect(streams.filter((s) => s.names_only).map((s) => s.stream)).toEqual(["config_vars", "pipeline_review_config_vars", "pipeline_test_config_vars"]);
-    for (const s of ["pipeline_review_config_vars", "pipeline_test_config_vars"]) expect(Object.keys(schemaOf(s).properties ?? {}).sort()).toEqual(["name", "pipeline_id"]);
+    for (const s of ["pipeline_review_config_vars", "pipeline_test_config_vars"]) {
+      expect(Object.keys(schemaOf(s).properties ?? {}).sort()).toEqual(["name", "pipeline_id"]);
+    }
   });
 
   it("links children to parents through every placeholder", () => {

@@ -12,9 +12,15 @@ let vars: string[];
 let url: string;
 
 beforeAll(async () => {
-  sim = await startSimulator({ apps: 2, postgresApps: 1, tokens: { "full-token": { scopes: ["global"] }, "narrow-token": { scopes: ["read-protected", "identity"] } } });
+  sim = await startSimulator({
+    apps: 2,
+    postgresApps: 1,
+    tokens: { "full-token": { scopes: ["global"] }, "narrow-token": { scopes: ["read-protected", "identity"] } },
+  });
   url = await createDatabase("tap_check", "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int);");
-  app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
+  app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) =>
+    (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql")
+  )!;
   vars = (sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[]).map((a) => `${a.name}_URL`);
 });
 afterAll(() => sim.close());
@@ -26,7 +32,12 @@ const check = (token: string, catalog?: object) => {
 
 /** A catalog that selects exactly these stream ids (what Meltano passes to `invoke --test`). */
 const selecting = (ids: string[]) => ({
-  streams: ids.map((id) => ({ tap_stream_id: id, stream: id, schema: { type: "object", properties: {} }, metadata: [{ breadcrumb: [], metadata: { selected: true } }] })),
+  streams: ids.map((id) => ({
+    tap_stream_id: id,
+    stream: id,
+    schema: { type: "object", properties: {} },
+    metadata: [{ breadcrumb: [], metadata: { selected: true } }],
+  })),
 });
 
 describe("--test", () => {
@@ -44,7 +55,9 @@ describe("--test", () => {
     sim.setConfigVars(app, Object.fromEntries(vars.map((v) => [v, url])));
     const run = await check("narrow-token");
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^warn {2}scope global: not granted \(403\): 16 streams will be skipped \(.*app_webhooks.*\); add it with heroku authorizations:create --scope global$/m);
+    expect(run.stdout).toMatch(
+      /^warn {2}scope global: not granted \(403\): 16 streams will be skipped \(.*app_webhooks.*\); add it with heroku authorizations:create --scope global$/m,
+    );
   });
 
   it("fails when a database cannot be reached, saying why, without its credentials", async () => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
-import { RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
+import { runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { validate } from "./helpers/json-schema.ts";
 import type { Message } from "../src/singer/messages.ts";
 import type { JSONSchema7 } from "json-schema";
@@ -17,10 +17,12 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-const byType = <T extends Message["type"]>(messages: Message[], type: T) =>
-  messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
+const byType = <T extends Message["type"]>(messages: Message[], type: T) => messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
 
-const catalogSelecting = (catalog: { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> }, ids: string[]) => ({
+const catalogSelecting = (
+  catalog: { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> },
+  ids: string[],
+) => ({
   streams: catalog.streams.map((s) => ({
     ...s,
     metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: ids.includes(s.tap_stream_id) } } : m)),
@@ -137,7 +139,11 @@ describe("deselected properties", () => {
     const catalog = catalogSelecting(JSON.parse(discover.stdout), ["apps"]);
     const apps = catalog.streams.find((s) => s.tap_stream_id === "apps")!;
     apps.metadata = apps.metadata.map((m) =>
-      m.breadcrumb[1] === "name" || m.breadcrumb[1] === "id" ? { ...m, metadata: { ...m.metadata, selected: true } } : m.breadcrumb.length ? { ...m, metadata: { ...m.metadata, selected: false } } : m,
+      m.breadcrumb[1] === "name" || m.breadcrumb[1] === "id"
+        ? { ...m, metadata: { ...m.metadata, selected: true } }
+        : m.breadcrumb.length
+        ? { ...m, metadata: { ...m.metadata, selected: false } }
+        : m
     );
     const f = tempFiles({ "catalog.json": catalog });
     const run = await runTap(["--config", files["config.json"]!, "--catalog", f["catalog.json"]!]);
@@ -156,21 +162,61 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
     ["missing config file", async () => ["--config", "/nonexistent/config.json"], /config file \/nonexistent\/config\.json: no such file/],
     ["config not JSON", async () => ["--config", tempFiles({ "c.json": "{nope" })["c.json"]!], /config file .*c\.json: not valid JSON/],
     // A file holding only the token (a common mistake): the message must not quote it, and stays one line.
-    ["config not JSON that is a bare token", async () => ["--config", tempFiles({ "c.json": "hrku-SECRET-0123456789\nsecond line\n" })["c.json"]!], /^ERROR config file .*c\.json: not valid JSON \(it does not start with \{ or \[\)$/],
-    ["config not JSON, with the place of the error", async () => ["--config", tempFiles({ "c.json": '{\n  "token": "hrku-SECRET-0123456789"\n  "api_url": 1\n}' })["c.json"]!], /^ERROR config file .*c\.json: not valid JSON \(line 3, column 3\)$/],
+    [
+      "config not JSON that is a bare token",
+      async () => ["--config", tempFiles({ "c.json": "hrku-SECRET-0123456789\nsecond line\n" })["c.json"]!],
+      /^ERROR config file .*c\.json: not valid JSON \(it does not start with \{ or \[\)$/,
+    ],
+    [
+      "config not JSON, with the place of the error",
+      async () => ["--config", tempFiles({ "c.json": '{\n  "token": "hrku-SECRET-0123456789"\n  "api_url": 1\n}' })["c.json"]!],
+      /^ERROR config file .*c\.json: not valid JSON \(line 3, column 3\)$/,
+    ],
     ["an empty config file", async () => ["--config", tempFiles({ "c.json": "" })["c.json"]!], /c\.json: not valid JSON \(the file is empty\)$/],
-    ["a token that is not a string", async () => ["--config", tempFiles({ "c.json": { ...good(), token: 12345 } })["c.json"]!], /c\.json: field "token": expected the Heroku API token .*, found a number$/],
-    ["api_url over plain http to a host that is not loopback", async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "http://api.heroku.com" } })["c.json"]!], /field "api_url": plain http:\/\/ would send the token in clear text; use https:\/\//],
-    ["state that is a list", async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": [] })["s.json"]!], /state file .*s\.json: expected an object, found a list$/],
+    [
+      "a token that is not a string",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), token: 12345 } })["c.json"]!],
+      /c\.json: field "token": expected the Heroku API token .*, found a number$/,
+    ],
+    [
+      "api_url over plain http to a host that is not loopback",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "http://api.heroku.com" } })["c.json"]!],
+      /field "api_url": plain http:\/\/ would send the token in clear text; use https:\/\//,
+    ],
+    [
+      "state that is a list",
+      async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": [] })["s.json"]!],
+      /state file .*s\.json: expected an object, found a list$/,
+    ],
     ["--log-level that is not a level", async () => ["--log-level", "loud", "--about"], /--log-level must be debug, info, warning or error, not "loud"/],
     ["config not an object", async () => ["--config", tempFiles({ "c.json": [1, 2] })["c.json"]!], /c\.json: expected a JSON object/],
     ["empty token", async () => ["--config", tempFiles({ "c.json": { ...good(), token: "" } })["c.json"]!], /c\.json: field "token": must not be empty/],
-    ["bad start_date", async () => ["--config", tempFiles({ "c.json": { ...good(), start_date: "last tuesday" } })["c.json"]!], /c\.json: field "start_date": expected an RFC 3339/],
-    ["max_retries of the wrong type", async () => ["--config", tempFiles({ "c.json": { ...good(), max_retries: "five" } })["c.json"]!], /c\.json: field "max_retries"/],
-    ["bad api_url", async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "not a url" } })["c.json"]!], /field "api_url": expected an http\(s\) URL/],
+    [
+      "bad start_date",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), start_date: "last tuesday" } })["c.json"]!],
+      /c\.json: field "start_date": expected an RFC 3339/,
+    ],
+    [
+      "max_retries of the wrong type",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), max_retries: "five" } })["c.json"]!],
+      /c\.json: field "max_retries"/,
+    ],
+    [
+      "bad api_url",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "not a url" } })["c.json"]!],
+      /field "api_url": expected an http\(s\) URL/,
+    ],
     ["no token anywhere", async () => ["--config", tempFiles({ "c.json": { api_url: sim.url } })["c.json"]!], /field "token": expected the Heroku API token/],
-    ["catalog not JSON", async () => ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": "[" })["cat.json"]!], /catalog file .*cat\.json: not valid JSON/],
-    ["catalog of the wrong shape", async () => ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": { streams: {} } })["cat.json"]!], /cat\.json: field "streams": streams must be a list/],
+    [
+      "catalog not JSON",
+      async () => ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": "[" })["cat.json"]!],
+      /catalog file .*cat\.json: not valid JSON/,
+    ],
+    [
+      "catalog of the wrong shape",
+      async () => ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": { streams: {} } })["cat.json"]!],
+      /cat\.json: field "streams": streams must be a list/,
+    ],
     [
       "catalog selecting an unknown stream",
       async () => {
@@ -193,7 +239,9 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
       "INCREMENTAL on a stream that cannot do it",
       async () => {
         const cat = await discoverCatalog();
-        const full = cat.streams.find((s: { metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }) => s.metadata[0]!.metadata["forced-replication-method"] === "FULL_TABLE");
+        const full = cat.streams.find((s: { metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }) =>
+          s.metadata[0]!.metadata["forced-replication-method"] === "FULL_TABLE"
+        );
         const c = catalogSelecting(cat, [full.tap_stream_id]);
         c.streams.find((s) => s.tap_stream_id === full.tap_stream_id)!.metadata[0]!.metadata["replication-method"] = "INCREMENTAL";
         return ["--config", files["config.json"]!, "--catalog", tempFiles({ "cat.json": c })["cat.json"]!];
@@ -209,18 +257,38 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
       },
       /\(apps\): field "metadata.replication-method": replication-method must be one of/,
     ],
-    ["state not JSON", async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": "x" })["s.json"]!], /state file .*s\.json: not valid JSON/],
-    ["state of the wrong shape", async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": { bookmarks: [] } })["s.json"]!], /s\.json: field "bookmarks": expected an object of bookmarks/],
+    [
+      "state not JSON",
+      async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": "x" })["s.json"]!],
+      /state file .*s\.json: not valid JSON/,
+    ],
+    [
+      "state of the wrong shape",
+      async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": { bookmarks: [] } })["s.json"]!],
+      /s\.json: field "bookmarks": expected an object of bookmarks/,
+    ],
     [
       "state bookmark of the wrong type",
       async () => ["--config", files["config.json"]!, "--state", tempFiles({ "s.json": { bookmarks: { apps: { replication_key_value: 12 } } } })["s.json"]!],
       /s\.json: field "bookmarks\.apps\.replication_key_value": expected an RFC 3339 date-time/,
     ],
     ["an unknown flag", async () => ["--config", files["config.json"]!, "--frobnicate"], /Unknown option --frobnicate/],
-    ["two modes: --discover and --about", async () => ["--config", files["config.json"]!, "--discover", "--about"], /--about and --discover are different modes; give one/],
+    [
+      "two modes: --discover and --about",
+      async () => ["--config", files["config.json"]!, "--discover", "--about"],
+      /--about and --discover are different modes; give one/,
+    ],
     ["two modes: --discover and --test", async () => ["--config", files["config.json"]!, "--test", "--discover"], /--discover and --test are different modes/],
-    ["--test with a value it does not know", async () => ["--config", files["config.json"]!, "--test=bogus"], /--test takes no value, "all" or "schema", not "bogus"/],
-    ["--catalog with --properties", async () => ["--config", files["config.json"]!, "--catalog", "a.json", "--properties", "b.json"], /--catalog and --properties/],
+    [
+      "--test with a value it does not know",
+      async () => ["--config", files["config.json"]!, "--test=bogus"],
+      /--test takes no value, "all" or "schema", not "bogus"/,
+    ],
+    [
+      "--catalog with --properties",
+      async () => ["--config", files["config.json"]!, "--catalog", "a.json", "--properties", "b.json"],
+      /--catalog and --properties/,
+    ],
     ["--format without --about", async () => ["--format", "json"], /--format goes with --about/],
     ["--config without a value", async () => ["--discover", "--config"], /--config/],
     ["a stray argument", async () => ["sync", "--config", files["config.json"]!], /unexpected argument "sync"/],
@@ -255,7 +323,9 @@ describe("run-time failures", () => {
     const run = await runTap(["--config", f["c.json"]!]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe(""); // before any stream starts
-    expect(run.stderr.trimEnd().split("\n").filter((l) => !l.startsWith("INFO METRIC")).join("\n")).toMatch(/^ERROR Heroku rejected the token \(401 unauthorized\): it is invalid, expired or revoked; create one with heroku authorizations:create$/);
+    expect(run.stderr.trimEnd().split("\n").filter((l) => !l.startsWith("INFO METRIC")).join("\n")).toMatch(
+      /^ERROR Heroku rejected the token \(401 unauthorized\): it is invalid, expired or revoked; create one with heroku authorizations:create$/,
+    );
     expect(run.stderr + run.stdout).not.toContain("revoked-token-1234");
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
@@ -267,7 +337,9 @@ describe("run-time failures", () => {
     const run = await runTap(["--config", tempFiles({ "c.json": unreachable })["c.json"]!, "--discover"]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(/^ERROR cannot reach the Heroku API at http:\/\/127\.0\.0\.1:9: GET \/addons: connection refused \(after 2 attempts\)$/);
+    expect(run.stderr.trimEnd().split("\n").at(-1)).toMatch(
+      /^ERROR cannot reach the Heroku API at http:\/\/127\.0\.0\.1:9: GET \/addons: connection refused \(after 2 attempts\)$/,
+    );
     // Without databases discovery needs no request (the API catalog is data), so it works offline.
     const offline = await runTap(["--config", tempFiles({ "c.json": { ...unreachable, postgres: { enabled: false } } })["c.json"]!, "--discover"]);
     expect(offline.code, offline.stderr).toBe(0);
@@ -289,7 +361,10 @@ describe("the Meltano SDK's other CLI forms", () => {
     expect(messages.every((m) => m.type === "SCHEMA")).toBe(true);
     const catalog = JSON.parse((await runTap(["--config", files["config.json"]!, "--discover"])).stdout) as { streams: { tap_stream_id: string }[] };
     expect(messages.map((m) => (m as { stream: string }).stream)).toEqual(catalog.streams.map((s) => s.tap_stream_id));
-    expect(messages.find((m) => (m as { stream: string }).stream === "releases")).toMatchObject({ key_properties: ["id"], bookmark_properties: ["updated_at"] });
+    expect(messages.find((m) => (m as { stream: string }).stream === "releases")).toMatchObject({
+      key_properties: ["id"],
+      bookmark_properties: ["updated_at"],
+    });
   });
 
   it("--about --format text lists the capabilities and each setting with its variable", async () => {

@@ -45,7 +45,10 @@ const nullable: JSONSchema7 = {
   type: "object",
   properties: {
     id: { type: "string" },
-    foo: { type: ["object", "null"], properties: { bar: { type: ["object", "null"], properties: { baz: { type: ["object", "null"], properties: { qux: { type: "string" } } } } } } },
+    foo: {
+      type: ["object", "null"],
+      properties: { bar: { type: ["object", "null"], properties: { baz: { type: ["object", "null"], properties: { qux: { type: "string" } } } } } },
+    },
   },
 };
 
@@ -72,13 +75,20 @@ describe("tests/core/test_flattening.py", () => {
   const record = { key_1: 1, key_2: { key_3: "value", key_4: { key_5: 1, key_6: ["a", "b"] } } };
 
   it("test_flatten_record: flattened schema limiting the max level", () => {
-    const schema: JSONSchema7 = { properties: { key_1: { type: ["null", "integer"] }, key_2__key_3: { type: ["null", "string"] }, key_2__key_4: { type: ["null", "object"] } } };
+    const schema: JSONSchema7 = {
+      properties: { key_1: { type: ["null", "integer"] }, key_2__key_3: { type: ["null", "string"] }, key_2__key_4: { type: ["null", "object"] } },
+    };
     expect(flattenRecord(record, schema, opts(99), toJson)).toEqual({ key_1: 1, key_2__key_3: "value", key_2__key_4: '{"key_5":1,"key_6":["a","b"]}' });
   });
 
   it("test_flatten_record: flattened schema not limiting the max level", () => {
     const schema: JSONSchema7 = { properties: { key_1: {}, key_2__key_3: {}, key_2__key_4__key_5: {}, key_2__key_4__key_6: {} } };
-    expect(flattenRecord(record, schema, opts(99), toJson)).toEqual({ key_1: 1, key_2__key_3: "value", key_2__key_4__key_5: 1, key_2__key_4__key_6: '["a","b"]' });
+    expect(flattenRecord(record, schema, opts(99), toJson)).toEqual({
+      key_1: 1,
+      key_2__key_3: "value",
+      key_2__key_4__key_5: 1,
+      key_2__key_4__key_6: '["a","b"]',
+    });
   });
 
   it("test_flatten_record: max level limiting flattened schema", () => {
@@ -114,7 +124,10 @@ describe("tests/core/test_flattening.py", () => {
   });
 
   it("test_flatten_combined_schemas: the first branch of oneOf/anyOf/allOf decides; an integer first branch drops the property", () => {
-    const address = { type: "object", properties: { street: { type: "string" }, city: { type: "string" }, state: { type: "string" }, zip: { type: "string" } } } as JSONSchema7;
+    const address = {
+      type: "object",
+      properties: { street: { type: "string" }, city: { type: "string" }, state: { type: "string" }, zip: { type: "string" } },
+    } as JSONSchema7;
     const phones = { type: "array", items: { type: "object", properties: { type: { type: "string" }, number: { type: "string" } } } } as JSONSchema7;
     const schema: JSONSchema7 = {
       type: "object",
@@ -160,7 +173,10 @@ describe("the tap's schemas", () => {
   });
 
   it("a name that is special to JavaScript objects flattens like any other", () => {
-    const schema: JSONSchema7 = { type: "object", properties: JSON.parse('{"__proto__": {"type": "object", "properties": {"constructor": {"type": "string"}}}}') };
+    const schema: JSONSchema7 = {
+      type: "object",
+      properties: JSON.parse('{"__proto__": {"type": "object", "properties": {"constructor": {"type": "string"}}}}'),
+    };
     const flat = flattenSchema(schema, opts(1));
     expect(Object.keys(flat.properties!)).toEqual(["__proto____constructor"]);
     const rec = flattenRecord(JSON.parse('{"__proto__": {"constructor": "x"}}'), flat, opts(1), toJson);

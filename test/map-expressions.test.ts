@@ -12,7 +12,14 @@ const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 
 /** Evaluates like the SDK's _eval: record properties, record/_, config, the stream names, self. */
 function run(expr: string, record: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): unknown {
-  const vars = { record, _: record, config: { hash_seed: "super_secret_hash_seed" }, __stream_name__: "mystream", __original_stream_name__: "mystream", ...extra };
+  const vars = {
+    record,
+    _: record,
+    config: { hash_seed: "super_secret_hash_seed" },
+    __stream_name__: "mystream",
+    __original_stream_name__: "mystream",
+    ...extra,
+  };
   return toRecordValue(evaluate(parseExpression(expr), { record, vars }));
 }
 
@@ -45,8 +52,12 @@ describe("expressions from the SDK docs and tests", () => {
     ["bool(status_value) if status_value else None", { status_value: "" }, null],
     ["bool(status_value) if status_value else None", { status_value: "x" }, true],
     ['dict([(x["id"], x["value"]) for x in custom_fields]).get(1)', { custom_fields: customFields }, "abc"],
-    ['int(dict([(x["id"], x["value"]) for x in custom_fields]).get(2)) if dict([(x["id"], x["value"]) for x in custom_fields]).get(2) else None', { custom_fields: customFields }, 1212],
-    ['bool(dict([(x["id"], x["value"]) for x in custom_fields]).get(3)) if dict([(x["id"], x["value"]) for x in custom_fields]).get(3) else None', { custom_fields: customFields }, null],
+    ['int(dict([(x["id"], x["value"]) for x in custom_fields]).get(2)) if dict([(x["id"], x["value"]) for x in custom_fields]).get(2) else None', {
+      custom_fields: customFields,
+    }, 1212],
+    ['bool(dict([(x["id"], x["value"]) for x in custom_fields]).get(3)) if dict([(x["id"], x["value"]) for x in custom_fields]).get(3) else None', {
+      custom_fields: customFields,
+    }, null],
     ["[f for f in fields if f['key'] != 'age']", { fields: [{ key: "age" }, { key: "name" }] }, [{ key: "name" }]],
     ["[x + 1 for x in [1,2,3]]", {}, [2, 3, 4]],
     ["float(datetime.datetime.fromisoformat(joined_at).timestamp())", { joined_at: "2022-01-01T00:00:00Z" }, 1640995200],

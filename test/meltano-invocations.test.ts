@@ -77,7 +77,9 @@ describe("meltano run, three times, with Meltano's state", () => {
       expect(discover.code, discover.stderr).toBe(0);
       expect(withoutEstimates(JSON.parse(discover.stdout))).toEqual(withoutEstimates(discovered));
       dir.write("catalog", meltanoCatalog(Catalog.parse(JSON.parse(discover.stdout)), select, metadata));
-      const sync = await runTap(first ? ["--config", dir.config, "--catalog", dir.catalog] : ["--config", dir.config, "--catalog", dir.catalog, "--state", dir.state]);
+      const sync = await runTap(
+        first ? ["--config", dir.config, "--catalog", dir.catalog] : ["--config", dir.config, "--catalog", dir.catalog, "--state", dir.state],
+      );
       expect(sync.code, sync.stderr).toBe(0);
       const messages = sync.messages();
       dir.write("state", lastState(messages)); // Meltano's backend keeps it and hands back the bare state
@@ -127,7 +129,10 @@ describe.each(RUNTIMES)("every argv Meltano 3.x builds, on %s", (runtime) => {
 
   it("invoke --discover with a catalog and state on disk, and discovery with an emptied catalog file: both ignored", async () => {
     const dir = setup();
-    const withBoth = await runTap(["--config", dir.config, "--catalog", dir.catalog, "--state", dir.state, "--discover"], { runtime, env: { LOG_LEVEL: "debug" } });
+    const withBoth = await runTap(["--config", dir.config, "--catalog", dir.catalog, "--state", dir.state, "--discover"], {
+      runtime,
+      env: { LOG_LEVEL: "debug" },
+    });
     expect(withBoth.code, withBoth.stderr).toBe(0);
     expect(withoutEstimates(JSON.parse(withBoth.stdout))).toEqual(withoutEstimates(discovered));
     expect(withBoth.stderr).toMatch(/^DEBUG --discover ignores --catalog, --state$/m);
@@ -151,7 +156,12 @@ describe.each(RUNTIMES)("every argv Meltano 3.x builds, on %s", (runtime) => {
   it("a plugin command `--config ENV --test`: settings from Meltano's TAP_HEROKU_* variables", async () => {
     const run = await runTap(["--config", "ENV", "--test=all"], {
       runtime,
-      env: { TAP_HEROKU_TOKEN: "test-token", TAP_HEROKU_API_URL: sim.url, TAP_HEROKU_APPS: (config.apps as string[]).join(","), TAP_HEROKU_POSTGRES_SCHEMAS: '["public"]' },
+      env: {
+        TAP_HEROKU_TOKEN: "test-token",
+        TAP_HEROKU_API_URL: sim.url,
+        TAP_HEROKU_APPS: (config.apps as string[]).join(","),
+        TAP_HEROKU_POSTGRES_SCHEMAS: '["public"]',
+      },
     });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^ok +token: accepted/);
@@ -206,12 +216,17 @@ describe("logs as Meltano reads them", () => {
     const lines = await sync({ SINGER_SDK_LOG_CONFIG: "4" });
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     // The fields Meltano's SingerSDKLogParser requires before it maps the level.
-    for (const p of parsed) expect(Object.keys(p)).toEqual(expect.arrayContaining(["level", "pid", "logger_name", "ts", "thread_name", "app_name", "stream_name", "message"]));
+    for (const p of parsed) {
+      expect(Object.keys(p)).toEqual(expect.arrayContaining(["level", "pid", "logger_name", "ts", "thread_name", "app_name", "stream_name", "message"]));
+    }
     expect(parsed.find((p) => p.level === "warning")?.message).toMatch(/an_unknown_setting/);
     expect(parsed.some((p) => p.level === "info" && /^apps: \d+ records/.test(p.message as string))).toBe(true);
     const metrics = parsed.filter((p) => p.message === "METRIC");
     expect(metrics.length).toBeGreaterThan(0);
-    expect(metrics[0]).toMatchObject({ logger_name: "tap-heroku.metrics", metric_info: { type: expect.any(String), metric: expect.any(String), tags: expect.any(Object) } });
+    expect(metrics[0]).toMatchObject({
+      logger_name: "tap-heroku.metrics",
+      metric_info: { type: expect.any(String), metric: expect.any(String), tags: expect.any(Object) },
+    });
   });
 
   it("the level in Meltano's SDK config applies when LOG_LEVEL is unset; LOG_LEVEL wins when set", async () => {

@@ -43,7 +43,13 @@ describe("settings from the environment (--config ENV)", () => {
   const load = (env: Record<string, string>) => loadSettings(["ENV"], env);
 
   it("reads lists as JSON or comma lists, nested settings joined by _, and types numbers and booleans", async () => {
-    const a = await load({ TAP_HEROKU_TOKEN: "t0ken", TAP_HEROKU_APPS: '["one","two"]', TAP_HEROKU_POSTGRES_SSL: "disable", TAP_HEROKU_MAX_RETRIES: "7", TAP_HEROKU_POSTGRES_PREFER_FOLLOWER: "false" });
+    const a = await load({
+      TAP_HEROKU_TOKEN: "t0ken",
+      TAP_HEROKU_APPS: '["one","two"]',
+      TAP_HEROKU_POSTGRES_SSL: "disable",
+      TAP_HEROKU_MAX_RETRIES: "7",
+      TAP_HEROKU_POSTGRES_PREFER_FOLLOWER: "false",
+    });
     expect(a.ok && a.value).toMatchObject({ apps: ["one", "two"], max_retries: 7, postgres: { ssl: "disable", prefer_follower: false } });
     const b = await load({ TAP_HEROKU_TOKEN: "t0ken", TAP_HEROKU_APPS: "one, two ,three" });
     expect(b.ok && b.value.apps).toEqual(["one", "two", "three"]);
@@ -56,7 +62,10 @@ describe("settings from the environment (--config ENV)", () => {
   });
 
   it("lets a later source override an earlier one, nested settings merged", async () => {
-    const f = tempFiles({ "a.json": { token: "a-token", max_retries: 1, postgres: { ssl: "disable", batch_size: 10 } }, "b.json": { max_retries: 2, postgres: { ssl: "verify-full" } } });
+    const f = tempFiles({
+      "a.json": { token: "a-token", max_retries: 1, postgres: { ssl: "disable", batch_size: 10 } },
+      "b.json": { max_retries: 2, postgres: { ssl: "verify-full" } },
+    });
     const r = await loadSettings([f["a.json"]!, f["b.json"]!, "ENV"], { TAP_HEROKU_MAX_RETRIES: "3" });
     expect(r.ok && r.value).toMatchObject({ token: "a-token", max_retries: 3, postgres: { ssl: "verify-full", batch_size: 10 } });
   });

@@ -1,6 +1,6 @@
 // Progress is for people: a periodic log line off a terminal, a redrawn line on one.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Progress, logSummary } from "../src/singer/progress.ts";
+import { logSummary, Progress } from "../src/singer/progress.ts";
 import { configureLogging, enabled } from "../src/log.ts";
 
 const captured: string[] = [];

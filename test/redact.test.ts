@@ -15,7 +15,9 @@ describe("redact", () => {
   });
 
   it("masks a user name only as a word of its own", () => {
-    expect(redact('postgresql-test-1: password authentication failed for user "postgres"')).toBe('postgresql-test-1: password authentication failed for user "***"');
+    expect(redact('postgresql-test-1: password authentication failed for user "postgres"')).toBe(
+      'postgresql-test-1: password authentication failed for user "***"',
+    );
     expect(redact("postgres://postgres:x@host/db")).toBe("***://***:x@host/db");
   });
 

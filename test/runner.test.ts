@@ -16,7 +16,8 @@ const stream = (over: Partial<Stream>): Stream => ({
   ...over,
 });
 
-const inclusion = (s: Stream) => Object.fromEntries(discoverEntry(s).metadata.filter((m) => m.breadcrumb.length === 2).map((m) => [m.breadcrumb[1], m.metadata.inclusion]));
+const inclusion = (s: Stream) =>
+  Object.fromEntries(discoverEntry(s).metadata.filter((m) => m.breadcrumb.length === 2).map((m) => [m.breadcrumb[1], m.metadata.inclusion]));
 
 describe("discovery metadata", () => {
   it("makes the replication key automatic only where INCREMENTAL is the default", () => {

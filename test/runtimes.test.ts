@@ -21,7 +21,9 @@ beforeAll(async () => {
   const discover = await runTap(["--config", config, "--discover"]);
   expect(discover.code, discover.stderr).toBe(0);
   const c = JSON.parse(discover.stdout) as { streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[] };
-  for (const s of c.streams) s.metadata[0]!.metadata.selected = ["apps", "releases", "add_ons"].includes(s.tap_stream_id) || s.tap_stream_id.includes("-public-");
+  for (const s of c.streams) {
+    s.metadata[0]!.metadata.selected = ["apps", "releases", "add_ons"].includes(s.tap_stream_id) || s.tap_stream_id.includes("-public-");
+  }
   catalog = tempFiles({ "cat.json": c })["cat.json"]!;
 });
 afterAll(() => sim?.close());

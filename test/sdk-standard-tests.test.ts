@@ -53,7 +53,14 @@ describe.each(["node", "deno"] as const)("the SDK's standard tap tests on %s", (
     const records: Synced["records"] = new Map();
     let state: unknown;
     for (const line of run.stdout.trimEnd().split("\n")) {
-      const m = JSON.parse(line) as { type: string; stream: string; schema: JSONSchema7; key_properties: string[]; record: Record<string, unknown>; value: unknown };
+      const m = JSON.parse(line) as {
+        type: string;
+        stream: string;
+        schema: JSONSchema7;
+        key_properties: string[];
+        record: Record<string, unknown>;
+        value: unknown;
+      };
       if (m.type === "SCHEMA") schemas.set(m.stream, m);
       if (m.type === "RECORD") records.set(m.stream, [...(records.get(m.stream) ?? []), m.record]);
       if (m.type === "STATE") state = m.value;

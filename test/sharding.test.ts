@@ -37,7 +37,11 @@ const config = (shard?: { index: number; count: number }) =>
 
 describe("two shards", () => {
   it("read together every record of one unsharded run exactly once, with the same newest bookmarks", async () => {
-    const [whole, one, two] = await Promise.all([runTap(["--config", config()]), runTap(["--config", config({ index: 1, count: 2 })]), runTap(["--config", config({ index: 2, count: 2 })])]);
+    const [whole, one, two] = await Promise.all([
+      runTap(["--config", config()]),
+      runTap(["--config", config({ index: 1, count: 2 })]),
+      runTap(["--config", config({ index: 2, count: 2 })]),
+    ]);
     for (const r of [whole, one, two]) expect(r.code, r.stderr).toBe(0);
     const [w, a, b] = [read(whole.stdout), read(one.stdout), read(two.stdout)];
 
@@ -54,7 +58,8 @@ describe("two shards", () => {
     expect(two.stderr).toMatch(/account: read by shard 1 \(it belongs to no app\); this is shard 2 of 2/);
     for (const [stream, bm] of Object.entries(w.bookmarks)) {
       if (!bm.replication_key_value) continue;
-      const newest = [a.bookmarks[stream]?.replication_key_value, b.bookmarks[stream]?.replication_key_value].filter((v): v is string => v !== undefined).sort().at(-1);
+      const newest = [a.bookmarks[stream]?.replication_key_value, b.bookmarks[stream]?.replication_key_value].filter((v): v is string => v !== undefined).sort()
+        .at(-1);
       expect(newest, stream).toBe(bm.replication_key_value);
     }
   });

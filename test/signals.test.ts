@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
-import { command, parseMessages, ROOT, RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
+import { command, parseMessages, ROOT, runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 
 let sim: Simulator;
 let config: string;
@@ -25,10 +25,12 @@ const selectApps = async () => {
 };
 
 describe.each(RUNTIMES)("on %s", (runtime) => {
-  it.each([
-    ["SIGTERM", 143],
-    ["SIGINT", 130],
-  ] as const)("%s stops at a clean point, writes a final STATE and exits %i", async (signal, code) => {
+  it.each(
+    [
+      ["SIGTERM", 143],
+      ["SIGINT", 130],
+    ] as const,
+  )("%s stops at a clean point, writes a final STATE and exits %i", async (signal, code) => {
     const catalog = await selectApps();
     sim.resetLog();
     const run = await runTap(["--config", config, "--catalog", catalog], {

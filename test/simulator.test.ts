@@ -16,7 +16,11 @@ interface Reply {
   body: any;
 }
 
-async function get(sim: Simulator, path: string, opts: { range?: string; token?: string | null; accept?: string | null; method?: string } = {}): Promise<Reply> {
+async function get(
+  sim: Simulator,
+  path: string,
+  opts: { range?: string; token?: string | null; accept?: string | null; method?: string } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (opts.accept !== null) headers.accept = opts.accept ?? ACCEPT;
   if (opts.token !== null) headers.authorization = `Bearer ${opts.token ?? "test-token"}`;
@@ -381,7 +385,9 @@ describe("simulator: data", () => {
   it("makes Postgres counts and config vars controllable", async () => {
     await withSim({ apps: 3, postgresApps: 2, postgresPerApp: 2, configVars: {} }, async (s) => {
       const apps = s.items("/apps") as { id: string; name: string }[];
-      const withPg = apps.filter((a) => (s.items("/apps/{app}/addons", { app: a.id }) as { addon_service: { name: string } }[]).some((x) => x.addon_service.name === "heroku-postgresql"));
+      const withPg = apps.filter((a) =>
+        (s.items("/apps/{app}/addons", { app: a.id }) as { addon_service: { name: string } }[]).some((x) => x.addon_service.name === "heroku-postgresql")
+      );
       expect(withPg).toHaveLength(2);
       const vars = (await get(s, `/apps/${withPg[0]?.name}/config-vars`)).body as Record<string, string>;
       expect(Object.keys(vars).filter((k) => k.startsWith("HEROKU_POSTGRESQL_"))).toHaveLength(2);
@@ -415,7 +421,9 @@ describe("simulator: data", () => {
 
     // touching an app shows in the team-app view too
     sim.touch("/apps", app.id, new Date("2026-03-01T00:00:00Z"));
-    expect(((await walk(sim, "/apps")).flatMap((p) => p.body) as { id: string; updated_at: string }[]).find((a) => a.id === app.id)?.updated_at).toBe("2026-03-01T00:00:00Z");
+    expect(((await walk(sim, "/apps")).flatMap((p) => p.body) as { id: string; updated_at: string }[]).find((a) => a.id === app.id)?.updated_at).toBe(
+      "2026-03-01T00:00:00Z",
+    );
 
     const before = sim.count("/apps/{app}/releases", { app: app.id });
     const release = sim.add("/apps/{app}/releases", { app: app.name }) as { version: number; current: boolean; app: { id: string }; created_at: string };
@@ -474,7 +482,8 @@ describe("simulator: faults and limits", () => {
   it("stalls slow requests (client timeouts) and close() is still prompt", async () => {
     const sim = await startSimulator({ faults: { slowRate: 1, slowMs: 10_000 } });
     const t0 = Date.now();
-    await expect(fetch(`${sim.url}/apps`, { headers: { accept: ACCEPT, authorization: "Bearer test-token" }, signal: AbortSignal.timeout(200) })).rejects.toThrow();
+    await expect(fetch(`${sim.url}/apps`, { headers: { accept: ACCEPT, authorization: "Bearer test-token" }, signal: AbortSignal.timeout(200) })).rejects
+      .toThrow();
     expect(Date.now() - t0).toBeLessThan(2000);
     sim.setFaults({});
     expect((await get(sim, "/apps")).status).toBe(200);

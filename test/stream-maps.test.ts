@@ -22,7 +22,7 @@ import { RawJson } from "../src/singer/messages.ts";
 import { BatchConfig, BatchFiles } from "../src/singer/batch.ts";
 import { startSimulator } from "./simulator/index.ts";
 import type { Simulator } from "./simulator/index.ts";
-import { RUNTIMES, runTap, tempFiles } from "./helpers/tap.ts";
+import { runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { validate } from "./helpers/json-schema.ts";
 import { loadSettings } from "../src/config.ts";
 
@@ -62,7 +62,9 @@ const repositories = [
 ];
 const jellybeanSchema = props({
   id: S("integer"),
-  custom_fields: S("array", { items: { type: ["object", "null"], properties: { id: S("integer"), value: { anyOf: [S("string"), S("integer"), S("boolean")] } } } }),
+  custom_fields: S("array", {
+    items: { type: ["object", "null"], properties: { id: S("integer"), value: { anyOf: [S("string"), S("integer"), S("boolean")] } } },
+  }),
 });
 const sample = (): Record<string, Source> => ({
   repositories: { schema: props({ name: S("string"), owner_email: S("string"), description: S("string"), create_date: S("string") }), records: repositories },
@@ -117,7 +119,15 @@ describe("tests/core/test_mapper.py", () => {
       })),
     );
     expect(out.schemas.repositories).toEqual(
-      props({ repo_name: S("string"), email_domain: S("string"), email_hash: S("string"), description: S("string"), description2: S("string"), create_year: S("integer"), int_test: S("integer") }),
+      props({
+        repo_name: S("string"),
+        email_domain: S("string"),
+        email_hash: S("string"),
+        description: S("string"),
+        description2: S("string"),
+        create_year: S("integer"),
+        int_test: S("integer"),
+      }),
     );
     expect(out.records.foobars).toEqual([{ the: "quick" }, { brown: "fox" }]);
     expect(out.records.singular).toEqual([{ foo: "bar" }]);
@@ -125,12 +135,21 @@ describe("tests/core/test_mapper.py", () => {
       { id: 123, custom_field_1: "abc", custom_field_2: 1212, custom_field_3: null },
       { id: 124, custom_field_1: "foo", custom_field_2: 9009, custom_field_3: true },
     ]);
-    expect(out.schemas.nested_jellybean).toEqual(props({ id: S("integer"), custom_field_1: S("string"), custom_field_2: S("integer"), custom_field_3: S("boolean") }));
+    expect(out.schemas.nested_jellybean).toEqual(
+      props({ id: S("integer"), custom_field_1: S("string"), custom_field_2: S("integer"), custom_field_3: S("boolean") }),
+    );
   });
 
   it("test_clone_and_alias_transforms", () => {
     const out = run(
-      { stream_maps: { repositories: { __alias__: "repositories_aliased" }, repositories_clone_1: { __source__: "repositories" }, repositories_clone_2: { __source__: "repositories" }, __else__: null } },
+      {
+        stream_maps: {
+          repositories: { __alias__: "repositories_aliased" },
+          repositories_clone_1: { __source__: "repositories" },
+          repositories_clone_2: { __source__: "repositories" },
+          __else__: null,
+        },
+      },
       sample(),
     );
     expect(Object.keys(out.schemas).sort()).toEqual(["repositories_aliased", "repositories_clone_1", "repositories_clone_2"]);
@@ -141,7 +160,10 @@ describe("tests/core/test_mapper.py", () => {
   });
 
   it("test_filter_transforms", () => {
-    const out = run({ stream_maps: { repositories: { __filter__: "'tap-' in name or 'target-' in name", name: "_['name']", __else__: null }, __else__: null } }, sample());
+    const out = run(
+      { stream_maps: { repositories: { __filter__: "'tap-' in name or 'target-' in name", name: "_['name']", __else__: null }, __else__: null } },
+      sample(),
+    );
     expect(out.records).toEqual({ repositories: [{ name: "tap-something" }, { name: "my-tap-something" }, { name: "target-something" }] });
     expect(out.schemas).toEqual({ repositories: props({ name: S("string") }) });
   });
@@ -167,7 +189,9 @@ describe("tests/core/test_mapper.py", () => {
   });
 
   it("test_deselected_stream_with_key_properties_and_map", () => {
-    const out = run({ stream_maps: { mystream: { email_hash: "md5(email)" } } }, { mystream: { schema: props({ email: S("string") }), keys: ["email"], records: [] } });
+    const out = run({ stream_maps: { mystream: { email_hash: "md5(email)" } } }, {
+      mystream: { schema: props({ email: S("string") }), keys: ["email"], records: [] },
+    });
     expect(out.keys.mystream).toEqual(["email"]);
   });
 });
@@ -223,8 +247,14 @@ describe("test_mapped_stream snapshots (tests/snapshots/mapped_stream)", () => {
 
   it("only_mapped_fields, only_mapped_fields_null_string", () => {
     for (const __else__ of [null, "__NULL__"]) {
-      const out = mapped({ stream_maps: { mystream: { email_hash: "md5(email)", email_hash_sha256: "sha256(email)", fixed_count: "int(count-1)", __else__ } } });
-      expect(out.records.mystream![0]).toEqual({ email_hash: hashes[0], email_hash_sha256: "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976", fixed_count: 20 });
+      const out = mapped({
+        stream_maps: { mystream: { email_hash: "md5(email)", email_hash_sha256: "sha256(email)", fixed_count: "int(count-1)", __else__ } },
+      });
+      expect(out.records.mystream![0]).toEqual({
+        email_hash: hashes[0],
+        email_hash_sha256: "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976",
+        fixed_count: 20,
+      });
       expect(out.records.mystream!.map((r) => r.fixed_count)).toEqual([20, 12, 18]);
       expect(out.schemas.mystream).toEqual(props({ email_hash: S("string"), email_hash_sha256: S("string"), fixed_count: S("integer") }));
     }
@@ -238,11 +268,13 @@ describe("test_mapped_stream snapshots (tests/snapshots/mapped_stream)", () => {
   });
 
   it("sourced_stream_1, sourced_stream_1_null_string, sourced_stream_2", () => {
-    for (const maps of [
-      { mystream: null, sourced_stream_1: { __source__: "mystream" } },
-      { mystream: "__NULL__", sourced_stream_1: { __source__: "mystream" } },
-      { sourced_stream_2: { __source__: "mystream" }, __else__: null },
-    ]) {
+    for (
+      const maps of [
+        { mystream: null, sourced_stream_1: { __source__: "mystream" } },
+        { mystream: "__NULL__", sourced_stream_1: { __source__: "mystream" } },
+        { sourced_stream_2: { __source__: "mystream" }, __else__: null },
+      ]
+    ) {
       const out = mapped({ stream_maps: maps });
       const name = Object.keys(maps).find((k) => k.startsWith("sourced"))!;
       expect(Object.keys(out.records)).toEqual([name]);
@@ -269,7 +301,9 @@ describe("test_mapped_stream snapshots (tests/snapshots/mapped_stream)", () => {
   });
 
   it("builtin_variable_original_stream_name_alias, _no_alias", () => {
-    const aliased = mapped({ stream_maps: { mystream: { __alias__: "'aliased'", stream_name: "__stream_name__", original_stream_name: "__original_stream_name__" } } });
+    const aliased = mapped({
+      stream_maps: { mystream: { __alias__: "'aliased'", stream_name: "__stream_name__", original_stream_name: "__original_stream_name__" } },
+    });
     expect(aliased.records.aliased![0]).toMatchObject({ stream_name: "aliased", original_stream_name: "mystream" });
     const plain = mapped({ stream_maps: { mystream: { stream_name: "__stream_name__", original_stream_name: "__original_stream_name__" } } });
     expect(plain.records.mystream![0]).toMatchObject({ stream_name: "mystream", original_stream_name: "mystream" });
@@ -306,7 +340,15 @@ describe("test_mapped_stream snapshots (tests/snapshots/mapped_stream)", () => {
   it("flatten_all, flatten_all_with_dot_separator", () => {
     for (const [sep, extra] of [["__", {}], [".", { flattening_separator: "." }]] as const) {
       const out = mapped({ flattening_enabled: true, flattening_max_depth: 2, ...extra });
-      expect(Object.keys(out.schemas.mystream!.properties!)).toEqual(["email", "count", `user${sep}id`, `user${sep}sub${sep}num`, `user${sep}sub${sep}custom_obj`, `user${sep}some_numbers`, "joined_at"]);
+      expect(Object.keys(out.schemas.mystream!.properties!)).toEqual([
+        "email",
+        "count",
+        `user${sep}id`,
+        `user${sep}sub${sep}num`,
+        `user${sep}sub${sep}custom_obj`,
+        `user${sep}some_numbers`,
+        "joined_at",
+      ]);
       expect(out.records.mystream![1]).toEqual({
         email: "bob@example.com",
         count: 13,
@@ -320,8 +362,21 @@ describe("test_mapped_stream snapshots (tests/snapshots/mapped_stream)", () => {
   });
 
   it("map_and_flatten", () => {
-    const out = mapped({ stream_maps: { mystream: { email_hash: "md5(email)", __key_properties__: ["email_hash"] } }, flattening_enabled: true, flattening_max_depth: 10 });
-    expect(Object.keys(out.schemas.mystream!.properties!)).toEqual(["email", "count", "user__id", "user__sub__num", "user__sub__custom_obj", "user__some_numbers", "joined_at", "email_hash"]);
+    const out = mapped({
+      stream_maps: { mystream: { email_hash: "md5(email)", __key_properties__: ["email_hash"] } },
+      flattening_enabled: true,
+      flattening_max_depth: 10,
+    });
+    expect(Object.keys(out.schemas.mystream!.properties!)).toEqual([
+      "email",
+      "count",
+      "user__id",
+      "user__sub__num",
+      "user__sub__custom_obj",
+      "user__some_numbers",
+      "joined_at",
+      "email_hash",
+    ]);
     expect(out.keys.mystream).toEqual(["email_hash"]);
     expect(out.records.mystream![2]).toMatchObject({ user__sub__custom_obj: "obj-hello", email_hash: hashes[2] });
   });
@@ -387,12 +442,25 @@ describe("test_mapped_stream snapshots (tests/snapshots/mapped_stream)", () => {
 });
 
 describe("docs/stream_maps.md examples", () => {
-  const customers = { schema: props({ customer_id: S("string"), email: S("string"), full_name: S("string"), owner_email: S("string"), first_name: S("string") }), keys: ["customer_id"], records: [{ customer_id: "C1", email: "ann@example.com", full_name: "Ann Lee", owner_email: "boss@corp.io", first_name: "Ann" }, { customer_id: "C2", email: "bo@other.org", full_name: "Bo Chan", owner_email: "x@y.z", first_name: "Bo" }] };
+  const customers = {
+    schema: props({ customer_id: S("string"), email: S("string"), full_name: S("string"), owner_email: S("string"), first_name: S("string") }),
+    keys: ["customer_id"],
+    records: [{ customer_id: "C1", email: "ann@example.com", full_name: "Ann Lee", owner_email: "boss@corp.io", first_name: "Ann" }, {
+      customer_id: "C2",
+      email: "bo@other.org",
+      full_name: "Bo Chan",
+      owner_email: "x@y.z",
+      first_name: "Bo",
+    }],
+  };
   const addresses = { schema: props({ id: S("integer") }), keys: ["id"], records: [{ id: 1 }] };
   const both = () => ({ customers, addresses });
 
   it("the customers example: drop email, add email_domain and email_hash (phone_number needs Faker and is left out)", () => {
-    const out = run({ stream_maps: { customers: { email: null, email_domain: "owner_email.split('@')[-1]", email_hash: "md5(config['hash_seed'] + owner_email)" } }, stream_map_config: { hash_seed: "01AWZh7A6DzGm6iJZZ2T" } }, both());
+    const out = run({
+      stream_maps: { customers: { email: null, email_domain: "owner_email.split('@')[-1]", email_hash: "md5(config['hash_seed'] + owner_email)" } },
+      stream_map_config: { hash_seed: "01AWZh7A6DzGm6iJZZ2T" },
+    }, both());
     expect(out.records.customers![0]).toMatchObject({ email_domain: "corp.io", email_hash: md5("01AWZh7A6DzGm6iJZZ2T" + "boss@corp.io") });
     expect(out.records.customers![0]).not.toHaveProperty("email");
     expect(out.schemas.customers!.properties).not.toHaveProperty("email");
@@ -417,13 +485,20 @@ describe("docs/stream_maps.md examples", () => {
   });
 
   it("__key_properties__: a hashed key replaces customer_id; removing a key without it is refused", () => {
-    const out = run({ stream_maps: { customers: { customer_id: null, customer_id_hashed: "md5(customer_id)", __key_properties__: ["customer_id_hashed"] } } }, both());
+    const out = run(
+      { stream_maps: { customers: { customer_id: null, customer_id_hashed: "md5(customer_id)", __key_properties__: ["customer_id_hashed"] } } },
+      both(),
+    );
     expect(out.keys.customers).toEqual(["customer_id_hashed"]);
     expect(out.records.customers![0]).toMatchObject({ customer_id_hashed: md5("C1") });
     expect(out.records.customers![0]).not.toHaveProperty("customer_id");
-    expect(() => run({ stream_maps: { customers: { customer_id: null } } }, both())).toThrow(/removing the key property "customer_id" of customers is not allowed/);
+    expect(() => run({ stream_maps: { customers: { customer_id: null } } }, both())).toThrow(
+      /removing the key property "customer_id" of customers is not allowed/,
+    );
     expect(run({ stream_maps: { customers: { __key_properties__: null } } }, both()).keys.customers).toEqual([]);
-    expect(() => run({ stream_maps: { customers: { __key_properties__: ["nope"] } } }, both())).toThrow(/the key property "nope" of customers is not in the mapped stream/);
+    expect(() => run({ stream_maps: { customers: { __key_properties__: ["nope"] } } }, both())).toThrow(
+      /the key property "nope" of customers is not in the mapped stream/,
+    );
   });
 
   it("a string literal: a_new_field: '\"client-123\"'", () => {
@@ -436,7 +511,12 @@ describe("docs/stream_maps.md examples", () => {
 
   it("__source__: customers_pii split from customers", () => {
     const out = run(
-      { stream_maps: { customers: { email: null, full_name: null }, customers_pii: { __source__: "customers", customer_id: "customer_id", email: "email", full_name: "full_name", __else__: null } } },
+      {
+        stream_maps: {
+          customers: { email: null, full_name: null },
+          customers_pii: { __source__: "customers", customer_id: "customer_id", email: "email", full_name: "full_name", __else__: null },
+        },
+      },
       both(),
     );
     expect(out.records.customers_pii![0]).toEqual({ customer_id: "C1", email: "ann@example.com", full_name: "Ann Lee" });
@@ -445,7 +525,9 @@ describe("docs/stream_maps.md examples", () => {
   });
 
   it("__filter__: email.endswith('@example.com')", () => {
-    expect(run({ stream_maps: { customers: { __filter__: "email.endswith('@example.com')" } } }, both()).records.customers!.map((r) => r.customer_id)).toEqual(["C1"]);
+    expect(run({ stream_maps: { customers: { __filter__: "email.endswith('@example.com')" } } }, both()).records.customers!.map((r) => r.customer_id)).toEqual([
+      "C1",
+    ]);
   });
 
   it("aliasing a property: new_field: old_field, old_field: __NULL__ (keeps the type)", () => {
@@ -466,12 +548,33 @@ describe("docs/stream_maps.md examples", () => {
   });
 
   it("type casting examples: int(), float(), str(), bool() if … else None", () => {
-    const s = { schema: props({ count: S("integer"), status_value: S("string"), create_date: S("string"), joined_at: S("string") }), records: [{ count: 3, status_value: "on", create_date: "2021-05-06", joined_at: "2022-01-01T00:00:00+00:00" }] };
+    const s = {
+      schema: props({ count: S("integer"), status_value: S("string"), create_date: S("string"), joined_at: S("string") }),
+      records: [{ count: 3, status_value: "on", create_date: "2021-05-06", joined_at: "2022-01-01T00:00:00+00:00" }],
+    };
     const out = run(
-      { stream_maps: { mystream: { int_test: "int('0')", fixed_count: "int(count - 1)", create_year: "int(datetime.date.fromisoformat(create_date).year)", joined_timestamp: "float(datetime.datetime.fromisoformat(joined_at).timestamp())", description: "str('[masked]')", is_active: "bool(status_value) if status_value else None" } } },
+      {
+        stream_maps: {
+          mystream: {
+            int_test: "int('0')",
+            fixed_count: "int(count - 1)",
+            create_year: "int(datetime.date.fromisoformat(create_date).year)",
+            joined_timestamp: "float(datetime.datetime.fromisoformat(joined_at).timestamp())",
+            description: "str('[masked]')",
+            is_active: "bool(status_value) if status_value else None",
+          },
+        },
+      },
       { mystream: s },
     );
-    expect(out.records.mystream![0]).toMatchObject({ int_test: 0, fixed_count: 2, create_year: 2021, joined_timestamp: 1640995200, description: "[masked]", is_active: true });
+    expect(out.records.mystream![0]).toMatchObject({
+      int_test: 0,
+      fixed_count: 2,
+      create_year: 2021,
+      joined_timestamp: 1640995200,
+      description: "[masked]",
+      is_active: true,
+    });
     const p = out.schemas.mystream!.properties!;
     expect([p.int_test, p.joined_timestamp, p.description, p.is_active]).toEqual([S("integer"), S("number"), S("string"), S("boolean")]);
   });
@@ -519,14 +622,24 @@ describe("the settings", () => {
   const env = (vars: Record<string, string>) => loadSettings(["ENV"], { TAP_HEROKU_TOKEN: "t", ...vars });
 
   it("come from TAP_HEROKU_* too: the objects as JSON", async () => {
-    const r = await env({ TAP_HEROKU_STREAM_MAPS: '{"apps": {"x": "md5(name)"}}', TAP_HEROKU_STREAM_MAP_CONFIG: '{"seed": "s"}', TAP_HEROKU_FLATTENING_ENABLED: "true", TAP_HEROKU_FLATTENING_MAX_DEPTH: "2" });
-    expect(r.ok && [r.value.stream_maps, r.value.stream_map_config, r.value.flattening_enabled, r.value.flattening_max_depth, r.value.flattening_max_key_length]).toEqual([{ apps: { x: "md5(name)" } }, { seed: "s" }, true, 2, 255]);
+    const r = await env({
+      TAP_HEROKU_STREAM_MAPS: '{"apps": {"x": "md5(name)"}}',
+      TAP_HEROKU_STREAM_MAP_CONFIG: '{"seed": "s"}',
+      TAP_HEROKU_FLATTENING_ENABLED: "true",
+      TAP_HEROKU_FLATTENING_MAX_DEPTH: "2",
+    });
+    expect(
+      r.ok && [r.value.stream_maps, r.value.stream_map_config, r.value.flattening_enabled, r.value.flattening_max_depth, r.value.flattening_max_key_length],
+    ).toEqual([{ apps: { x: "md5(name)" } }, { seed: "s" }, true, 2, 255]);
   });
 
   it.each([
     [{ TAP_HEROKU_FLATTENING_ENABLED: "true" }, 'field "flattening_max_depth": is required when flattening_enabled is true'],
     [{ TAP_HEROKU_STREAM_MAPS: '["apps"]' }, 'field "stream_maps": expected an object of stream names'],
-    [{ TAP_HEROKU_STREAM_MAPS: '{"apps": {"__key_properties__": "id"}}' }, 'field "stream_maps.apps.__key_properties__": expected a list of property names, or null for none'],
+    [
+      { TAP_HEROKU_STREAM_MAPS: '{"apps": {"__key_properties__": "id"}}' },
+      'field "stream_maps.apps.__key_properties__": expected a list of property names, or null for none',
+    ],
     [{ TAP_HEROKU_STREAM_MAPS: '{"apps": {"__source__": "x", "__alias__": "y"}}' }, 'field "stream_maps.apps": give __source__'],
     [{ TAP_HEROKU_STREAM_MAP_CONFIG: "3" }, 'field "stream_map_config": expected an object of values'],
   ])("refuses %j with one line naming the field", async (vars, message) => {
@@ -555,7 +668,16 @@ describe("the writer", () => {
       await w.state({ bookmarks: { t: { replication_key_value: 2 } } });
     });
     const messages = lines.map((l) => JSON.parse(l));
-    expect(messages.map((m) => `${m.type} ${m.stream ?? ""}`)).toEqual(["SCHEMA t2", "SCHEMA t_copy", "ACTIVATE_VERSION t2", "ACTIVATE_VERSION t_copy", "RECORD t2", "RECORD t2", "RECORD t_copy", "STATE "]);
+    expect(messages.map((m) => `${m.type} ${m.stream ?? ""}`)).toEqual([
+      "SCHEMA t2",
+      "SCHEMA t_copy",
+      "ACTIVATE_VERSION t2",
+      "ACTIVATE_VERSION t_copy",
+      "RECORD t2",
+      "RECORD t2",
+      "RECORD t_copy",
+      "STATE ",
+    ]);
     expect(messages[0]).toMatchObject({ key_properties: ["id"], bookmark_properties: ["id"] });
     expect(messages[4].record).toEqual({ id: 1, n: 1.5 });
     expect(messages[6].record).toEqual({ id: 2, n: 2.5, name: "b" });
@@ -568,7 +690,9 @@ describe("the writer", () => {
       await w.schema({ stream: "t", schema, key_properties: ["id"] });
       await w.record("t", new RawJson(row), "2024-01-01T00:00:00.000Z");
     });
-    expect(lines[1]).toContain('"record":{"id":9007199254740993,"n":123456789012345678.123456789,"name":"x","next":9007199254740994,"label":"123456789012345678.123456789"}');
+    expect(lines[1]).toContain(
+      '"record":{"id":9007199254740993,"n":123456789012345678.123456789,"name":"x","next":9007199254740994,"label":"123456789012345678.123456789"}',
+    );
   });
 
   it("writes a stream no map touches exactly as the plain writer does (its pre-encoded row untouched)", async () => {
@@ -584,7 +708,12 @@ describe("the writer", () => {
     const root = pathToFileURL(mkdtempSync(join(tmpdir(), "tap-heroku-maps-batch-"))).href;
     const batches = new BatchFiles(BatchConfig.parse({ encoding: { format: "jsonl", compression: "none" }, storage: { root } }), "tap-heroku");
     const lines: string[] = [];
-    const w = new MappedWriter(new StreamMapper({ stream_maps: { t: { __alias__: "t2", name: null }, t_big: { __source__: "t", __filter__: "id > 1", __else__: null } } }), async (b) => void lines.push(...new TextDecoder().decode(b).split("\n").filter(Boolean)), undefined, batches);
+    const w = new MappedWriter(
+      new StreamMapper({ stream_maps: { t: { __alias__: "t2", name: null }, t_big: { __source__: "t", __filter__: "id > 1", __else__: null } } }),
+      async (b) => void lines.push(...new TextDecoder().decode(b).split("\n").filter(Boolean)),
+      undefined,
+      batches,
+    );
     await w.schema({ stream: "t", schema, key_properties: ["id"] });
     await w.record("t", new RawJson('{"id":1,"n":1.5,"name":"a"}'), "2024-01-01T00:00:00.000Z");
     await w.record("t", new RawJson('{"id":9007199254740993,"n":2.5,"name":"b"}'), "2024-01-01T00:00:00.000Z");
@@ -609,14 +738,20 @@ describe.each(RUNTIMES)("the CLI with stream maps, on %s", (runtime) => {
   let sim: Simulator;
   let catalogFile: string;
   let plainRecords: Record<string, unknown>[];
-  const config = (extra: Record<string, unknown>) => tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { enabled: false }, ...extra } })["c.json"]!;
+  const config = (extra: Record<string, unknown>) =>
+    tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { enabled: false }, ...extra } })["c.json"]!;
 
   beforeAll(async () => {
     sim = await startSimulator({ apps: 40 });
     const discover = await runTap(["--config", config({}), "--discover"], { runtime });
-    const catalog = JSON.parse(discover.stdout) as { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> };
+    const catalog = JSON.parse(discover.stdout) as {
+      streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }>;
+    };
     const selecting = {
-      streams: catalog.streams.map((s) => ({ ...s, metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === "apps" } } : m)) })),
+      streams: catalog.streams.map((s) => ({
+        ...s,
+        metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === "apps" } } : m)),
+      })),
     };
     catalogFile = tempFiles({ "catalog.json": selecting })["catalog.json"]!;
     const plain = await runTap(["--config", config({}), "--catalog", catalogFile], { runtime });
@@ -628,10 +763,18 @@ describe.each(RUNTIMES)("the CLI with stream maps, on %s", (runtime) => {
 
   it("aliases, filters, drops, adds and splits a stream, flattens it, and keeps STATE keyed by the source stream", async () => {
     const maps = {
-      apps: { __alias__: "heroku_apps", __filter__: "md5(id)[0] in '01234567'", git_url: null, name_hash: "md5(name)", region_name: "region['name'] if region else None" },
+      apps: {
+        __alias__: "heroku_apps",
+        __filter__: "md5(id)[0] in '01234567'",
+        git_url: null,
+        name_hash: "md5(name)",
+        region_name: "region['name'] if region else None",
+      },
       app_names: { __source__: "apps", name: "name.upper()", __else__: "__NULL__" },
     };
-    const run = await runTap(["--config", config({ stream_maps: maps, flattening_enabled: true, flattening_max_depth: 1 }), "--catalog", catalogFile], { runtime });
+    const run = await runTap(["--config", config({ stream_maps: maps, flattening_enabled: true, flattening_max_depth: 1 }), "--catalog", catalogFile], {
+      runtime,
+    });
     expect(run.code, run.stderr).toBe(0);
     const messages = run.messages();
     const schemas = Object.fromEntries(messages.flatMap((m) => (m.type === "SCHEMA" ? [[m.stream, m]] : [])));
@@ -667,7 +810,9 @@ describe.each(RUNTIMES)("the CLI with stream maps, on %s", (runtime) => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run.stderr).toContain(`field "stream_maps.apps.domain": the expression "owner['email'].split('@'" does not parse: expected ")", found end of expression at position 25`);
+    expect(run.stderr).toContain(
+      `field "stream_maps.apps.domain": the expression "owner['email'].split('@'" does not parse: expected ")", found end of expression at position 25`,
+    );
   });
 
   it("a name no planned stream has fails at startup, before any output", async () => {

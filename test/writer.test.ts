@@ -23,7 +23,8 @@ describe("MessageWriter", () => {
     for (let i = 0; i < 20_000; i++) await writer.record("s", { i, pad: "x".repeat(20) }, "2026-01-01T00:00:00.000Z");
     await writer.state({ bookmarks: { s: { i: 19_999 } } });
 
-    const longestLine = JSON.stringify({ type: "RECORD", stream: "s", record: { i: 19_999, pad: "x".repeat(20) }, time_extracted: "2026-01-01T00:00:00.000Z" }).length + 1;
+    const longestLine =
+      JSON.stringify({ type: "RECORD", stream: "s", record: { i: 19_999, pad: "x".repeat(20) }, time_extracted: "2026-01-01T00:00:00.000Z" }).length + 1;
     expect(maxPending).toBeLessThanOrEqual(chunkSize + longestLine);
     const text = Buffer.concat(received).toString("utf8");
     const messages = parseMessages(text);
@@ -37,6 +38,8 @@ describe("MessageWriter", () => {
     const writer = new MessageWriter(async (b) => void (out += new TextDecoder().decode(b)));
     await writer.record("t", new RawJson('{"n":12345678901234567890,"x":0.10000000000000000000001}'), "2026-01-01T00:00:00.000Z", 7);
     await writer.flush();
-    expect(out).toBe('{"type":"RECORD","stream":"t","record":{"n":12345678901234567890,"x":0.10000000000000000000001},"version":7,"time_extracted":"2026-01-01T00:00:00.000Z"}\n');
+    expect(out).toBe(
+      '{"type":"RECORD","stream":"t","record":{"n":12345678901234567890,"x":0.10000000000000000000001},"version":7,"time_extracted":"2026-01-01T00:00:00.000Z"}\n',
+    );
   });
 });

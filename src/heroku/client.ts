@@ -175,7 +175,7 @@ export class HerokuClient {
 
   private async send(path: string, range: string | undefined) {
     let waited429 = 0;
-    for (let attempt = 0, limited = 0; ; ) {
+    for (let attempt = 0, limited = 0;;) {
       const outcome = await this.withSlot(() => this.once(path, range));
       // A request cancelled by stop() comes back as a network failure: not one to retry.
       if (this.stopping.signal.aborted) throw new Stopped(path);
@@ -186,11 +186,21 @@ export class HerokuClient {
         const base = Math.max(this.opts.backoffMs ?? 1000, Math.min(this.governor.spacingMs(), MAX_BACKOFF_MS));
         const wait = backoffMs(limited++, base, outcome.retryAfterS);
         if (waited429 + wait > this.rateLimit.maxWaitMs) {
-          throw new HerokuHttpError(429, outcome.id, `${outcome.message} (gave up after waiting ${(waited429 / 1000).toFixed(0)} s for the rate limit)`, outcome.requestId, path);
+          throw new HerokuHttpError(
+            429,
+            outcome.id,
+            `${outcome.message} (gave up after waiting ${(waited429 / 1000).toFixed(0)} s for the rate limit)`,
+            outcome.requestId,
+            path,
+          );
         }
         waited429 += wait;
         this.governor.pause(Date.now(), wait);
-        log.warn(`GET ${path}: rate limited (429, RateLimit-Remaining 0); all requests wait ${(wait / 1000).toFixed(1)} s (${(waited429 / 1000).toFixed(0)} of at most ${(this.rateLimit.maxWaitMs / 1000).toFixed(0)} s for this request)`);
+        log.warn(
+          `GET ${path}: rate limited (429, RateLimit-Remaining 0); all requests wait ${(wait / 1000).toFixed(1)} s (${
+            (waited429 / 1000).toFixed(0)
+          } of at most ${(this.rateLimit.maxWaitMs / 1000).toFixed(0)} s for this request)`,
+        );
         continue;
       }
       const retryable = outcome.kind === "network" || RETRY_STATUS.has(outcome.status);
@@ -235,7 +245,9 @@ export class HerokuClient {
       }
       if (turn.changed === "pacing") {
         log.warn(
-          `RateLimit-Remaining is ${remaining}, at the reserve of ${this.rateLimit.reserve}: pacing requests to ${this.rateLimit.refillPerMinute} a minute (one every ${(this.governor.spacingMs() / 1000).toFixed(2)} s) so the bucket is not emptied`,
+          `RateLimit-Remaining is ${remaining}, at the reserve of ${this.rateLimit.reserve}: pacing requests to ${this.rateLimit.refillPerMinute} a minute (one every ${
+            (this.governor.spacingMs() / 1000).toFixed(2)
+          } s) so the bucket is not emptied`,
         );
       } else if (turn.changed === "free") log.info(`RateLimit-Remaining is ${remaining}, above the reserve again: no more pacing`);
       if (turn.waitMs > 0) await this.waitMs(turn.waitMs);
@@ -247,7 +259,6 @@ export class HerokuClient {
     this.rateLimitWaitMs += ms;
     await this.sleep(ms);
   }
-
 
   private async once(path: string, range: string | undefined) {
     await this.throttle();
@@ -296,7 +307,6 @@ export class HerokuClient {
       this.requestCount.tick();
     }
   }
-
 
   /** At most maxConcurrency requests in flight. */
   private async withSlot<T>(fn: () => Promise<T>): Promise<T> {

@@ -97,15 +97,15 @@ export function logEstimate(
 ): void {
   const remaining = client.rateLimitRemaining;
   const parents = [...e.perParent].map(([p, n]) => `${n} ${p}`).join(", ");
-  const unknown =
-    (e.unknown.length ? `, plus one per ${e.unknown.join(", ")} (not counted yet)` : "") +
+  const unknown = (e.unknown.length ? `, plus one per ${e.unknown.join(", ")} (not counted yet)` : "") +
     (e.changesUnknown ? ", plus the child lists of parents that changed (counted once the parents are listed)" : "");
   const bucket = remaining ?? 4500;
   const free = Math.max(0, bucket - rate.reserve);
-  const time =
-    e.requests <= free
-      ? `fits in the rate limit (RateLimit-Remaining ${remaining ?? "not known yet, 4500 when full"}, reserve ${rate.reserve})`
-      : `more than the ${free} requests left above the reserve (RateLimit-Remaining ${remaining ?? "4500 assumed"}): about ${duration(((e.requests - free) / rate.refillPerMinute) * 60)} of waiting at ${rate.refillPerMinute} requests a minute`;
+  const time = e.requests <= free
+    ? `fits in the rate limit (RateLimit-Remaining ${remaining ?? "not known yet, 4500 when full"}, reserve ${rate.reserve})`
+    : `more than the ${free} requests left above the reserve (RateLimit-Remaining ${remaining ?? "4500 assumed"}): about ${
+      duration(((e.requests - free) / rate.refillPerMinute) * 60)
+    } of waiting at ${rate.refillPerMinute} requests a minute`;
   log.info(`${what}: about ${e.requests} Heroku API requests${parents ? ` (over ${parents})` : ""}${unknown}; ${time}`);
 }
 

@@ -36,7 +36,8 @@ const datetime = z.iso.datetime({ offset: true, error: "expected an RFC 3339 dat
 /** The refresh fields of a child stream's bookmark (see above); all optional, so old states parse. */
 export const RefreshBookmark = z.object({
   signal: datetime.optional(),
-  slots: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)]), { error: "expected a list of [read at, watermark] pairs" }).length(SLOTS).optional(),
+  slots: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)]), { error: "expected a list of [read at, watermark] pairs" }).length(SLOTS)
+    .optional(),
   credit: z.number().min(0).optional(),
   ran_at: z.number().int().min(0).optional(),
   pending: z.array(z.string(), { error: "expected a list of parents" }).optional(),
@@ -160,7 +161,9 @@ export function planStream(
  * costs nothing and is always taken.
  */
 export function allocate(candidates: readonly SlotCandidate[], budget: number): { chosen: SlotCandidate[]; left: SlotCandidate[]; spent: number } {
-  const sorted = [...candidates].sort((a, b) => Number(b.overdue) - Number(a.overdue) || b.staleness - a.staleness || a.stream.localeCompare(b.stream) || a.slot - b.slot);
+  const sorted = [...candidates].sort((a, b) =>
+    Number(b.overdue) - Number(a.overdue) || b.staleness - a.staleness || a.stream.localeCompare(b.stream) || a.slot - b.slot
+  );
   const chosen: SlotCandidate[] = [];
   const left: SlotCandidate[] = [];
   let spent = 0;

@@ -93,7 +93,11 @@ export class RefreshSchedule {
     const overdue = left.filter((c) => c.overdue);
     if (overdue.length) {
       const streams = [...new Set(overdue.map((c) => c.stream))].join(", ");
-      log.warn(`refresh: the run's request budget (rate_limit.max_requests_per_run ${runBudget(this.settings)}) leaves ${overdue.length} overdue slots of ${streams} for later runs`);
+      log.warn(
+        `refresh: the run's request budget (rate_limit.max_requests_per_run ${
+          runBudget(this.settings)
+        }) leaves ${overdue.length} overdue slots of ${streams} for later runs`,
+      );
     }
     for (const [id, { plan, keyed }] of plans) {
       const slots = new Set(chosen.filter((c) => c.stream === id).map((c) => c.slot));

@@ -98,12 +98,11 @@ export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
 }
 
 function forbidden(spec: HerokuStreamSpec, e: HerokuHttpError): StreamSkipped {
-  const scope =
-    spec.scope === "global"
-      ? 'the "global" OAuth scope (heroku authorizations:create --scope global)'
-      : spec.scope === "read-protected"
-        ? 'the "read-protected" OAuth scope, or "global" (heroku authorizations:create --scope read-protected,identity)'
-        : "access this token does not have";
+  const scope = spec.scope === "global"
+    ? 'the "global" OAuth scope (heroku authorizations:create --scope global)'
+    : spec.scope === "read-protected"
+    ? 'the "read-protected" OAuth scope, or "global" (heroku authorizations:create --scope read-protected,identity)'
+    : "access this token does not have";
   return new StreamSkipped(`Heroku refused ${e.path} (403 ${e.id}); stream ${spec.stream} needs ${scope}`);
 }
 
@@ -226,7 +225,9 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   const keyed = parents.map((row) => ({ key: partitionKey(spec, row), row }));
   const todo = keyed.filter((p) => plan.read.has(p.key) && !done.has(p.key));
   if (done.size > 0) log.info(`${spec.stream}: resuming an unfinished pass: ${done.size} ${parentName} done, ${todo.length} to go`);
-  else if (todo.length < parents.length) log.info(`${spec.stream}: ${todo.length} of ${parents.length} ${parentName} to read (changed, new, or due for refresh)`);
+  else if (todo.length < parents.length) {
+    log.info(`${spec.stream}: ${todo.length} of ${parents.length} ${parentName} to read (changed, new, or due for refresh)`);
+  }
   await deps.onFanOut?.(spec.stream);
 
   // Records updated before the stream's cutoff were emitted; a parent created since the last pass starts at start_date.
@@ -240,18 +241,20 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   // Heroku's clock before the first child request (less a margin for the skew between its
   // front ends, which date responses, and its databases, which stamp updated_at); without a
   // Date header, the newest timestamp of the parent listing (older, so only more repeats).
-  const watermark =
-    deps.client.serverDateMs !== undefined
-      ? deps.client.serverDateMs - SKEW_MS
-      : keyed.reduce<number | undefined>((m, p) => {
-          const t = signalOf(p.row, refresh);
-          return t !== undefined && (m === undefined || t > m) ? t : m;
-        }, undefined);
+  const watermark = deps.client.serverDateMs !== undefined ? deps.client.serverDateMs - SKEW_MS : keyed.reduce<number | undefined>((m, p) => {
+    const t = signalOf(p.row, refresh);
+    return t !== undefined && (m === undefined || t > m) ? t : m;
+  }, undefined);
   // Parents with a child still pending: read again next run. A resumed pass keeps those its stopped part found.
   const pending = new Set<string>(sameKind ? (previous.pending ?? []).filter((k) => done.has(k)) : []);
   const unfinished = (): ApiBookmark => {
     const carried = [...new Set([...(sameKind ? (previous.pending ?? []) : []), ...pending])];
-    return { ...(sameKind ? previous : {}), ...(key ? { replication_key: key } : { version }), done: [...done], ...(carried.length ? { pending: carried } : {}) };
+    return {
+      ...(sameKind ? previous : {}),
+      ...(key ? { replication_key: key } : { version }),
+      done: [...done],
+      ...(carried.length ? { pending: carried } : {}),
+    };
   };
 
   const gone = new Set<string>();
@@ -329,8 +332,9 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
  */
 async function objectOf(spec: HerokuStreamSpec, deps: HerokuDeps, parent: ParentRow, path: string): Promise<Item[]> {
   if (spec.names_only) {
-    const known =
-      spec.parent === "apps" ? [parent.id, parent.name].map((k) => (k === undefined ? undefined : deps.client.configVarNames.get(String(k)))).find((n) => n !== undefined) : undefined;
+    const known = spec.parent === "apps"
+      ? [parent.id, parent.name].map((k) => (k === undefined ? undefined : deps.client.configVarNames.get(String(k)))).find((n) => n !== undefined)
+      : undefined;
     const names = known ?? (await optional(deps.client.get(path), (body) => Object.keys(body ?? {})));
     return names.map((name) => ({ name }));
   }
@@ -373,7 +377,7 @@ function withQuery(spec: HerokuStreamSpec, path: string, ctx: SyncContext): stri
   const monthly = start.format === "YYYY-MM";
   const windows: string[] = [];
   const last = new Date(text(end.at, end.format) + (monthly ? "-01" : "") + "T00:00:00Z");
-  for (let from = new Date(text(start.at, start.format) + (monthly ? "-01" : "") + "T00:00:00Z"); from <= last; ) {
+  for (let from = new Date(text(start.at, start.format) + (monthly ? "-01" : "") + "T00:00:00Z"); from <= last;) {
     const to = new Date(from);
     if (monthly) to.setUTCMonth(to.getUTCMonth() + 119);
     else to.setUTCDate(to.getUTCDate() + 365);

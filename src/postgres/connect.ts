@@ -56,12 +56,11 @@ export function clientConfig(url: string, settings: PostgresSettings): pg.Client
   }
   const stripped = u.toString();
   addSecret(stripped);
-  const ssl: pg.ClientConfig["ssl"] =
-    settings.ssl === "disable"
-      ? false
-      : settings.ssl === "verify-full"
-        ? { rejectUnauthorized: true, ...(settings.ssl_ca ? { ca: settings.ssl_ca } : {}) }
-        : { rejectUnauthorized: false };
+  const ssl: pg.ClientConfig["ssl"] = settings.ssl === "disable"
+    ? false
+    : settings.ssl === "verify-full"
+    ? { rejectUnauthorized: true, ...(settings.ssl_ca ? { ca: settings.ssl_ca } : {}) }
+    : { rejectUnauthorized: false };
   const options = [...Object.entries(SESSION), ["statement_timeout", String(Math.round(settings.statement_timeout_s * 1000))]]
     .map(([k, v]) => `-c ${k}=${v}`)
     .join(" ");
@@ -122,7 +121,9 @@ export function describeConnectError(e: unknown, timeoutS: number): string {
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "host unreachable";
   if (isAuthFailure(e)) return "authentication failed (the credential was rotated or revoked)";
-  if (/self[- ]signed|certificate|altnames|CERT_/i.test(m)) return `TLS certificate rejected (${m}); postgres.ssl=no-verify accepts Heroku's self-signed certificates`;
+  if (/self[- ]signed|certificate|altnames|CERT_/i.test(m)) {
+    return `TLS certificate rejected (${m}); postgres.ssl=no-verify accepts Heroku's self-signed certificates`;
+  }
   if (/does not support SSL/i.test(m)) return "the server does not support SSL";
   if (/error establishing an SSL connection/i.test(m)) return "the TLS handshake failed (the host did not answer as PostgreSQL)";
   return m;

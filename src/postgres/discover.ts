@@ -81,7 +81,9 @@ export async function findCandidates(client: HerokuClient, apps: readonly string
   const byApp = new Map<string, Addon[]>();
   const add = (app: string, addon: Addon) => byApp.set(app, [...(byApp.get(app) ?? []), addon]);
   if (apps) {
-    for (const app of apps) for (const a of await listAll<Addon>(client, `/apps/${encodeURIComponent(app)}/addons`)) if (isPostgres(a) && inShard(a.app?.id, shard)) add(app, a);
+    for (const app of apps) {
+      for (const a of await listAll<Addon>(client, `/apps/${encodeURIComponent(app)}/addons`)) if (isPostgres(a) && inShard(a.app?.id, shard)) add(app, a);
+    }
   } else {
     for await (const page of client.pages("/addons")) {
       for (const a of page.items as Addon[]) if (isPostgres(a) && inShard(a.app?.id, shard)) add(String(a.app?.name ?? a.app?.id), a);
@@ -141,8 +143,7 @@ function isPostgres(a: Addon): boolean {
 
 /** DATABASE first, then any attachment whose URL is set; connection-pool and namespaced attachments last. */
 function pickAttachment(atts: Attachment[], vars: Record<string, string>): Attachment | undefined {
-  const rank = (a: Attachment) =>
-    (a.name === "DATABASE" ? 0 : 1) + (a.namespace ? 4 : 0) + (/CONNECTION_POOL/.test(String(a.name)) ? 8 : 0);
+  const rank = (a: Attachment) => (a.name === "DATABASE" ? 0 : 1) + (a.namespace ? 4 : 0) + (/CONNECTION_POOL/.test(String(a.name)) ? 8 : 0);
   return atts.filter((a) => vars[`${a.name}_URL`]).sort((x, y) => rank(x) - rank(y))[0];
 }
 
@@ -220,11 +221,21 @@ export async function groupDatabases(
     const read = settings.prefer_follower ? (follower ?? named) : (leader ?? named);
     for (const m of members) if (m !== read) await m.session.close();
     if (members.length > 1) {
-      log.info(`${named.c.addonName}: ${members.length - 1} more add-on(s) serve the same database (${members.filter((m) => m !== named).map((m) => m.c.addonName).join(", ")}); reading from ${read.c.addonName}`);
+      log.info(
+        `${named.c.addonName}: ${members.length - 1} more add-on(s) serve the same database (${
+          members.filter((m) => m !== named).map((m) => m.c.addonName).join(", ")
+        }); reading from ${read.c.addonName}`,
+      );
     }
     out.push({ named: named.c, readFrom: read.c, session: read.session });
     for (const m of members) {
-      inventory.push({ candidate: m.c, facts: m.id.facts, role: m.id.follower ? "follower" : "leader", leader: leader && m !== leader ? leader.c : undefined, readFrom: m === read });
+      inventory.push({
+        candidate: m.c,
+        facts: m.id.facts,
+        role: m.id.follower ? "follower" : "leader",
+        leader: leader && m !== leader ? leader.c : undefined,
+        readFrom: m === read,
+      });
     }
   }
   for (const u of unreachable) inventory.push({ candidate: u.candidate, reason: u.reason });

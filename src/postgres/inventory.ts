@@ -10,7 +10,8 @@ import type { Stream } from "../singer/stream.ts";
 import type { InventoryRow } from "./discover.ts";
 import { redact } from "../log.ts";
 
-const nullable = (type: JSONSchema7["type"], extra: JSONSchema7 = {}): JSONSchema7 => ({ type: ["null", ...(Array.isArray(type) ? type : [type!])], ...extra }) as JSONSchema7;
+const nullable = (type: JSONSchema7["type"], extra: JSONSchema7 = {}): JSONSchema7 =>
+  ({ type: ["null", ...(Array.isArray(type) ? type : [type!])], ...extra }) as JSONSchema7;
 
 const SCHEMA: JSONSchema7 = {
   type: "object",

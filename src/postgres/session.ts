@@ -64,7 +64,7 @@ export class Session {
   async reopen(signal: AbortSignal): Promise<pg.Client> {
     await this.reset();
     const deadline = Date.now() + this.settings.connect_timeout_s * 4000;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    for (let delay = 100;; delay = Math.min(delay * 2, 2000)) {
       this.failure = undefined;
       try {
         return await this.open();

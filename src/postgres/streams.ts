@@ -54,7 +54,9 @@ export function tableStreams(
     for (let n = 2; taken.has(id); n++) id = `${db.alias}-${part(table.schema)}-${part(table.name)}_${n}`;
     taken.add(id);
 
-    const types = new Map<string, ColumnType>(table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims, { singerDecimal: settings.use_singer_decimal })]));
+    const types = new Map<string, ColumnType>(
+      table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims, { singerDecimal: settings.use_singer_decimal })]),
+    );
     // fromEntries, not assignment: a column may be called __proto__.
     const properties: Record<string, JSONSchema7> = Object.fromEntries(table.columns.map((c) => [c.name, columnSchema(c, types.get(c.name)!.schema)]));
     const orderable = table.columns.filter((c) => types.get(c.name)!.orderable).map((c) => c.name);

@@ -17,7 +17,7 @@ import type { Column, Table } from "./introspect.ts";
 import { Unreachable } from "./session.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
-import { CopyOut, CopyStopped, copyFields, quoteLiteral } from "./copy.ts";
+import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
 import type { ColumnType } from "./types.ts";
 
 /**
@@ -263,7 +263,9 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
     }
     if (max === undefined) {
       const r = await client.query({
-        text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")} LIMIT 1`,
+        text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${
+          pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")
+        } LIMIT 1`,
         rowMode: "array",
         types: RAW_TYPES,
       });
@@ -309,12 +311,11 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const prior = IncrementalBookmark.safeParse(ctx.bookmark ?? {});
   const bm = prior.success ? prior.data : {};
   const keyType = plan.types.get(key)!;
-  let from: string | undefined =
-    bm.replication_key === key && bm.replication_key_value !== undefined
-      ? String(bm.replication_key_value)
-      : TIME_TYPES.has(keyType.baseName)
-        ? ctx.startDate
-        : undefined;
+  let from: string | undefined = bm.replication_key === key && bm.replication_key_value !== undefined
+    ? String(bm.replication_key_value)
+    : TIME_TYPES.has(keyType.baseName)
+    ? ctx.startDate
+    : undefined;
 
   const { cols, emit } = readColumns(plan, ctx, [key]);
   const encoder = new RowEncoder(plan, cols, emit);
@@ -348,14 +349,20 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
       const where = ` WHERE ${lower}` + (upper === undefined ? "" : ` AND ${quoted} <= ${lit(upper)}`);
       const started = performance.now();
       let n = 0;
-      await copyRows(client, ctx.signal, `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`, cols.length, (row) => {
-        if (ctx.signal.aborted) return; // stopping: rows already received are not written
-        const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
-        from = row[keyIdx]!;
-        progress.made = true;
-        if (++n % batchSize !== 0) return written;
-        return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
-      });
+      await copyRows(
+        client,
+        ctx.signal,
+        `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`,
+        cols.length,
+        (row) => {
+          if (ctx.signal.aborted) return; // stopping: rows already received are not written
+          const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
+          from = row[keyIdx]!;
+          progress.made = true;
+          if (++n % batchSize !== 0) return written;
+          return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
+        },
+      );
       if (upper === undefined || ctx.signal.aborted) return;
       chunk.observe(n, performance.now() - started);
       lower = `${quoted} > ${lit(upper)}`;
@@ -417,7 +424,7 @@ async function inSnapshot(
   onLost: (why: string) => void,
   pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     const progress = { made: false };
     try {
       const client = attempt === 0 ? await session.open() : await session.reopen(signal);
@@ -441,9 +448,7 @@ async function inSnapshot(
       if (progress.made) attempt = 0;
       await session.reset();
       onLost(
-        conflict
-          ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)"
-          : "the connection was lost",
+        conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
       );
     }
   }
@@ -460,7 +465,6 @@ function describeQueryError(e: unknown): string {
   if (state === "42501") return `permission denied: ${m}`;
   return state ? `${m} (SQLSTATE ${state})` : m;
 }
-
 
 /** Where a ctid-range pass stands. */
 interface CtidPass {

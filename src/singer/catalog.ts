@@ -74,8 +74,7 @@ export function selectedProperties(entry: CatalogEntry, automatic: readonly stri
   for (const name of props) {
     const md = PropertyMetadata.parse(metadataAt(entry, ["properties", name]));
     const legacy = (entry.schema.properties?.[name] as { selected?: unknown } | undefined)?.selected;
-    const keep =
-      automatic.includes(name) ||
+    const keep = automatic.includes(name) ||
       md.inclusion === "automatic" ||
       (md.inclusion !== "unsupported" &&
         (md.selected ?? (typeof legacy === "boolean" ? legacy : undefined) ?? md["selected-by-default"] ?? true));

@@ -52,7 +52,9 @@ export class Progress {
     if (this.live ? now - this.lastLine < 250 : now - this.lastLine < this.every * 1000) return;
     this.lastLine = now;
     const seconds = (now - this.started) / 1000;
-    const text = `${this.stream}: ${this.records.toLocaleString("en-US")} records, ${rate(this.records, seconds)} records/s${this.detail ? ` (${this.detail})` : ""}`;
+    const text = `${this.stream}: ${this.records.toLocaleString("en-US")} records, ${rate(this.records, seconds)} records/s${
+      this.detail ? ` (${this.detail})` : ""
+    }`;
     if (this.live) runtime.writeStderr(`\r\x1b[2K${text}`);
     else log.info(text);
   }

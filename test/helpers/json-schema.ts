@@ -95,13 +95,17 @@ export function checkSchema(schema: JSONSchema7Definition, path = "$"): string[]
     if (schema[k] !== undefined && typeof schema[k] !== "number") errors.push(`${path}: ${k} must be a number`);
   }
   if (schema.format !== undefined && typeof schema.format !== "string") errors.push(`${path}: format must be a string`);
-  if (schema.required !== undefined && (!Array.isArray(schema.required) || schema.required.some((r) => typeof r !== "string"))) errors.push(`${path}: required must be a list of names`);
+  if (schema.required !== undefined && (!Array.isArray(schema.required) || schema.required.some((r) => typeof r !== "string"))) {
+    errors.push(`${path}: required must be a list of names`);
+  }
   if (schema.properties !== undefined) {
     if (typeof schema.properties !== "object" || Array.isArray(schema.properties)) errors.push(`${path}: properties must be an object`);
     else for (const [name, sub] of Object.entries(schema.properties)) errors.push(...checkSchema(sub, `${path}.properties.${name}`));
   }
   if (schema.items !== undefined) {
-    for (const [i, sub] of (Array.isArray(schema.items) ? schema.items : [schema.items]).entries()) errors.push(...checkSchema(sub, `${path}.items${Array.isArray(schema.items) ? `[${i}]` : ""}`));
+    for (const [i, sub] of (Array.isArray(schema.items) ? schema.items : [schema.items]).entries()) {
+      errors.push(...checkSchema(sub, `${path}.items${Array.isArray(schema.items) ? `[${i}]` : ""}`));
+    }
   }
   if (schema.additionalProperties !== undefined) errors.push(...checkSchema(schema.additionalProperties, `${path}.additionalProperties`));
   for (const sub of schema.anyOf ?? []) errors.push(...checkSchema(sub, `${path}.anyOf`));

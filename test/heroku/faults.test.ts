@@ -10,10 +10,20 @@
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../simulator/index.ts";
 import { runTap } from "../helpers/tap.ts";
-import { configFile, discover, GLOBAL, lastState, recordsOf, sync, BY_NAME, serverSide } from "./util.ts";
+import { BY_NAME, configFile, discover, GLOBAL, lastState, recordsOf, serverSide, sync } from "./util.ts";
 import type { Rec } from "./util.ts";
 
-const STREAMS = ["apps", "releases", "domains", "account_features", "add_on_attachments", "team_members", "team_member_apps", "buildpack_installations", "account"];
+const STREAMS = [
+  "apps",
+  "releases",
+  "domains",
+  "account_features",
+  "add_on_attachments",
+  "team_members",
+  "team_member_apps",
+  "buildpack_installations",
+  "account",
+];
 
 /** Records by stream as sorted JSON lines (time_extracted and versions are not part of a record). */
 function canonical(records: Map<string, Rec[]>): Record<string, string[]> {
@@ -55,7 +65,9 @@ describe("faults", () => {
       const catalog = await discover(config);
       const run = await sync(config, catalog, ["team_daily_usage", "regions"]);
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/ERROR team_daily_usage: failed: GET \/teams\/[^ ]+\/usage\/daily\?start=2015-01-01&end=\S+: 422 invalid_params: .* \(Request-Id [0-9a-f-]{36}\)/);
+      expect(run.stderr).toMatch(
+        /ERROR team_daily_usage: failed: GET \/teams\/[^ ]+\/usage\/daily\?start=2015-01-01&end=\S+: 422 invalid_params: .* \(Request-Id [0-9a-f-]{36}\)/,
+      );
       expect(recordsOf(run.messages()).get("regions")!.length).toBe(sim.total("/regions"));
     } finally {
       await sim.close();
@@ -141,7 +153,9 @@ describe("a token without the global scope", () => {
       const defaults = [...BY_NAME.values()].filter((d) => d.selected_by_default);
       for (const d of defaults) {
         if (GLOBAL.includes(d.stream)) {
-          expect(run.stderr).toMatch(new RegExp(`WARNING ${d.stream}: skipped: Heroku refused \\S+ \\(403 forbidden\\); stream ${d.stream} needs the "global" OAuth scope`));
+          expect(run.stderr).toMatch(
+            new RegExp(`WARNING ${d.stream}: skipped: Heroku refused \\S+ \\(403 forbidden\\); stream ${d.stream} needs the "global" OAuth scope`),
+          );
           expect(records.get(d.stream)).toBeUndefined();
         } else {
           expect(run.stderr).not.toMatch(new RegExp(`^\\w+ ${d.stream}: (skipped|failed)`, "m"));

@@ -172,7 +172,9 @@ describe("the apps setting", () => {
       const wanted = new Set([a.id, b.id]);
       expect(new Set(records.get("apps")!.map((r) => r.id))).toEqual(wanted);
       for (const r of records.get("domains")!) expect(wanted.has(r.app_id)).toBe(true);
-      expect(records.get("domains")!.length).toBe(sim.count("/apps/{app}/domains", { app: String(a.id) }) + sim.count("/apps/{app}/domains", { app: String(b.id) }));
+      expect(records.get("domains")!.length).toBe(
+        sim.count("/apps/{app}/domains", { app: String(a.id) }) + sim.count("/apps/{app}/domains", { app: String(b.id) }),
+      );
       for (const s of ["add_ons", "add_on_attachments", "pipeline_couplings"]) {
         for (const r of records.get(s) ?? []) expect(wanted.has((r.app as Rec).id), s).toBe(true);
       }

@@ -59,7 +59,9 @@ describe("a Range Heroku refuses (416)", () => {
     const sim = await startSimulator({ apps: 2, refuseRanges: { "/apps": ["updated_at"] } });
     try {
       const get = (range?: string) =>
-        fetch(`${sim.url}/apps`, { headers: { accept: "application/vnd.heroku+json; version=3", authorization: "Bearer test-token", ...(range ? { range } : {}) } });
+        fetch(`${sim.url}/apps`, {
+          headers: { accept: "application/vnd.heroku+json; version=3", authorization: "Bearer test-token", ...(range ? { range } : {}) },
+        });
       const res = await get("updated_at ..; max=1000");
       expect(res.status).toBe(416);
       const body = (await res.json()) as Rec;
@@ -126,14 +128,16 @@ describe("a Range Heroku refuses (416)", () => {
       const perApp = apps.map((app) =>
         builds(refusedRequests)
           .filter((r) => r.path === `/apps/${String(app.id)}/builds`)
-          .map((r) => [r.range?.replace(/\].*\.\./, "]…..") ?? null, r.status]),
+          .map((r) => [r.range?.replace(/\].*\.\./, "]…..") ?? null, r.status])
       );
       const refusals = perApp.flat().filter(([, status]) => status === 416);
       expect(refusals.length).toBeGreaterThanOrEqual(1);
       expect(refusals.length).toBeLessThanOrEqual(4);
       for (const r of refusals) expect(r).toEqual(["started_at ..; max=1000, order=desc", 416]);
       for (const requests of perApp) expect(requests.filter(([, status]) => status !== 416)).toEqual(byId);
-      expect(refused.stderr.match(/WARNING builds: .*/g)).toEqual(["WARNING builds: Heroku refused a Range on started_at (416); reading by id for the rest of this run"]);
+      expect(refused.stderr.match(/WARNING builds: .*/g)).toEqual([
+        "WARNING builds: Heroku refused a Range on started_at (416); reading by id for the rest of this run",
+      ]);
 
       // The apps listing the builds need was refused too, and read by id in full.
       expect(refused.stderr).toContain("WARNING apps: Heroku refused a Range on updated_at (416); reading by id for the rest of this run");
@@ -161,7 +165,9 @@ describe("a Range Heroku refuses (416)", () => {
       const release = sim.add("/apps/{app}/releases", { app: String(apps[1]!.id) }) as Rec;
 
       const { accepted, refused, refusedRequests } = await acceptedThenRefused(sim, config, catalog, streams, state);
-      expect(refused.stderr.match(/WARNING releases: .*/g)).toEqual(["WARNING releases: Heroku refused a Range on version (416); reading by id for the rest of this run"]);
+      expect(refused.stderr.match(/WARNING releases: .*/g)).toEqual([
+        "WARNING releases: Heroku refused a Range on version (416); reading by id for the rest of this run",
+      ]);
       // Once refused, nothing asks for the field again: a 416 only for the apps in flight, the rest by id.
       const releases = refusedRequests.filter((r) => r.path.endsWith("/releases"));
       expect(releases.filter((r) => r.status === 416).length).toBeGreaterThanOrEqual(1);

@@ -208,7 +208,9 @@ describe("an old state", () => {
       // The shape earlier versions wrote: the newest updated_at of each app's children.
       const partitions = (stream: string) => {
         const out: Record<string, string> = {};
-        for (const r of records.get(stream)!) if (!out[String(r.app_id)] || String(r.updated_at) > out[String(r.app_id)]!) out[String(r.app_id)] = String(r.updated_at);
+        for (const r of records.get(stream)!) {
+          if (!out[String(r.app_id)] || String(r.updated_at) > out[String(r.app_id)]!) out[String(r.app_id)] = String(r.updated_at);
+        }
         return { replication_key: "updated_at", partitions: out };
       };
       const old = { bookmarks: { apps: lastState(full.messages()).bookmarks.apps, releases: partitions("releases"), domains: partitions("domains") } };
@@ -237,7 +239,11 @@ describe("the state", () => {
     const parentsOf = (stream: string, n: number) =>
       Array.from({ length: n }, (_, i) => ({
         key: stream === "team_member_apps" ? `team-${i % 3}/user${i}@example.com` : `0190a1b2-c3d4-4e5f-8a9b-${String(i).padStart(12, "0")}`,
-        row: { created_at: "2025-03-01T00:00:00Z", updated_at: `2025-${String(1 + (i % 11)).padStart(2, "0")}-15T08:30:00Z`, released_at: "2025-11-02T10:00:00Z" },
+        row: {
+          created_at: "2025-03-01T00:00:00Z",
+          updated_at: `2025-${String(1 + (i % 11)).padStart(2, "0")}-15T08:30:00Z`,
+          released_at: "2025-11-02T10:00:00Z",
+        },
       }));
     const bookmarks: Record<string, unknown> = {};
     let oldShape = 0;

@@ -87,14 +87,32 @@ describe("snapshot streams", () => {
     const planted = [...Object.values(SECRETS), ...apps.map((_, i) => `tok-${i}-Zq8Lw2Vb6Nn4`), "pS3cr3tPassw0rdXYZ123"];
     // every value the simulator serves, the add-ons' URLs (with their passwords) included
     const served = new Set<string>(planted);
-    const res = await Promise.all(apps.map((a) => fetch(`${sim.url}/apps/${a.id}/config-vars`, { headers: { authorization: "Bearer test-token", accept: "application/vnd.heroku+json; version=3" } })));
+    const res = await Promise.all(
+      apps.map((a) =>
+        fetch(`${sim.url}/apps/${a.id}/config-vars`, { headers: { authorization: "Bearer test-token", accept: "application/vnd.heroku+json; version=3" } })
+      ),
+    );
     const pipelines = sim.items("/pipelines") as { id: string }[];
-    const stages = await Promise.all(pipelines.flatMap((p) => ["test", "review"].map((stage) => fetch(`${sim.url}/pipelines/${p.id}/stage/${stage}/config-vars`, { headers: { authorization: "Bearer test-token", accept: "application/vnd.heroku+json; version=3" } }))));
+    const stages = await Promise.all(
+      pipelines.flatMap((p) =>
+        ["test", "review"].map((stage) =>
+          fetch(`${sim.url}/pipelines/${p.id}/stage/${stage}/config-vars`, {
+            headers: { authorization: "Bearer test-token", accept: "application/vnd.heroku+json; version=3" },
+          })
+        )
+      ),
+    );
     for (const r of [...res, ...stages]) for (const v of Object.values((await r.json()) as Record<string, string>)) served.add(v);
     expect(served.size).toBeGreaterThan(planted.length + 2); // add-on URLs and stage config vars too
     // with Heroku Postgres discovery on (it reads config vars too) and off
     for (const postgres of [{ enabled: false }, { enabled: true, connect_timeout_s: 1 }]) {
-      const run = await sync(configFile({ api_url: sim.url, postgres }), catalog, ["apps", "config_vars", "add_on_attachments", "pipeline_test_config_vars", "pipeline_review_config_vars"]);
+      const run = await sync(configFile({ api_url: sim.url, postgres }), catalog, [
+        "apps",
+        "config_vars",
+        "add_on_attachments",
+        "pipeline_test_config_vars",
+        "pipeline_review_config_vars",
+      ]);
       expect(run.code, run.stderr).toBe(0);
       for (const stream of ["config_vars", "pipeline_test_config_vars", "pipeline_review_config_vars"]) {
         expect(recordsOf(run.messages()).get(stream)!.length, stream).toBe(sim.total(BY_NAME.get(stream)!.path));
@@ -116,7 +134,11 @@ describe("snapshot streams", () => {
     const run = await sync(configFile({ api_url: sim.url, postgres: { enabled: true, connect_timeout_s: 1 } }), catalog, ["config_vars"]);
     expect(run.code, run.stderr).toBe(0);
     const reads = sim.requests.filter((r) => /^\/apps\/[^/]+\/config-vars$/.test(r.path)).map((r) => decodeURIComponent(r.path.split("/")[2]!));
-    const pgApps = new Set((sim.items("/addons") as { app: { name: string }; addon_service: { name: string } }[]).filter((a) => a.addon_service.name === "heroku-postgresql").map((a) => a.app.name));
+    const pgApps = new Set(
+      (sim.items("/addons") as { app: { name: string }; addon_service: { name: string } }[]).filter((a) => a.addon_service.name === "heroku-postgresql").map((
+        a,
+      ) => a.app.name),
+    );
     expect(pgApps.size).toBe(2);
     // Discovery asks by name (and may ask again for a fresh URL when a connection fails); the
     // stream asks by id, once per app discovery did not read.

@@ -21,15 +21,21 @@ export function selecting(catalog: Catalog, ids: readonly string[], methods: Rec
       ...s,
       metadata: s.metadata.map((m) =>
         m.breadcrumb.length === 0
-          ? { ...m, metadata: { ...m.metadata, selected: ids.includes(s.tap_stream_id), ...(methods[s.tap_stream_id] ? { "replication-method": methods[s.tap_stream_id] } : {}) } }
-          : m,
+          ? {
+            ...m,
+            metadata: {
+              ...m.metadata,
+              selected: ids.includes(s.tap_stream_id),
+              ...(methods[s.tap_stream_id] ? { "replication-method": methods[s.tap_stream_id] } : {}),
+            },
+          }
+          : m
       ),
     })),
   };
 }
 
-export const byType = <T extends Message["type"]>(messages: Message[], type: T) =>
-  messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
+export const byType = <T extends Message["type"]>(messages: Message[], type: T) => messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
 
 export function recordsOf(messages: Message[]): Map<string, Rec[]> {
   const out = new Map<string, Rec[]>();

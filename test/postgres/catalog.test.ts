@@ -23,8 +23,7 @@ beforeAll(async () => {
   readerUrl = await readerRole(DB, ROLE);
 });
 
-const md = (entry: ReturnType<typeof discoverEntry>, crumb: string[] = []) =>
-  entry.metadata.find((m) => m.breadcrumb.join("/") === crumb.join("/"))!.metadata;
+const md = (entry: ReturnType<typeof discoverEntry>, crumb: string[] = []) => entry.metadata.find((m) => m.breadcrumb.join("/") === crumb.join("/"))!.metadata;
 
 describe("catalog", () => {
   let closers: (() => Promise<void>)[] = [];
@@ -68,7 +67,12 @@ describe("catalog", () => {
     expect(md(items, ["properties", 'we"ird'])).toMatchObject({ inclusion: "available", "sql-datatype": "text" });
     expect(md(e("fixture-public-v_items"))).toMatchObject({ "is-view": true, "table-key-properties": [] });
     expect(md(e("fixture-public-mv_totals"))).toMatchObject({ "is-view": true, "table-kind": "materialized view" });
-    expect(md(e("fixture-public-measurements"))).toMatchObject({ "is-view": false, "row-count": 400, "table-key-properties": ["id", "at"], "table-kind": "partitioned table" });
+    expect(md(e("fixture-public-measurements"))).toMatchObject({
+      "is-view": false,
+      "row-count": 400,
+      "table-key-properties": ["id", "at"],
+      "table-kind": "partitioned table",
+    });
     expect(md(e("fixture-public-no_key"))).toMatchObject({ "table-key-properties": [] });
     const all = e("fixture-public-all_types");
     expect(md(all, ["properties", "c_varchar"])["sql-datatype"]).toBe("character varying(20)");
@@ -135,7 +139,9 @@ describe("connections", () => {
     const port = (silent.address() as { port: number }).port;
     const dead = `postgres://someuser:s3cret-pass@127.0.0.1:${port}/db`;
     const started = Date.now();
-    const err = await databaseStreams({ alias: "dead", addon: "postgresql-dead-1" }, async () => dead, pgSettings({ connect_timeout_s: 1 }), new Set()).catch((e) => e);
+    const err = await databaseStreams({ alias: "dead", addon: "postgresql-dead-1" }, async () => dead, pgSettings({ connect_timeout_s: 1 }), new Set()).catch((
+      e,
+    ) => e);
     silent.close();
     expect(err).toBeInstanceOf(Unreachable);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -145,7 +151,12 @@ describe("connections", () => {
   });
 
   it("skips a database whose port is closed", async () => {
-    const err = await databaseStreams({ alias: "closed", addon: "postgresql-closed-1" }, async () => "postgres://u:closed-secret@127.0.0.1:1/db", pgSettings(), new Set()).catch((e) => e);
+    const err = await databaseStreams(
+      { alias: "closed", addon: "postgresql-closed-1" },
+      async () => "postgres://u:closed-secret@127.0.0.1:1/db",
+      pgSettings(),
+      new Set(),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(Unreachable);
     expect(err.message).toBe("postgresql-closed-1: cannot connect: connection refused");
   });
@@ -154,7 +165,12 @@ describe("connections", () => {
     const stale = new URL(readerUrl);
     stale.password = "rotated-away";
     const asked: boolean[] = [];
-    const db = await databaseStreams({ alias: "r", addon: "postgresql-r" }, async (fresh) => (asked.push(fresh), fresh ? readerUrl : stale.toString()), pgSettings(), new Set());
+    const db = await databaseStreams(
+      { alias: "r", addon: "postgresql-r" },
+      async (fresh) => (asked.push(fresh), fresh ? readerUrl : stale.toString()),
+      pgSettings(),
+      new Set(),
+    );
     await db.session.close();
     expect(asked).toEqual([false, true]);
     expect(db.streams.length).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
 // memory; errors reject and leave the session usable.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { CopyOut, copyFields, quoteLiteral } from "../../src/postgres/copy.ts";
+import { copyFields, CopyOut, quoteLiteral } from "../../src/postgres/copy.ts";
 import { RAW_TYPES } from "../../src/postgres/connect.ts";
 import { createDatabase } from "./helpers.ts";
 
@@ -84,7 +84,7 @@ describe("backpressure", () => {
           paused = stream.isPaused();
           receivedDuringStall = copy.rows - receivedAtStall;
           resolve();
-        }, 300),
+        }, 300)
       );
     });
     expect(rows).toHaveLength(20000);

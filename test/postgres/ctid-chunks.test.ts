@@ -25,7 +25,9 @@ const id = "fixture-public-no_key";
 const ns = (stdout: string, stream = id) =>
   stdout.split("\n").filter((l) => l.startsWith(`{"type":"RECORD","stream":"${stream}"`)).map((l) => JSON.parse(l).record.n as number);
 const states = (stdout: string) =>
-  stdout.split("\n").filter((l) => l.startsWith('{"type":"STATE"')).map((l) => JSON.parse(l).value.bookmarks[id] as { version: number; last_ctid?: string; max_block?: number } | undefined);
+  stdout.split("\n").filter((l) => l.startsWith('{"type":"STATE"')).map((l) =>
+    JSON.parse(l).value.bookmarks[id] as { version: number; last_ctid?: string; max_block?: number } | undefined
+  );
 
 describe("a table without a key", () => {
   it("is read whole in ctid ranges, bookmarked by ctid along the way, and activated", async () => {
@@ -33,7 +35,9 @@ describe("a table without a key", () => {
     expect(ns(run.stdout).sort((a, b) => a - b)).toEqual(Array.from({ length: ROWS }, (_, i) => i + 1));
     const mid = states(run.stdout).filter((b) => b?.last_ctid !== undefined);
     expect(mid.length).toBeGreaterThan(5); // bookmarks inside the pass, every batch_size rows
-    const [{ blocks }] = (await sql<{ blocks: string }>(url, "SELECT (pg_relation_size('no_key') / current_setting('block_size')::int)::text AS blocks")) as [{ blocks: string }];
+    const [{ blocks }] = (await sql<{ blocks: string }>(url, "SELECT (pg_relation_size('no_key') / current_setting('block_size')::int)::text AS blocks")) as [
+      { blocks: string },
+    ];
     expect(mid.every((b) => b!.max_block === Number(blocks))).toBe(true);
     expect(run.lastState!.bookmarks[id]).toEqual({ version: mid[0]!.version });
     expect(run.messages.some((m) => m.type === "ACTIVATE_VERSION" && m.stream === id)).toBe(true);
@@ -44,7 +48,9 @@ describe("a table without a key", () => {
       url,
       "SELECT ctid::text AS last, (SELECT count(*) FROM no_key WHERE ctid > x.ctid)::text AS after FROM (SELECT ctid FROM no_key ORDER BY ctid OFFSET 11999 LIMIT 1) x",
     )) as [{ last: string; after: string }];
-    const [{ blocks }] = (await sql<{ blocks: string }>(url, "SELECT (pg_relation_size('no_key') / current_setting('block_size')::int)::text AS blocks")) as [{ blocks: string }];
+    const [{ blocks }] = (await sql<{ blocks: string }>(url, "SELECT (pg_relation_size('no_key') / current_setting('block_size')::int)::text AS blocks")) as [
+      { blocks: string },
+    ];
     const state = { bookmarks: { [id]: { version: 1700000000000, last_ctid: last, max_block: Number(blocks) } }, currently_syncing: id };
     const run = await runInProcess(db.streams, catalogFor(db.streams, { [id]: {} }), state);
     const got = ns(run.stdout);

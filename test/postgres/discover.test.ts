@@ -38,7 +38,12 @@ function pgAddons(app: string) {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ apps: 3, postgresApps: 2, postgresPerApp: 2, tokens: { "test-token": { scopes: ["global"] }, "no-config-vars": { scopes: ["read"] } } });
+  sim = await startSimulator({
+    apps: 3,
+    postgresApps: 2,
+    postgresPerApp: 2,
+    tokens: { "test-token": { scopes: ["global"] }, "no-config-vars": { scopes: ["read"] } },
+  });
   const apps = (sim.items("/apps") as { name: string }[]).map((a) => a.name);
   const withPg = apps.filter((a) => pgAddons(a).length > 0);
   expect(withPg).toHaveLength(2);
@@ -93,7 +98,13 @@ afterAll(async () => {
 });
 
 async function open(over: Record<string, unknown> = {}) {
-  const settings = Settings.parse({ token: "test-token", api_url: sim.url, apps: [app0, app1], ...over, postgres: { batch_size: 10, connect_timeout_s: 2, ...(over.postgres as object) } });
+  const settings = Settings.parse({
+    token: "test-token",
+    api_url: sim.url,
+    apps: [app0, app1],
+    ...over,
+    postgres: { batch_size: 10, connect_timeout_s: 2, ...(over.postgres as object) },
+  });
   const client = herokuClient(settings);
   const pg = await openPostgres(settings, client);
   return { pg, client, close: async () => (await pg.close(), await client.close()) };
@@ -111,7 +122,13 @@ describe("discovery through the Heroku API", () => {
       // A is introspected through the follower's credential, which (unlike the
       // leader's here) may read secret_stuff: proof of where A is read from.
       expect(pg.streams.map((s) => s.id).sort()).toEqual(
-        [`${aliasA}-public-partly_visible`, `${aliasA}-public-secret_stuff`, `${aliasA}-public-things`, `${aliasB}-public-partly_visible`, `${aliasB}-public-things`].sort(),
+        [
+          `${aliasA}-public-partly_visible`,
+          `${aliasA}-public-secret_stuff`,
+          `${aliasA}-public-things`,
+          `${aliasB}-public-partly_visible`,
+          `${aliasB}-public-things`,
+        ].sort(),
       );
       const a = discoverEntry(pg.streams.find((s) => s.id === `${aliasA}-public-things`)!);
       expect(a.metadata[0]!.metadata).toMatchObject({
@@ -150,7 +167,8 @@ describe("discovery through the Heroku API", () => {
   it("goes on without databases when config vars are refused (403), naming the scope to add", async () => {
     const writes: string[] = [];
     const orig = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => (writes.push(String(chunk)), orig(chunk as string, ...(rest as [])))) as typeof process.stderr.write;
+    process.stderr.write =
+      ((chunk: string | Uint8Array, ...rest: unknown[]) => (writes.push(String(chunk)), orig(chunk as string, ...(rest as [])))) as typeof process.stderr.write;
     try {
       const { pg, close } = await open({ token: "no-config-vars" });
       await close();

@@ -142,7 +142,13 @@ export async function runInProcess(
   const plan = planSync(streams, catalog ? { file: "catalog.json", value: catalog } : undefined, { file: "state.json", value: state });
   if (!plan.ok) throw plan.error;
   try {
-    await runSync(plan.value, { writer, state: structuredClone(state), startDate: undefined, signal: opts.signal ?? new AbortController().signal, stateEvery: { records: opts.stateEvery ?? 500, seconds: 1000 } });
+    await runSync(plan.value, {
+      writer,
+      state: structuredClone(state),
+      startDate: undefined,
+      signal: opts.signal ?? new AbortController().signal,
+      stateEvery: { records: opts.stateEvery ?? 500, seconds: 1000 },
+    });
   } catch (e) {
     if (!killed) throw e;
   }

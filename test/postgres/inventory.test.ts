@@ -33,7 +33,9 @@ afterAll(() => sim?.close());
 const config = () => tempFiles({ "c.json": { token: "test-token", api_url: sim.url, postgres: { connect_timeout_s: 1 } } })["c.json"]!;
 
 async function catalogSelecting(c: string, ids: string[]): Promise<string> {
-  const catalog = JSON.parse((await runTap(["--config", c, "--discover"])).stdout) as { streams: { tap_stream_id: string; metadata: { metadata: Record<string, unknown> }[] }[] };
+  const catalog = JSON.parse((await runTap(["--config", c, "--discover"])).stdout) as {
+    streams: { tap_stream_id: string; metadata: { metadata: Record<string, unknown> }[] }[];
+  };
   for (const s of catalog.streams) s.metadata[0]!.metadata.selected = ids.includes(s.tap_stream_id);
   return tempFiles({ "cat.json": catalog })["cat.json"]!;
 }
@@ -50,7 +52,10 @@ describe("postgres_databases", () => {
 
     const ok = rows.find((r) => r.app_name === apps[0])!;
     const addon = addons(apps[0]!).find((a) => a.id === ok.addon_id)!;
-    const [facts] = await sql<{ size: string; version: string }>(url, "SELECT pg_database_size(current_database())::text AS size, current_setting('server_version') AS version");
+    const [facts] = await sql<{ size: string; version: string }>(
+      url,
+      "SELECT pg_database_size(current_database())::text AS size, current_setting('server_version') AS version",
+    );
     expect(ok).toMatchObject({
       addon_name: addon.name,
       plan: addon.plan.name,

@@ -48,7 +48,10 @@ describe("INCREMENTAL in chunks of the replication key", () => {
     const run = await runInProcess(db.streams, catalogFor(db.streams, { [TIES]: { method: "INCREMENTAL", key: "k" } }), state);
     const recs = recordsOf(run.messages, TIES).map((r) => r.record as { id: number; k: number });
     // k >= 100: rows 500-599 and 700-2000.
-    expect(recs.map((r) => r.id).sort((x, y) => x - y)).toEqual([...Array.from({ length: 100 }, (_, i) => 500 + i), ...Array.from({ length: 1301 }, (_, i) => 700 + i)]);
+    expect(recs.map((r) => r.id).sort((x, y) => x - y)).toEqual([
+      ...Array.from({ length: 100 }, (_, i) => 500 + i),
+      ...Array.from({ length: 1301 }, (_, i) => 700 + i),
+    ]);
   });
 });
 

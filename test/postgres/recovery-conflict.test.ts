@@ -23,9 +23,15 @@ const inDb = (url: string) => {
 };
 
 beforeAll(async () => {
-  primary = await startEmbeddedPostgres({ password: "conflict-test-superuser", flags: ["-c", "max_standby_streaming_delay=0", "-c", "hot_standby_feedback=off"] });
+  primary = await startEmbeddedPostgres({
+    password: "conflict-test-superuser",
+    flags: ["-c", "max_standby_streaming_delay=0", "-c", "hot_standby_feedback=off"],
+  });
   await sql(primary.url, "CREATE DATABASE tap_conflict");
-  await sql(inDb(primary.url), `CREATE TABLE items (id int PRIMARY KEY, pad text); INSERT INTO items SELECT i, repeat('x', 2000) FROM generate_series(1, ${ROWS}) i;`);
+  await sql(
+    inDb(primary.url),
+    `CREATE TABLE items (id int PRIMARY KEY, pad text); INSERT INTO items SELECT i, repeat('x', 2000) FROM generate_series(1, ${ROWS}) i;`,
+  );
   standby = await primary.startStandby();
   await standby.waitForReplay();
 }, 120_000);
@@ -62,6 +68,8 @@ describe("a read on a follower cancelled by a conflict with recovery", () => {
     expect(conflicted).toBe(true);
     const lines = warnings.filter((w) => /conflict with recovery/.test(w));
     expect(lines, warnings.join("")).toHaveLength(1);
-    expect(lines[0]).toMatch(/follower-public-items: the follower cancelled the read \(a conflict with recovery.*\); reconnecting and continuing after the last key written/);
+    expect(lines[0]).toMatch(
+      /follower-public-items: the follower cancelled the read \(a conflict with recovery.*\); reconnecting and continuing after the last key written/,
+    );
   });
 });

@@ -41,11 +41,20 @@ describe("stream maps on a table", () => {
   it("filters, adds and flattens exactly; an unmapped table is written as it came", async () => {
     const discover = await runTap(["--config", tempFiles({ "c.json": config })["c.json"]!, "--discover"]);
     expect(discover.code, discover.stderr).toBe(0);
-    const catalog = JSON.parse(discover.stdout) as { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> };
+    const catalog = JSON.parse(discover.stdout) as {
+      streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }>;
+    };
     const ids = catalog.streams.map((s) => s.tap_stream_id);
     const ledger = ids.find((i) => i.endsWith("-public-ledger"))!;
     const plain = ids.find((i) => i.endsWith("-public-plain"))!;
-    const selected = { streams: catalog.streams.map((s) => ({ ...s, metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === ledger || s.tap_stream_id === plain } } : m)) })) };
+    const selected = {
+      streams: catalog.streams.map((s) => ({
+        ...s,
+        metadata: s.metadata.map((
+          m,
+        ) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === ledger || s.tap_stream_id === plain } } : m)),
+      })),
+    };
     const maps = { [ledger]: { __alias__: "ledger", __filter__: "label == 'keep'", next_id: "id + 2", amount_text: "str(amount)", label: null } };
     const files = tempFiles({ "c.json": { ...config, stream_maps: maps, flattening_enabled: true, flattening_max_depth: 1 }, "catalog.json": selected });
     const run = await runTap(["--config", files["c.json"]!, "--catalog", files["catalog.json"]!]);

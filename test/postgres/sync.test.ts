@@ -152,7 +152,10 @@ describe("INCREMENTAL", () => {
 
   it("bookmarks an integer key exactly", async () => {
     const catalog = catalogFor(dbi.streams, { [ITEMS]: { method: "INCREMENTAL", key: "id", columns: [] } });
-    const run = await runInProcess(dbi.streams, catalog, { bookmarks: { [ITEMS]: { replication_key: "id", replication_key_value: "19999" } }, currently_syncing: null });
+    const run = await runInProcess(dbi.streams, catalog, {
+      bookmarks: { [ITEMS]: { replication_key: "id", replication_key_value: "19999" } },
+      currently_syncing: null,
+    });
     expect(ids(recordsOf(run.messages, ITEMS))).toEqual([19999, 20000, 20001]);
     expect(run.lastState!.bookmarks[ITEMS]).toEqual({ replication_key: "id", replication_key_value: "20001" });
   });

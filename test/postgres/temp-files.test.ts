@@ -38,7 +38,10 @@ afterAll(async () => {
 async function tempBytes(): Promise<bigint> {
   // Backends flush their statistics when idle, at most once a second.
   await new Promise((r) => setTimeout(r, 1500));
-  const [row] = await sql<{ b: string }>(url, "SELECT pg_stat_force_next_flush(), temp_bytes::text AS b FROM pg_stat_database WHERE datname = current_database()");
+  const [row] = await sql<{ b: string }>(
+    url,
+    "SELECT pg_stat_force_next_flush(), temp_bytes::text AS b FROM pg_stat_database WHERE datname = current_database()",
+  );
   return BigInt(row!.b);
 }
 

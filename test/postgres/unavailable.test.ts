@@ -15,7 +15,9 @@ let config: string;
 beforeAll(async () => {
   sim = await startSimulator({ apps: 2, postgresApps: 1 });
   const url = await createDatabase("tap_pg_away", "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);");
-  app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
+  app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) =>
+    (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql")
+  )!;
   attachments = (sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[]).map((a) => `${a.name}_URL`);
   sim.setConfigVars(app, Object.fromEntries(attachments.map((v) => [v, url])));
   config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, apps: [app], postgres: { connect_timeout_s: 2 } } })["c.json"]!;

@@ -76,7 +76,8 @@ describe("values", () => {
     await client.connect();
     await client.query("SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET bytea_output = 'hex'; SET extra_float_digits = 1");
     const select = columns.map((c) => `(${(EXPECTED[c] ?? ((q: string) => `to_jsonb(${q})`))(`"${c}"`)})::text AS "${c}"`).join(", ");
-    const expected = (await client.query({ text: `SELECT ${select} FROM all_types ORDER BY id`, types: { getTypeParser: () => (s: string) => s } as never })).rows as Record<string, string | null>[];
+    const expected = (await client.query({ text: `SELECT ${select} FROM all_types ORDER BY id`, types: { getTypeParser: () => (s: string) => s } as never }))
+      .rows as Record<string, string | null>[];
     await client.end();
 
     const mismatches: string[] = [];

@@ -31,14 +31,21 @@ const SCRIPT = `
 CREATE TABLE victim (id int PRIMARY KEY);
 INSERT INTO victim SELECT generate_series(1, 10);
 CREATE SCHEMA ${q(SCHEMA)};
-CREATE TABLE ${q(SCHEMA)}.${q(TABLE)} (${q(PK)} int PRIMARY KEY, "select" text, "Mixed Case" text, "naïve ☃ 名前" text, ${q(COLS[4]!)} text, "from" timestamptz);
-INSERT INTO ${q(SCHEMA)}.${q(TABLE)} SELECT i, 'x' || i || '''; DROP TABLE victim; --', 'M' || i, '☃' || i, 'q' || i, '2024-01-01'::timestamptz + i * interval '1 minute' FROM generate_series(1, ${ROWS}) i;
+CREATE TABLE ${q(SCHEMA)}.${q(TABLE)} (${q(PK)} int PRIMARY KEY, "select" text, "Mixed Case" text, "naïve ☃ 名前" text, ${
+  q(COLS[4]!)
+} text, "from" timestamptz);
+INSERT INTO ${q(SCHEMA)}.${
+  q(TABLE)
+} SELECT i, 'x' || i || '''; DROP TABLE victim; --', 'M' || i, '☃' || i, 'q' || i, '2024-01-01'::timestamptz + i * interval '1 minute' FROM generate_series(1, ${ROWS}) i;
 CREATE TABLE public."user" ("order" int PRIMARY KEY, "group" text);
 INSERT INTO public."user" SELECT i, 'g' || i FROM generate_series(1, 20) i;`;
 
 /** Every table with its row count. */
 async function inventory(): Promise<Record<string, number>> {
-  const tables = await sql<{ s: string; t: string }>(url, "SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2");
+  const tables = await sql<{ s: string; t: string }>(
+    url,
+    "SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
+  );
   const out: Record<string, number> = {};
   for (const { s, t } of tables) out[`${s}.${t}`] = Number((await sql<{ n: string }>(url, `SELECT count(*)::text AS n FROM ${q(s)}.${q(t)}`))[0]!.n);
   return out;

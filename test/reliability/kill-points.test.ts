@@ -87,7 +87,8 @@ describe("SIGKILL at random points, then a rerun from the last STATE", () => {
     expect([...truth].filter((k) => !union.has(k))).toEqual([]);
 
     // Repeats of records covered by the STATE are only ties at the bookmark they were resumed from.
-    const bookmarks = ((state ?? { bookmarks: {} }) as { bookmarks: Record<string, { replication_key_value?: string; partitions?: Record<string, string> }> }).bookmarks;
+    const bookmarks =
+      ((state ?? { bookmarks: {} }) as { bookmarks: Record<string, { replication_key_value?: string; partitions?: Record<string, string> }> }).bookmarks;
     const coveredKeys = new Set(before.map(key));
     const bad = records(second.messages())
       .filter((r) => coveredKeys.has(key(r)))
@@ -110,8 +111,11 @@ describe("SIGKILL at random points of a table, then a rerun from the last STATE"
 
   beforeAll(async () => {
     sim = await startSimulator({ apps: 1, postgresApps: 1 });
-    const url = await createDatabase("tap_rel_kill", `CREATE TABLE t (id int8 PRIMARY KEY, note text);
-      INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, ${ROWS}) i;`);
+    const url = await createDatabase(
+      "tap_rel_kill",
+      `CREATE TABLE t (id int8 PRIMARY KEY, note text);
+      INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, ${ROWS}) i;`,
+    );
     const app = (sim.items("/apps") as { name: string }[])[0]!.name;
     const atts = (sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[]).map((a) => `${a.name}_URL`);
     sim.setConfigVars(app, Object.fromEntries(atts.map((v) => [v, url])));

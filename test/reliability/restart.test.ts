@@ -27,38 +27,41 @@ afterAll(async () => {
 });
 
 describe("a database restarted during a run", () => {
-  it.each(["FULL_TABLE", "INCREMENTAL"] as const)("%s: the tap reconnects once the server is back and continues from its last key; nothing missing", async (method) => {
-    const db = await openDb(url, "restart", { connect_timeout_s: 5 });
-    const id = "restart-public-events";
-    let restarted: Promise<void> | undefined;
-    try {
-      const run = await runInProcess(db.streams, catalogFor(db.streams, { [id]: method === "INCREMENTAL" ? { method, key: "at" } : { method } }), undefined, {
-        onFlush: async (records) => {
-          // Not awaited: the tap runs on into the outage (terminated session, refused connections).
-          if (records >= 15_000 && !restarted) restarted = server.restart({ downMs: 1500 });
-        },
-      });
-      expect(restarted).toBeDefined();
-      await restarted;
-      const recs = recordsOf(run.messages, id);
-      const ids = new Set(recs.map((r) => Number(r.record.id)));
-      expect(ids.size).toBe(ROWS);
-      // Resumed after the last key, not from the start: few duplicates (at most the last batch).
-      expect(recs.length - ROWS).toBeLessThanOrEqual(1000);
-      if (method === "FULL_TABLE") {
-        const version = recs[0]!.version;
-        expect(recs.every((r) => r.version === version)).toBe(true);
-        expect(run.messages.some((m) => m.type === "ACTIVATE_VERSION")).toBe(true);
-        expect(run.lastState?.bookmarks[id]).toEqual({ version });
-      } else {
-        expect(run.lastState?.bookmarks[id]).toMatchObject({ replication_key: "at" });
-        expect(String((run.lastState?.bookmarks[id] as { replication_key_value: string }).replication_key_value)).toMatch(/^2024-01-01 16:40:00/);
+  it.each(["FULL_TABLE", "INCREMENTAL"] as const)(
+    "%s: the tap reconnects once the server is back and continues from its last key; nothing missing",
+    async (method) => {
+      const db = await openDb(url, "restart", { connect_timeout_s: 5 });
+      const id = "restart-public-events";
+      let restarted: Promise<void> | undefined;
+      try {
+        const run = await runInProcess(db.streams, catalogFor(db.streams, { [id]: method === "INCREMENTAL" ? { method, key: "at" } : { method } }), undefined, {
+          onFlush: async (records) => {
+            // Not awaited: the tap runs on into the outage (terminated session, refused connections).
+            if (records >= 15_000 && !restarted) restarted = server.restart({ downMs: 1500 });
+          },
+        });
+        expect(restarted).toBeDefined();
+        await restarted;
+        const recs = recordsOf(run.messages, id);
+        const ids = new Set(recs.map((r) => Number(r.record.id)));
+        expect(ids.size).toBe(ROWS);
+        // Resumed after the last key, not from the start: few duplicates (at most the last batch).
+        expect(recs.length - ROWS).toBeLessThanOrEqual(1000);
+        if (method === "FULL_TABLE") {
+          const version = recs[0]!.version;
+          expect(recs.every((r) => r.version === version)).toBe(true);
+          expect(run.messages.some((m) => m.type === "ACTIVATE_VERSION")).toBe(true);
+          expect(run.lastState?.bookmarks[id]).toEqual({ version });
+        } else {
+          expect(run.lastState?.bookmarks[id]).toMatchObject({ replication_key: "at" });
+          expect(String((run.lastState?.bookmarks[id] as { replication_key_value: string }).replication_key_value)).toMatch(/^2024-01-01 16:40:00/);
+        }
+      } finally {
+        await restarted?.catch(() => undefined);
+        await db.session.close();
       }
-    } finally {
-      await restarted?.catch(() => undefined);
-      await db.session.close();
-    }
-  });
+    },
+  );
 
   it("a stop during the outage ends the reconnect attempts at once: the table stopped with a resumable state", async () => {
     const db = await openDb(url, "restart", { connect_timeout_s: 5 }); // a reconnect budget of 20 s

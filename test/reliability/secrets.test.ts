@@ -62,15 +62,23 @@ function forms(): string[] {
 
 beforeAll(async () => {
   sim = await startSimulator({ apps: 2, postgresApps: 1, tokens: { [TOKEN]: { scopes: ["global"] } } });
-  await createDatabase(DB, `CREATE TABLE big (id int8 PRIMARY KEY, note text);
-    INSERT INTO big SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 30000) i;`);
+  await createDatabase(
+    DB,
+    `CREATE TABLE big (id int8 PRIMARY KEY, note text);
+    INSERT INTO big SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 30000) i;`,
+  );
   pgPort = Number(new URL(superuserUrl()).port);
   for (const { user, password } of Object.values(USERS)) {
-    await sql(superuserUrl(), `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN CREATE ROLE "${user}" LOGIN; END IF; END $$;
-      ALTER ROLE "${user}" PASSWORD '${password.replace(/'/g, "''")}';`);
+    await sql(
+      superuserUrl(),
+      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN CREATE ROLE "${user}" LOGIN; END IF; END $$;
+      ALTER ROLE "${user}" PASSWORD '${password.replace(/'/g, "''")}';`,
+    );
     await sql(superuserUrl(DB), `GRANT CONNECT ON DATABASE "${DB}" TO "${user}"; GRANT USAGE ON SCHEMA public TO "${user}"; GRANT SELECT ON big TO "${user}";`);
   }
-  app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
+  app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) =>
+    (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql")
+  )!;
   attachments = (sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[]).map((a) => `${a.name}_URL`);
 
   // In front of the simulator: /apps answers 500 with a plain-text body that
@@ -105,7 +113,15 @@ afterAll(async () => {
 
 function config(over: Record<string, unknown> = {}): string {
   return tempFiles({
-    "c.json": { token: TOKEN, api_url: sim.url, apps: [app], max_retries: 1, retry_backoff_s: 0.01, postgres: { connect_timeout_s: 1, batch_size: 500 }, ...over },
+    "c.json": {
+      token: TOKEN,
+      api_url: sim.url,
+      apps: [app],
+      max_retries: 1,
+      retry_backoff_s: 0.01,
+      postgres: { connect_timeout_s: 1, batch_size: 500 },
+      ...over,
+    },
   })["c.json"]!;
 }
 const pointAt = (url: string) => sim.setConfigVars(app, Object.fromEntries(attachments.map((v) => [v, url])));
@@ -183,7 +199,11 @@ describe("failing runs with known secrets", () => {
     const leaks: string[] = [];
     const secrets = forms();
     for (const { label, text } of outputs.slice(start)) {
-      for (const s of secrets) if (text.includes(s)) leaks.push(`${label}: ${JSON.stringify(s)} in …${text.slice(Math.max(0, text.indexOf(s) - 80), text.indexOf(s) + s.length + 20)}…`);
+      for (const s of secrets) {
+        if (text.includes(s)) {
+          leaks.push(`${label}: ${JSON.stringify(s)} in …${text.slice(Math.max(0, text.indexOf(s) - 80), text.indexOf(s) + s.length + 20)}…`);
+        }
+      }
     }
     expect(leaks).toEqual([]);
   });

@@ -61,7 +61,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
 
   const sim = await startSimulator({ apps: o.apps, postgresApps: 1, rateLimit: { bucket: 1e9, refillPerMinute: 1e9 } });
   try {
-    const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"))!;
+    const app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) =>
+      (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql")
+    )!;
     const atts = (sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[]).map((a) => `${a.name}_URL`);
     sim.setConfigVars(app, Object.fromEntries(atts.map((v) => [v, dbUrl])));
     const files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url, postgres: { batch_size: o.batchSize ?? 5000 } } });
@@ -82,7 +84,11 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     const cat = tempFiles({ "catalog.json": catalog })["catalog.json"]!;
 
     // The minimum, from the simulator's own counts.
-    const pgApps = new Set((sim.items("/addons") as { app: { name: string }; addon_service: { name: string } }[]).filter((a) => a.addon_service.name === "heroku-postgresql").map((a) => a.app.name));
+    const pgApps = new Set(
+      (sim.items("/addons") as { app: { name: string }; addon_service: { name: string } }[]).filter((a) => a.addon_service.name === "heroku-postgresql").map((
+        a,
+      ) => a.app.name),
+    );
     const streams = minimumDefaultRequests(sim, pgApps); // config_vars reuses what discovery read
     const discovery = pagesOf("add_ons", sim.count("/addons")) + 2 * pgApps.size;
 

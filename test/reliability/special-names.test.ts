@@ -75,7 +75,11 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     }
 
     // A pass interrupted after key 10 of the key column __proto__ (the state as JSON text, so the key is an own key).
-    const state = tempFiles({ "s.json": `{"bookmarks": {${JSON.stringify(tableId)}: {"version": 1700000000000, "last_pk_fetched": {"__proto__": "10"}, "max_pk_values": {"__proto__": "30"}}}}` })["s.json"]!;
+    const state = tempFiles({
+      "s.json": `{"bookmarks": {${
+        JSON.stringify(tableId)
+      }: {"version": 1700000000000, "last_pk_fetched": {"__proto__": "10"}, "max_pk_values": {"__proto__": "30"}}}}`,
+    })["s.json"]!;
     const resumed = await runTap(["--config", config, "--catalog", cat, "--state", state], { runtime });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming the full-table pass .* after key \{"__proto__":"10"\}/);

@@ -291,8 +291,8 @@ export class Generator {
       info = m
         ? { kind: "attr", resource: m[1] ?? "", target: m[2] ?? "", node }
         : whole
-          ? { kind: "def", resource: whole[1] ?? "", target: "", node }
-          : { kind: "other", resource: "", target: "", node };
+        ? { kind: "def", resource: whole[1] ?? "", target: "", node }
+        : { kind: "other", resource: "", target: "", node };
       this.refInfos.set(ref, info);
     }
     return info;

@@ -219,7 +219,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 export function appsWithPostgres(sim: Simulator): string[] {
   return (sim.items("/apps") as { name: string }[])
     .map((a) => a.name)
-    .filter((name) => (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql"));
+    .filter((name) =>
+      (sim.items("/apps/{app}/addons", { app: name }) as { addon_service: { name: string } }[]).some((a) => a.addon_service.name === "heroku-postgresql")
+    );
 }
 
 /**

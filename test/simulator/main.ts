@@ -28,14 +28,30 @@ export function parseArgs(argv: string[]): SimulatorOptions {
     const [name, inline] = flag.includes("=") && flag.startsWith("--") && !flag.startsWith("--size=") ? flag.split("=", 2) : [flag, undefined];
     const value = () => inline ?? argv[++i];
     switch (name) {
-      case "--port": opts.port = num(flag, value()); break;
-      case "--apps": opts.apps = num(flag, value()); break;
-      case "--seed": opts.seed = num(flag, value()); break;
-      case "--per-parent": opts.perParent = num(flag, value()); break;
-      case "--latency-ms": opts.latencyMs = num(flag, value()); break;
-      case "--postgres-apps": opts.postgresApps = num(flag, value()); break;
-      case "--postgres-per-app": opts.postgresPerApp = num(flag, value()); break;
-      case "--token": tokens[String(value())] = { scopes: ["global"] }; break;
+      case "--port":
+        opts.port = num(flag, value());
+        break;
+      case "--apps":
+        opts.apps = num(flag, value());
+        break;
+      case "--seed":
+        opts.seed = num(flag, value());
+        break;
+      case "--per-parent":
+        opts.perParent = num(flag, value());
+        break;
+      case "--latency-ms":
+        opts.latencyMs = num(flag, value());
+        break;
+      case "--postgres-apps":
+        opts.postgresApps = num(flag, value());
+        break;
+      case "--postgres-per-app":
+        opts.postgresPerApp = num(flag, value());
+        break;
+      case "--token":
+        tokens[String(value())] = { scopes: ["global"] };
+        break;
       case "--size": {
         const spec = String(value());
         const eq = spec.lastIndexOf("=");

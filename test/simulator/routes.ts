@@ -122,7 +122,9 @@ function usage(kind: "team" | "enterprise-account", period: "daily" | "monthly")
         throw new HttpProblem(422, "invalid_params", `start and end must be formatted as ${period === "daily" ? "YYYY-MM-DD" : "YYYY-MM"}.`);
       }
       const keys = period === "daily" ? days(start, end) : months(start, end);
-      if (keys.length > (period === "daily" ? (w.opts.usageMaxDays ?? MAX_DAYS) : MAX_MONTHS)) throw new HttpProblem(422, "invalid_params", "The requested usage range is too large.");
+      if (keys.length > (period === "daily" ? (w.opts.usageMaxDays ?? MAX_DAYS) : MAX_MONTHS)) {
+        throw new HttpProblem(422, "invalid_params", "The requested usage range is too large.");
+      }
       const members = kind === "team" ? teamApps(w, owner).slice(0, 3) : w.all("teams").filter((t) => ref(t.enterprise_account)?.id === owner.id);
       return keys.map((k) => {
         const key = `usage|${String(owner.id)}|${k}`;
@@ -282,17 +284,19 @@ const IMPLS: Record<string, Impl> = {
   },
   "/pipelines/{pipeline}/latest-releases": {
     store: "releases",
-    list: (w, p) => pipelineApps(w, p.pipeline).flatMap((app): Item[] => {
-      const r = latest(w.list("releases", app));
-      return r ? [r] : [];
-    }),
+    list: (w, p) =>
+      pipelineApps(w, p.pipeline).flatMap((app): Item[] => {
+        const r = latest(w.list("releases", app));
+        return r ? [r] : [];
+      }),
   },
   "/pipelines/{pipeline}/latest-deployments": {
     store: "releases",
-    list: (w, p) => pipelineApps(w, p.pipeline).flatMap((app): Item[] => {
-      const r = latest(w.list("releases", app));
-      return r ? [r] : [];
-    }),
+    list: (w, p) =>
+      pipelineApps(w, p.pipeline).flatMap((app): Item[] => {
+        const r = latest(w.list("releases", app));
+        return r ? [r] : [];
+      }),
   },
   "/pipelines/{pipeline}/review-apps": bucket("reviewApps", "pipeline"),
   "/pipelines/{pipeline}/test-runs": bucket("testRuns", "pipeline"),
@@ -465,7 +469,13 @@ export function buildRoutes(w: World, endpoints: ListEndpoint[]): Route[] {
       kind: "object",
       endpoint: undefined,
       // a list of the one object (or none), so count() and items() work as for lists
-      impl: { global: o.global, list: (x, p) => { const found = o.get(x, p); return found === undefined ? [] : [found]; } },
+      impl: {
+        global: o.global,
+        list: (x, p) => {
+          const found = o.get(x, p);
+          return found === undefined ? [] : [found];
+        },
+      },
       pk: [],
       rangeFields: [],
       object,

@@ -232,12 +232,15 @@ export class SimServer {
     const { route } = m;
     if (!scopes.includes("global")) {
       const onlyIdentity = scopes.every((s) => s === "identity");
-      const denied =
-        route.impl.global === true ||
+      const denied = route.impl.global === true ||
         (route.protectedScope === true && !scopes.some((s) => s === "read-protected" || s === "write-protected")) ||
         (onlyIdentity && route.template !== "/account");
       if (denied) {
-        throw new HttpProblem(403, "forbidden", `You do not have access to ${route.template} with this token's OAuth scope (${scopes.join(", ") || "none"}); it needs "global".`);
+        throw new HttpProblem(
+          403,
+          "forbidden",
+          `You do not have access to ${route.template} with this token's OAuth scope (${scopes.join(", ") || "none"}); it needs "global".`,
+        );
       }
     }
     const params = resolveParams(this.world, route, m.values);

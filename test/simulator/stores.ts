@@ -31,17 +31,83 @@
 //                  formation, add-on, team or space child added or touched)
 //                  changes no field of its parent: Heroku documents no such tie.
 
-import { DAY_MS, hash32, hexFrom, herokuTime, timeIn2025, YEAR_START } from "./data.ts";
+import { DAY_MS, hash32, herokuTime, hexFrom, timeIn2025, YEAR_START } from "./data.ts";
 import type { Item } from "./data.ts";
 import type { StoreSpec, World } from "./world.ts";
 
 const PG = "heroku-postgresql";
 const COLORS = [
-  "AMBER", "BLUE", "BRONZE", "CHARCOAL", "COBALT", "COPPER", "CRIMSON", "GOLD", "GRAY", "GREEN", "IVORY", "JADE", "MAROON",
-  "NAVY", "OLIVE", "ONYX", "ORANGE", "PINK", "PUCE", "PURPLE", "RED", "ROSE", "SILVER", "TEAL", "WHITE", "YELLOW",
+  "AMBER",
+  "BLUE",
+  "BRONZE",
+  "CHARCOAL",
+  "COBALT",
+  "COPPER",
+  "CRIMSON",
+  "GOLD",
+  "GRAY",
+  "GREEN",
+  "IVORY",
+  "JADE",
+  "MAROON",
+  "NAVY",
+  "OLIVE",
+  "ONYX",
+  "ORANGE",
+  "PINK",
+  "PUCE",
+  "PURPLE",
+  "RED",
+  "ROSE",
+  "SILVER",
+  "TEAL",
+  "WHITE",
+  "YELLOW",
 ];
-const ADJECTIVES = ["ancient", "bold", "calm", "damp", "eager", "frozen", "gentle", "hidden", "icy", "jolly", "lively", "misty", "noble", "polar", "quiet", "rapid", "shy", "tranquil", "vast", "young"];
-const NOUNS = ["brook", "cloud", "dawn", "falls", "forest", "glade", "harbor", "island", "lake", "meadow", "ocean", "peak", "river", "shore", "sky", "stream", "summit", "valley", "wave", "woods"];
+const ADJECTIVES = [
+  "ancient",
+  "bold",
+  "calm",
+  "damp",
+  "eager",
+  "frozen",
+  "gentle",
+  "hidden",
+  "icy",
+  "jolly",
+  "lively",
+  "misty",
+  "noble",
+  "polar",
+  "quiet",
+  "rapid",
+  "shy",
+  "tranquil",
+  "vast",
+  "young",
+];
+const NOUNS = [
+  "brook",
+  "cloud",
+  "dawn",
+  "falls",
+  "forest",
+  "glade",
+  "harbor",
+  "island",
+  "lake",
+  "meadow",
+  "ocean",
+  "peak",
+  "river",
+  "shore",
+  "sky",
+  "stream",
+  "summit",
+  "valley",
+  "wave",
+  "woods",
+];
 
 const SERVICES: [string, string][] = [
   [PG, "Heroku Postgres"],
@@ -365,7 +431,9 @@ export const STORES: Record<string, StoreSpec> = {
       a.actions = [];
       a.provision_message = null;
       a.provider_id = `resource${hexFrom(c.key, 8)}`;
-      a.web_url = service === PG ? `https://data.heroku.com/datastores/${String(a.id)}` : `https://addons-sso.heroku.com/apps/${String(app.id)}/addons/${String(a.id)}`;
+      a.web_url = service === PG
+        ? `https://data.heroku.com/datastores/${String(a.id)}`
+        : `https://addons-sso.heroku.com/apps/${String(app.id)}/addons/${String(a.id)}`;
       a.config_vars = attachmentNames(c.w, app, c.i).map((n) => `${n}_URL`);
     },
     afterAdd: (addon, bucket, w) => {

@@ -129,7 +129,11 @@ function jsonDumps(args: unknown[], kwargs: Kwargs): string {
   noKwargs("json.dumps", kwargs, ["default", "sort_keys", "indent", "separators", "ensure_ascii"]);
   const sortKeys = truthy(kwargs.sort_keys ?? false);
   const asciiOnly = kwargs.ensure_ascii === undefined ? true : truthy(kwargs.ensure_ascii);
-  const indent = kwargs.indent === undefined || kwargs.indent === null ? undefined : typeof kwargs.indent === "string" ? kwargs.indent : " ".repeat(Number(kwargs.indent));
+  const indent = kwargs.indent === undefined || kwargs.indent === null
+    ? undefined
+    : typeof kwargs.indent === "string"
+    ? kwargs.indent
+    : " ".repeat(Number(kwargs.indent));
   const seps = Array.isArray(kwargs.separators) ? (kwargs.separators as string[]) : indent !== undefined ? [",", ": "] : [", ", ": "];
   const dflt = kwargs.default;
   const quote = (s: string) => {
@@ -212,13 +216,14 @@ export const BUILTINS: Record<string, unknown> = {
     arity("dict", a, 0, 1);
     const d = new PyDict();
     if (a.length) {
-      if (isDict(a[0])) for (const [key, v] of dictEntries(a[0])) d.set(key, v);
-      else
+      if (isDict(a[0])) { for (const [key, v] of dictEntries(a[0])) d.set(key, v); }
+      else {
         for (const pair of iterate(a[0])) {
           const kv = iterate(pair);
           if (kv.length !== 2) throw new MapError(`dictionary update sequence element has length ${kv.length}; 2 is required`);
           d.set(kv[0], kv[1]);
         }
+      }
     }
     for (const [key, v] of Object.entries(k)) d.set(key, v);
     return d;
@@ -282,8 +287,8 @@ function stripChars(s: string, chars: unknown, side: "both" | "left" | "right"):
   const cs = [...s];
   let i = 0;
   let j = cs.length;
-  if (side !== "right") while (i < j && set.has(cs[i]!)) i++;
-  if (side !== "left") while (j > i && set.has(cs[j - 1]!)) j--;
+  if (side !== "right") { while (i < j && set.has(cs[i]!)) i++; }
+  if (side !== "left") { while (j > i && set.has(cs[j - 1]!)) j--; }
   return cs.slice(i, j).join("");
 }
 
@@ -306,7 +311,9 @@ function split(s: string, sep: unknown, maxsplit: number, fromRight: boolean): s
   if (sep === "") throw new MapError("empty separator");
   const parts = s.split(sep);
   if (maxsplit < 0 || parts.length <= maxsplit + 1) return parts;
-  return fromRight ? [parts.slice(0, parts.length - maxsplit).join(sep), ...parts.slice(parts.length - maxsplit)] : [...parts.slice(0, maxsplit), parts.slice(maxsplit).join(sep)];
+  return fromRight
+    ? [parts.slice(0, parts.length - maxsplit).join(sep), ...parts.slice(parts.length - maxsplit)]
+    : [...parts.slice(0, maxsplit), parts.slice(maxsplit).join(sep)];
 }
 
 function strMethod(s: string, name: string): PyFunction | undefined {

@@ -113,7 +113,9 @@ export class PyDateTime {
   }
   isoformat(sep = "T"): string {
     const us = this.microsecond;
-    return `${this.date().isoformat()}${sep}${pad(this.hour)}:${pad(this.minute)}:${pad(this.second)}${us ? "." + pad(us, 6) : ""}${offsetText(this.offset, ":")}`;
+    return `${this.date().isoformat()}${sep}${pad(this.hour)}:${pad(this.minute)}:${pad(this.second)}${us ? "." + pad(us, 6) : ""}${
+      offsetText(this.offset, ":")
+    }`;
   }
   toString(): string {
     return this.isoformat(" ");

@@ -46,8 +46,67 @@ type Token =
 
 const KEYWORDS = new Set(["and", "or", "not", "in", "is", "if", "else", "for", "None", "True", "False"]);
 /** Python keywords that start constructs outside the subset: named so the message is clear. */
-const UNSUPPORTED_KEYWORDS = new Set(["lambda", "await", "yield", "import", "def", "class", "async", "del", "global", "nonlocal", "assert", "pass", "return", "raise", "with", "while", "try", "except", "finally", "from", "as", "elif", "break", "continue"]);
-const OPERATORS = ["**", "//", "==", "!=", "<=", ">=", "<<", ">>", ":=", "->", "+", "-", "*", "/", "%", "<", ">", "(", ")", "[", "]", "{", "}", ",", ":", ".", "=", "|", "&", "^", "~", "@", ";"];
+const UNSUPPORTED_KEYWORDS = new Set([
+  "lambda",
+  "await",
+  "yield",
+  "import",
+  "def",
+  "class",
+  "async",
+  "del",
+  "global",
+  "nonlocal",
+  "assert",
+  "pass",
+  "return",
+  "raise",
+  "with",
+  "while",
+  "try",
+  "except",
+  "finally",
+  "from",
+  "as",
+  "elif",
+  "break",
+  "continue",
+]);
+const OPERATORS = [
+  "**",
+  "//",
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "<<",
+  ">>",
+  ":=",
+  "->",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "<",
+  ">",
+  "(",
+  ")",
+  "[",
+  "]",
+  "{",
+  "}",
+  ",",
+  ":",
+  ".",
+  "=",
+  "|",
+  "&",
+  "^",
+  "~",
+  "@",
+  ";",
+];
 
 /** Tokens up to the first that cannot be read, which becomes an error token: problems are reported in reading order. */
 function tokenize(src: string): Token[] {
@@ -130,7 +189,20 @@ function readTokens(src: string, out: Token[]): void {
   out.push({ t: "end", v: "", at: src.length + 1 });
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v", "\n": "" };
+const SIMPLE_ESCAPES: Record<string, string> = {
+  n: "\n",
+  t: "\t",
+  r: "\r",
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  "0": "\0",
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  v: "\v",
+  "\n": "",
+};
 
 function escape(src: string, j: number, at: number): [string, number] {
   const c = src[j];

@@ -5,10 +5,10 @@
 // runs last. Everything that can be checked is checked when a stream is
 // registered, which the CLI does for every planned stream before any output.
 import type { JSONSchema7 } from "json-schema";
-import { parseExpression, ExpressionSyntaxError } from "./expression.ts";
+import { ExpressionSyntaxError, parseExpression } from "./expression.ts";
 import type { Node } from "./expression.ts";
 import { evaluate, freeNames, isBuiltin, NameNotDefined, SDK_VARIABLES } from "./evaluate.ts";
-import { flattenRecord, flattenSchema, FlattenError } from "./flatten.ts";
+import { FlattenError, flattenRecord, flattenSchema } from "./flatten.ts";
 import type { FlatteningOptions } from "./flatten.ts";
 import { MapError, str, toRecordValue, truthy } from "./python.ts";
 import { stringifyExact } from "./exact-json.ts";
@@ -96,14 +96,18 @@ function checkStreamDef(stream: string, def: Record<string, unknown>): void {
       if (typeof value !== "string") throw new MapConfigError(path, "expected an expression (a string) that is true for the records to keep");
       parse(value, path);
     } else if (key === KEYS) {
-      if (value !== null && !(Array.isArray(value) && value.every((k) => typeof k === "string"))) throw new MapConfigError(path, "expected a list of property names, or null for none");
+      if (value !== null && !(Array.isArray(value) && value.every((k) => typeof k === "string"))) {
+        throw new MapConfigError(path, "expected a list of property names, or null for none");
+      }
     } else if (key === ELSE) {
       if (!isNull(value)) throw new MapConfigError(path, `only null or "${NULL_STRING}" is supported (it removes the properties not named)`);
     } else if (isNull(value)) continue;
     else if (typeof value !== "string") throw new MapConfigError(path, `expected an expression (a string), or null / "${NULL_STRING}" to remove the property`);
     else parse(value, path);
   }
-  if (SOURCE in def && ALIAS in def) throw new MapConfigError([stream], `give ${SOURCE} (a new stream named "${stream}") or ${ALIAS} (rename "${stream}"), not both`);
+  if (SOURCE in def && ALIAS in def) {
+    throw new MapConfigError([stream], `give ${SOURCE} (a new stream named "${stream}") or ${ALIAS} (rename "${stream}"), not both`);
+  }
 }
 
 /** One output stream of a source stream. */
@@ -161,10 +165,9 @@ export class StreamMapper {
     this.maps = Object.entries(maps).filter(([k]) => k !== ELSE);
     this.config = settings.stream_map_config ?? {};
     const depth = settings.flattening_max_depth ?? 0;
-    this.flattening =
-      settings.flattening_enabled && depth > 0
-        ? { maxDepth: depth, separator: settings.flattening_separator ?? "__", maxKeyLength: settings.flattening_max_key_length ?? 255 }
-        : undefined;
+    this.flattening = settings.flattening_enabled && depth > 0
+      ? { maxDepth: depth, separator: settings.flattening_separator ?? "__", maxKeyLength: settings.flattening_max_key_length ?? 255 }
+      : undefined;
   }
 
   /** True when the settings change nothing: the writer can be skipped altogether. */
@@ -259,7 +262,10 @@ export class StreamMapper {
       const where = `${key}.${name}`;
       if (isNull(value)) {
         if (keys.includes(name)) {
-          throw new MapConfigError([key, name], `removing the key property "${name}" of ${stream} is not allowed; set ${KEYS} to the new key (or null for none)`);
+          throw new MapConfigError(
+            [key, name],
+            `removing the key property "${name}" of ${stream} is not allowed; set ${KEYS} to the new key (or null for none)`,
+          );
         }
         delete props[name];
         if (required) required = required.filter((r) => r !== name);
@@ -344,7 +350,9 @@ function evalAlias(expr: string, stream: string, path: string[]): string {
     if (e instanceof MapError) throw new MapConfigError(path, `the alias ${JSON.stringify(expr)} fails for ${stream}: ${e.message}`);
     throw e;
   }
-  if (typeof value !== "string" || value === "") throw new MapConfigError(path, `the alias ${JSON.stringify(expr)} gives ${str(value)} for ${stream}; expected a stream name`);
+  if (typeof value !== "string" || value === "") {
+    throw new MapConfigError(path, `the alias ${JSON.stringify(expr)} gives ${str(value)} for ${stream}; expected a stream name`);
+  }
   return value;
 }
 

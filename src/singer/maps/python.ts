@@ -105,8 +105,7 @@ export function normInt(v: bigint): number | bigint {
   return v >= -BigInt(Number.MAX_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-const bothInts = (a: number | bigint, b: number | bigint) =>
-  (typeof a === "bigint" || Number.isInteger(a)) && (typeof b === "bigint" || Number.isInteger(b));
+const bothInts = (a: number | bigint, b: number | bigint) => (typeof a === "bigint" || Number.isInteger(a)) && (typeof b === "bigint" || Number.isInteger(b));
 const toBig = (v: number | bigint) => (typeof v === "bigint" ? v : BigInt(v));
 const toNum = (v: number | bigint) => (typeof v === "bigint" ? Number(v) : v);
 
