@@ -71,6 +71,9 @@ export async function runChecks(
     );
   }
 
+  // read-protected (implied by global): config vars, which config_vars and database discovery read.
+  if (global !== 200) checks.push(await readProtected(client, settings, selected));
+
   if (!settings.postgres.enabled) {
     checks.push({ outcome: "ok", subject: "databases", detail: "Heroku Postgres discovery is off (postgres.enabled=false)" });
     return checks;
@@ -100,6 +103,28 @@ export async function runChecks(
     });
   }
   return checks;
+}
+
+/** Tries one app's config vars: 403 means the token lacks read-protected. */
+async function readProtected(client: HerokuClient, settings: Settings, selected: ReadonlySet<string> | undefined): Promise<Check> {
+  const subject = "scope read-protected";
+  const apps = (await client.get("/apps").catch(() => [])) as { id?: string }[];
+  const app = settings.apps?.[0] ?? apps[0]?.id;
+  if (app === undefined) return { outcome: "ok", subject, detail: "no app to try it on" };
+  try {
+    await client.get(`/apps/${encodeURIComponent(app)}/config-vars`);
+    return { outcome: "ok", subject, detail: "granted: config var names and Heroku Postgres databases can be read" };
+  } catch (e) {
+    if (!(e instanceof HerokuHttpError) || e.status !== 403) throw e;
+    const needing = (await loadDefinitions()).filter((d) => d.scope === "read-protected" && (selected?.has(d.stream) ?? true)).map((d) => d.stream);
+    const what = [...needing, ...(settings.postgres.enabled ? ["Heroku Postgres discovery"] : [])];
+    if (what.length === 0) return { outcome: "ok", subject, detail: `not granted (403), and no selected stream needs it` };
+    return {
+      outcome: "warn",
+      subject,
+      detail: `not granted (403): ${what.join(", ")} will be skipped; add it with heroku authorizations:create --scope read-protected,identity`,
+    };
+  }
 }
 
 export function formatCheck(c: Check): string {

@@ -15,7 +15,11 @@ beforeAll(async () => {
   sim = await startSimulator({
     apps: 2,
     postgresApps: 1,
-    tokens: { "full-token": { scopes: ["global"] }, "narrow-token": { scopes: ["read-protected", "identity"] } },
+    tokens: {
+      "full-token": { scopes: ["global"] },
+      "narrow-token": { scopes: ["read-protected", "identity"] },
+      "read-token": { scopes: ["read", "identity"] },
+    },
   });
   url = await createDatabase("tap_check", "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int);");
   app = (sim.items("/apps") as { name: string }[]).map((a) => a.name).find((name) =>
@@ -88,6 +92,15 @@ describe("--test", () => {
     const run = await check("full-token", bad);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^ERROR .*cat\.json: streams\[0\] \(apps\): field "metadata\.selected": selected must be true or false, found a string$/m);
+  });
+
+  it("warns when the token cannot read config vars (read-protected), naming what is skipped", async () => {
+    const run = await check("read-token");
+    expect(run.stdout).toMatch(
+      /^warn {2}scope read-protected: not granted \(403\): config_vars, pipeline_review_config_vars, pipeline_test_config_vars, Heroku Postgres discovery will be skipped; add it with heroku authorizations:create --scope read-protected,identity$/m,
+    );
+    const narrow = await check("narrow-token");
+    expect(narrow.stdout).toMatch(/^ok {4}scope read-protected: granted/m);
   });
 
   it("fails on a revoked token with one line that says what to do", async () => {
