@@ -7,6 +7,7 @@
 //   npm run bench:pg -- --launch bin,node-bin,node-dist,deno,binary   # peak RSS per launch path
 //   npm run bench:pg -- --method INCREMENTAL  # on updated_at (indexed)
 //   npm run bench:pg -- --copy-text           # also psql reading the COPY text the tap reads (the server's share)
+//   npm run bench:pg -- --batch               # also BATCH mode (jsonl, gzip and none) against RECORD mode
 //   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
 //   npm run bench:pg -- --paths 0 --launch node-dist --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //
@@ -28,10 +29,10 @@
 // Run with Deno (it imports TypeScript): deno run -A bench/pg.ts. The Node
 // runs need a current dist/ (npm run build).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import process from "node:process";
 import pg from "pg";
 import setup from "../test/global-setup.ts";
@@ -276,6 +277,42 @@ async function main() {
               fmt(n / median(texts.map((m) => m.seconds)))
             } | | | | |`,
           );
+        }
+      }
+    }
+
+    // BATCH mode against RECORD mode (issue 14): the same sync, the records in files.
+    if (flag("--batch")) {
+      usePath(databaseUrl);
+      console.log(`\nBATCH against RECORD, the bin on loopback (load average ${loadAverage()})\n`);
+      console.log("| mode | table | rows | s | rows/s | bytes (stdout + files) | peak RSS |");
+      console.log("|---|---|---:|---:|---:|---:|---:|");
+      for (const { n, table } of tables) {
+        const rec = await tapRun(launch("bin")!, table, n);
+        console.log(
+          `| RECORD | ${table} | ${fmt(n)} | ${rec.seconds.toFixed(1)} | ${fmt(n / rec.seconds)} | ${fmt(rec.bytes)} | ${
+            rec.peakRssMb?.toFixed(0) ?? "?"
+          } MB |`,
+        );
+        for (const compression of ["gzip", "none"] as const) {
+          const root = mkdtempSync(join(tmpdir(), "tap-heroku-bench-batch-"));
+          const batchConfig = join(dir, `config-batch-${compression}.json`);
+          writeFileSync(
+            batchConfig,
+            JSON.stringify({
+              ...JSON.parse(readFileSync(config, "utf8")),
+              batch_config: { encoding: { format: "jsonl", compression }, storage: { root: pathToFileURL(root).href }, batch_size: 100_000 },
+            }),
+          );
+          const [cmd, pre] = launch("bin")!;
+          const m = await measure(cmd, [...pre, "--config", batchConfig, "--catalog", catalogFiles.get(table)!], { LOG_LEVEL: "warning" });
+          const files = readdirSync(root).reduce((sum, f) => sum + statSync(join(root, f)).size, 0);
+          console.log(
+            `| BATCH jsonl ${compression} | ${table} | ${fmt(n)} | ${m.seconds.toFixed(1)} | ${fmt(n / m.seconds)} | ${fmt(m.bytes + files)} | ${
+              m.peakRssMb?.toFixed(0) ?? "?"
+            } MB |`,
+          );
+          rmSync(root, { recursive: true, force: true });
         }
       }
     }

@@ -44,7 +44,12 @@ interface OpenFile {
   readonly out: Gzip | WriteStream;
   readonly file: WriteStream;
   rows: number;
+  /** Lines not yet handed to the stream: one write per record would cost a zlib round trip each. */
+  pending: string;
 }
+
+/** Lines are handed to the file (and gzip) in chunks of about this many characters. */
+const CHUNK = 64 * 1024;
 
 export class BatchFiles {
   private readonly dir: string;
@@ -67,7 +72,8 @@ export class BatchFiles {
   /** Adds one record's JSON text; returns the batch it completed, if it did. */
   async add(stream: string, json: string): Promise<Batch | undefined> {
     const f = this.open.get(stream) ?? this.start(stream);
-    if (!f.out.write(json + "\n")) await new Promise<void>((r) => f.out.once("drain", () => r()));
+    f.pending += json + "\n";
+    if (f.pending.length >= CHUNK) await write(f);
     f.rows++;
     return f.rows >= this.config.batch_size ? await this.finish(stream) : undefined;
   }
@@ -90,7 +96,7 @@ export class BatchFiles {
     const file = createWriteStream(path);
     const out = gzip ? createGzip() : file;
     if (gzip) (out as Gzip).pipe(file);
-    const f: OpenFile = { url: pathToFileURL(path).href, out, file, rows: 0 };
+    const f: OpenFile = { url: pathToFileURL(path).href, out, file, rows: 0, pending: "" };
     this.open.set(stream, f);
     return f;
   }
@@ -103,8 +109,17 @@ export class BatchFiles {
       f.file.once("close", resolve);
       f.file.once("error", reject);
     });
+    await write(f);
     f.out.end();
     await closed; // on disk before it is announced
     return { stream, encoding: { format: "jsonl", compression: this.config.encoding.compression }, manifest: [f.url] };
   }
+}
+
+/** Hands the pending lines to the stream, waiting when it is full (backpressure). */
+async function write(f: OpenFile): Promise<void> {
+  if (f.pending === "") return;
+  const text = f.pending;
+  f.pending = "";
+  if (!f.out.write(text)) await new Promise<void>((r) => f.out.once("drain", () => r()));
 }
