@@ -11,7 +11,7 @@
  * else (resource, stability, replication key, Range fields, schemas) is derived from the inputs.
  */
 
-import type { Refresh, ServerRange } from "../src/heroku/definitions.ts";
+import type { Refresh, ServerRange, StreamDefinition } from "../src/heroku/definitions.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -20,41 +20,8 @@ import type { Refresh, ServerRange } from "../src/heroku/definitions.ts";
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-/** One entry of catalog/heroku/streams.json (keys are written in this order). */
-export interface HerokuStream {
-  /** snake_case plural stream name */
-  stream: string;
-  /** name of the schema definition that holds the GET link (as in list-endpoints.json) */
-  resource: string;
-  /** href with placeholders shortened to the keys of `params` */
-  path: string;
-  /** the endpoint returns one object, not an array (`account`, and the snapshots of LINK_DECISIONS) */
-  single: boolean;
-  /** the body is an object of name -> secret value: each name is a record `{name}`, the values are dropped */
-  names_only: boolean;
-  /** stream whose (enriched) records fill the placeholders; null for top-level streams */
-  parent: string | null;
-  /** placeholder -> field of the enriched parent record */
-  params: Record<string, string>;
-  /** child field -> parent field, added to each child record when the payload lacks it */
-  parent_keys: Record<string, string>;
-  /** top-level field -> dot path inside the same record, added when the payload lacks it */
-  derived_keys: Record<string, string>;
-  key_properties: string[];
-  replication_key: string | null;
-  /** Range header fields known to be accepted (the first one is the safe default); [] = no Range */
-  ranges: string[];
-  /** a Range that saves requests in incremental runs (see ServerRange in src/heroku/definitions.ts); null = walk by id */
-  server_range: ServerRange | null;
-  /** child streams: when a parent's children are re-read (see Refresh in src/heroku/definitions.ts); null for top-level streams */
-  refresh: Refresh | null;
-  scope: "global" | "read" | "read-protected";
-  stability: string;
-  /** required query parameters -> "<source>:<format>" (see README) */
-  query: Record<string, string> | null;
-  selected_by_default: boolean;
-  note: string | null;
-}
+/** A stream row: the type of src/heroku/definitions.ts's zod schema, declared once there. */
+export type HerokuStream = StreamDefinition;
 
 /** A hand-made decision for one stream. Unset fields take the defaults documented per field. */
 interface StreamDecision {

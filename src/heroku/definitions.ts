@@ -37,24 +37,36 @@ export const Refresh = z.object({
 });
 export type Refresh = z.infer<typeof Refresh>;
 
+/** One row of catalog/heroku/streams.json: the only declaration of a stream row (the generator writes this type). */
 export const StreamDefinition = z.object({
+  /** snake_case plural stream name */
   stream: z.string(),
+  /** name of the schema definition that holds the GET link (as in list-endpoints.json) */
   resource: z.string(),
+  /** href with placeholders shortened to the keys of `params` */
   path: z.string(),
+  /** stream whose (enriched) records fill the placeholders; null for top-level streams */
   parent: z.string().nullable(),
+  /** placeholder -> field of the enriched parent record */
   params: z.record(z.string(), z.string()),
+  /** child field -> parent field, added to each child record when the payload lacks it */
   parent_keys: z.record(z.string(), z.string()),
-  /** Top-level fields copied from nested ones (e.g. user_id from user.id) where a key needs them. */
+  /** Top-level fields copied from nested ones (e.g. user_id from user.id) where a key needs them: field -> dot path. */
   derived_keys: z.record(z.string(), z.string()),
   key_properties: z.array(z.string()),
   replication_key: z.string().nullable(),
+  /** Range header fields known to be accepted (the first one is the safe default); [] = no Range */
   ranges: z.array(z.string()),
+  /** a Range that saves requests in incremental runs; null = walk by id */
   server_range: ServerRange.nullable(),
+  /** child streams: when a parent's children are re-read; null for top-level streams */
   refresh: Refresh.nullable(),
   scope: z.enum(["read", "global", "read-protected"]),
   stability: z.string(),
+  /** required query parameters -> "<source>:<format>" (see README) */
   query: z.record(z.string(), z.string()).nullable(),
   selected_by_default: z.boolean(),
+  /** the endpoint returns one object, not an array (`account`, and the snapshots of one object per parent) */
   single: z.boolean(),
   /** The body is an object of name -> secret value: each name is a record, the values are dropped at once. */
   names_only: z.boolean(),
