@@ -36,7 +36,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import process from "node:process";
 import pg from "pg";
 import setup from "../test/global-setup.ts";
-import { startSimulator } from "../test/simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
 import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startSimulator } from "../test/simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.ts";
 import { option } from "./options.ts";
 

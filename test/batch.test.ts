@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchConfig, BatchFiles } from "../src/singer/batch.ts";
 import { RawJson } from "../src/singer/messages.ts";
 import { MessageWriter } from "../src/singer/writer.ts";
-import { startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
 
 const root = () => pathToFileURL(mkdtempSync(join(tmpdir(), "tap-heroku-batch-"))).href;

@@ -1,8 +1,8 @@
 // --test tells a person what works and what to fix, one line per check; it
 // exits 0 only when what the run needs is usable.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
 import { createDatabase } from "./postgres/helpers.ts";
 

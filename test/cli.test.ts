@@ -1,8 +1,8 @@
 // The CLI end to end, as Meltano runs it: a subprocess on Node and on Deno
 // against the loopback Heroku simulator; stdout parsed as Singer messages.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { validate } from "./helpers/json-schema.ts";
 import type { Message } from "../src/singer/messages.ts";

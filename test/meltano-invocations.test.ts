@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attachDatabase, startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { attachDatabase, startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { command, ROOT, runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { meltanoCatalog, runDir, yamlSelect } from "./helpers/meltano.ts";
 import { createDatabase, readerRole, sql } from "./postgres/helpers.ts";

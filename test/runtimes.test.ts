@@ -3,8 +3,8 @@
 // streams and the fixture database's every type; only the extraction time and
 // the FULL_TABLE pass's version (a timestamp) may differ.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attachDatabase, startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { attachDatabase, startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 import { createDatabase, readerRole } from "./postgres/helpers.ts";
 

@@ -6,8 +6,8 @@
 // (is_datetime, is_boolean, is_integer, is_numeric, is_object, not_null).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JSONSchema7 } from "json-schema";
-import { attachDatabase, startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { attachDatabase, startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
 import type { TapRun } from "./helpers/tap.ts";
 import { checkSchema, validate } from "./helpers/json-schema.ts";

@@ -3,8 +3,8 @@
 // record once, the same newest bookmarks, the databases split between them;
 // and each shard paces itself at half the account's refill rate.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
 import { loadSettings } from "../src/config.ts";
 import { inShard, shardOf } from "../src/shard.ts";

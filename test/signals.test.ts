@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
-import type { Simulator } from "./simulator/index.ts";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator } from "../simulator/index.ts";
 import { command, parseMessages, ROOT, runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
 
 let sim: Simulator;

@@ -1,11 +1,11 @@
 // The Heroku API simulator, over real HTTP (node's fetch): pagination,
 // headers, auth and scopes, errors, faults, mutations and data consistency.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "./simulator/index.ts";
-import type { Simulator, SimulatorOptions } from "./simulator/index.ts";
-import { parseArgs } from "./simulator/main.ts";
-import { loadSources } from "./simulator/source.ts";
-import { parseRange } from "./simulator/range.ts";
+import { startSimulator } from "../simulator/index.ts";
+import type { Simulator, SimulatorOptions } from "../simulator/index.ts";
+import { parseArgs } from "../simulator/main.ts";
+import { loadSources } from "../simulator/source.ts";
+import { parseRange } from "../simulator/range.ts";
 
 const ACCEPT = "application/vnd.heroku+json; version=3";
 

@@ -1,7 +1,7 @@
 // The fewest Heroku requests a sync can take, counted from the simulator's own
 // data: the oracle the tests and benchmarks hold the tap's request count to.
 import { readFileSync } from "node:fs";
-import type { Simulator } from "../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 
 interface Def {
   stream: string;

@@ -8,7 +8,7 @@
 // retry_backoff_s (first retry wait) and rate_limit.refill_per_minute (the
 // pace at the reserve and the first 429 wait), matched to the simulator's bucket.
 import { describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
 import { runTap } from "../helpers/tap.ts";
 import { BY_NAME, configFile, discover, GLOBAL, lastState, recordsOf, serverSide, sync } from "./util.ts";
 import type { Rec } from "./util.ts";

@@ -5,7 +5,7 @@
 // (test/heroku/refresh.test.ts); a stopped run resumes without repeating
 // finished parents.
 import { describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
 import { RUNTIMES } from "../helpers/tap.ts";
 import { BY_NAME, byType, configFile, discover, keyOf, lastState, matchPath, recordsOf, sync } from "./util.ts";
 import type { Rec } from "./util.ts";

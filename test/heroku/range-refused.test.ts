@@ -8,8 +8,8 @@
 // for the parents already in flight (max_concurrency, 4 by default), not one
 // per parent.
 import { describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { configFile, discover, EVERY_RUN, lastState, recordsOf, serverSide, sync } from "./util.ts";
 import type { Catalog, Rec } from "./util.ts";
 

@@ -1,13 +1,13 @@
 // The refresh rules (src/heroku/refresh.ts, schedule.ts) against the
 // simulator, whose model changes an app's released_at with every release and
-// nothing on the parent for other children (test/simulator/stores.ts):
+// nothing on the parent for other children (simulator/stores.ts):
 // requests counted exactly for a full run, a run with no change and a run
 // where 1 % of the apps changed; a child change with no parent signal reaches
 // the output within its family's interval over a sequence of runs held to a
 // request budget; an old state (one bookmark per parent) still loads.
 import { describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { afterPass, allocate, migrate, planStream, SLOTS } from "../../src/heroku/refresh.ts";
 import { ApiBookmark } from "../../src/heroku/streams.ts";
 import { BY_NAME, byType, configFile, DEFINITIONS, discover, lastState, matchPath, pagesOf, recordsOf, servedCount, sync } from "./util.ts";

@@ -5,8 +5,8 @@
 // a warning naming it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JSONSchema7 } from "json-schema";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { validate } from "../helpers/json-schema.ts";
 import { minimumDefaultRequests } from "../helpers/minimum.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";

@@ -3,8 +3,8 @@
 // ids, counts equal to the simulator's, and exactly the minimum requests.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JSONSchema7 } from "json-schema";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { validate } from "../helpers/json-schema.ts";
 import { BY_NAME, byType, configFile, DEFINITIONS, discover, keyOf, matchPath, pagesOf, recordsOf, servedCount, sync, USAGE } from "./util.ts";
 import type { Catalog } from "./util.ts";

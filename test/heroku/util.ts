@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Message } from "../../src/singer/messages.ts";
 import type { StreamDefinition } from "../../src/heroku/definitions.ts";
-import type { Simulator } from "../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 import type { RunOptions, RuntimeName } from "../helpers/tap.ts";
 

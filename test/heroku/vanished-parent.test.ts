@@ -7,8 +7,8 @@
 // first child request, so the listing the tap already holds still names it.
 // Refresh intervals are 0 here, so every run reads every app's children.
 import { describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { byType, configFile, discover, EVERY_RUN, lastState, recordsOf, serverSide, sync } from "./util.ts";
 import type { Rec } from "./util.ts";
 

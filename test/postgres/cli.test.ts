@@ -2,8 +2,8 @@
 // API simulator, a FULL_TABLE sync killed part way (SIGKILL) and resumed from
 // the last STATE it wrote, and no credential on stdout or stderr.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attachDatabase, startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { attachDatabase, startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { parseMessages, runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import type { Message } from "../../src/singer/messages.ts";
 import { createDatabase, readerRole } from "./helpers.ts";

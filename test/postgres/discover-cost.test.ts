@@ -1,8 +1,8 @@
 // Discovery runs before every `meltano select --list` and every sync, so on a
 // large account it must cost a few requests, not one per app.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 
 let sim: Simulator;

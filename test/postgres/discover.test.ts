@@ -2,8 +2,8 @@
 // at the embedded PostgreSQL: two databases on one app, one database attached
 // twice, a follower, an unreachable add-on, and config vars refused (403).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { Settings } from "../../src/config.ts";
 import { herokuClient } from "../../src/tap.ts";
 import { openPostgres } from "../../src/postgres/index.ts";

@@ -3,8 +3,8 @@
 // attachments, version, size, connections, tables, role, and why one could not
 // be reached; no extra request, no secret in a row.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appsWithPostgres, attachDatabase, startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { appsWithPostgres, attachDatabase, startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 import { createDatabase, readerRole, sql } from "./helpers.ts";
 

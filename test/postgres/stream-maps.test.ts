@@ -4,8 +4,8 @@
 // rows as they came. The real CLI against the simulator and PostgreSQL (the
 // reader role helper expects the fixture's Sales-EU, secret_stuff and partly_visible).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 import { createDatabase, readerRole } from "./helpers.ts";
 

@@ -2,8 +2,8 @@
 // fault) costs a warning, not the run: its selected tables are skipped and the
 // other streams are synced, exit 0.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 import { createDatabase } from "./helpers.ts";
 

@@ -5,8 +5,8 @@
 // tie at an incremental bookmark). For API child streams of many apps and for
 // a table stream, three kill points each.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { parseMessages, runTap, tempFiles } from "../helpers/tap.ts";
 import type { Message } from "../../src/singer/messages.ts";
 import { configFile, discover, keyOf, selecting } from "../heroku/util.ts";

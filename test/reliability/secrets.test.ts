@@ -9,8 +9,8 @@
 import { createServer, request } from "node:http";
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, tempFiles } from "../helpers/tap.ts";
 import type { RuntimeName, TapRun } from "../helpers/tap.ts";
 import { createDatabase, sql, superuserUrl } from "../postgres/helpers.ts";

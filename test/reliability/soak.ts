@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { startSimulator } from "../simulator/index.ts";
+import { startSimulator } from "../../simulator/index.ts";
 import { minimumDefaultRequests, pagesOf } from "../helpers/minimum.ts";
 import { ROOT, tempFiles } from "../helpers/tap.ts";
 

@@ -7,8 +7,8 @@
 // vanished) and is how prototype pollution starts. stdout is read with
 // JSON.parse, which keeps __proto__ as an own key, not through zod (which drops it).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { attachDatabase, startSimulator } from "../simulator/index.ts";
-import type { Simulator } from "../simulator/index.ts";
+import { attachDatabase, startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import { createDatabase, readerRole } from "../postgres/helpers.ts";
 import { loadSettings } from "../../src/config.ts";

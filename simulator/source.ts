@@ -1,8 +1,7 @@
 // Loads the two Heroku data files the simulator is generated from.
 //
-// The files are vendored into the repository at catalog/heroku/source/. Until
-// that copy exists we fall back to the shared checkout next to the repository
-// (../shared/heroku), so the simulator works in either layout. Paths are
+// The files are vendored into the repository at catalog/heroku/source/; a
+// checkout without that copy falls back to ../shared/heroku next to it. Paths are
 // resolved from import.meta.url, never from the current directory, so it runs
 // the same under vitest, Node and Deno.
 
@@ -10,8 +9,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
-/** Repository root: this file lives at <root>/test/simulator/source.ts. */
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+/** Repository root: this file lives at <root>/simulator/source.ts. */
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
 /** Absolute path of a Heroku source file: the repo copy if present, else ../shared/heroku. */
 export function sourcePath(name: string): string {

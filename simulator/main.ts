@@ -1,6 +1,6 @@
 // Runs the Heroku API simulator as a process (for the demo) and prints its URL.
 //
-//   deno run -A test/simulator/main.ts --port 5555 --apps 20
+//   deno run -A simulator/main.ts --port 5555 --apps 20
 //
 // Flags: --port N (default random) --apps N --seed N --per-parent N
 //        --latency-ms N --postgres-apps N --postgres-per-app N
