@@ -2,9 +2,7 @@
 // files, gzipped or not, rotated every batch_size records, each announced by a
 // BATCH message; every open file finished and announced before a STATE, so a
 // STATE never covers a record outside a finished file; no ACTIVATE_VERSION.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,8 +12,9 @@ import { MessageWriter } from "../src/singer/writer.ts";
 import { startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
+import { tempDir } from "./helpers/temp.ts";
 
-const root = () => pathToFileURL(mkdtempSync(join(tmpdir(), "tap-heroku-batch-"))).href;
+const root = () => pathToFileURL(tempDir("batch")).href;
 const readBatch = (url: string) => {
   const bytes = readFileSync(fileURLToPath(url));
   return (url.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8").trimEnd().split("\n");

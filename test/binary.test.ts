@@ -2,13 +2,13 @@
 // to an empty directory and run with an empty environment, so nothing but the
 // executable itself can supply Node, the dependencies or the catalog.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BINARY, parseMessages, ROOT, runTap } from "./helpers/tap.ts";
+import { tempDir } from "./helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "tap-heroku-binary-"));
+const dir = tempDir("binary");
 const bin = join(dir, "tap-heroku");
 const runAlone = (args: string[]) => spawnSync(bin, args, { cwd: dir, env: {}, encoding: "utf8", timeout: 60_000 });
 

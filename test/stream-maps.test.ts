@@ -9,9 +9,7 @@
 // message for a file its test stream pretends to have written (maps with the
 // tap's real BATCH files are tested on the writer below).
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JSONSchema7 } from "json-schema";
@@ -23,6 +21,7 @@ import { BatchConfig, BatchFiles } from "../src/singer/batch.ts";
 import { startSimulator } from "../simulator/index.ts";
 import type { Simulator } from "../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "./helpers/tap.ts";
+import { tempDir } from "./helpers/temp.ts";
 import { validate } from "./helpers/json-schema.ts";
 import { loadSettings } from "../src/config.ts";
 
@@ -705,7 +704,7 @@ describe("the writer", () => {
   });
 
   it("works with BATCH mode: each output stream gets its own files of mapped records", async () => {
-    const root = pathToFileURL(mkdtempSync(join(tmpdir(), "tap-heroku-maps-batch-"))).href;
+    const root = pathToFileURL(tempDir("maps-batch")).href;
     const batches = new BatchFiles(BatchConfig.parse({ encoding: { format: "jsonl", compression: "none" }, storage: { root } }), "tap-heroku");
     const lines: string[] = [];
     const w = new MappedWriter(

@@ -1,13 +1,13 @@
 // Runs the real tap as a subprocess, on Node (the compiled bin) or on Deno
 // (the TypeScript sources), and parses its stdout with the Singer schemas.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Message } from "../../src/singer/messages.ts";
 import { nodeExecutable } from "../../scripts/runtimes.ts";
+import { tempDir } from "./temp.ts";
 import type { Message as MessageT } from "../../src/singer/messages.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -95,7 +95,7 @@ export function parseMessages(stdout: string): MessageT[] {
 
 /** Writes JSON files into a fresh temporary directory; returns their paths. */
 export function tempFiles(files: Record<string, unknown>): Record<string, string> & { dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), "tap-heroku-test-"));
+  const dir = tempDir("test");
   const out: Record<string, string> = { dir };
   for (const [name, value] of Object.entries(files)) {
     const path = join(dir, name);
