@@ -142,6 +142,8 @@ describe("Python semantics", () => {
     ["(datetime.datetime.fromisoformat('2024-01-02T00:00:00+00:00') - datetime.timedelta(days=1)).isoformat()", "2024-01-01T00:00:00+00:00"],
     ["datetime.datetime.fromisoformat('2024-03-05T06:07:08.5').strftime('%Y/%m/%d %H:%M:%S.%f')", "2024/03/05 06:07:08.500000"],
     ["datetime.date.fromisoformat('2024-02-29').isoformat()", "2024-02-29"],
+    // weekday() reads the wall clock, not UTC: 23:30 at -05:00 on Sunday 10 March is still Sunday (6).
+    ["[datetime.date.fromisoformat('2024-03-10').weekday(), datetime.datetime.fromisoformat('2024-03-10T23:30:00-05:00').weekday()]", [6, 6]],
     ["(datetime.date.fromisoformat('2024-03-01') - datetime.date.fromisoformat('2024-02-01')).days", 29],
     ["datetime.timedelta(hours=36).total_seconds()", 129600],
     ["str(datetime.timedelta(days=1, seconds=5))", "1 day, 0:00:05"],

@@ -38,10 +38,10 @@ export class PyTimedelta {
   }
 }
 
-/** A date: `wall` is midnight of that day in ms since the epoch, as UTC. */
-export class PyDate {
+/** What a date and a date-time share: a wall clock in ms since the epoch, read as UTC. */
+abstract class WallClock {
   constructor(readonly wall: number) {}
-  private get d(): Date {
+  protected get d(): Date {
     return new Date(this.wall);
   }
   get year(): number {
@@ -56,10 +56,14 @@ export class PyDate {
   weekday(): number {
     return (this.d.getUTCDay() + 6) % 7;
   }
+}
+
+/** A date: `wall` is midnight of that day in ms since the epoch, as UTC. */
+export class PyDate extends WallClock {
   isoformat(): string {
     return `${pad(this.year, 4)}-${pad(this.month)}-${pad(this.day)}`;
   }
-  toString(): string {
+  override toString(): string {
     return this.isoformat();
   }
   strftime(format: string): string {
@@ -68,23 +72,13 @@ export class PyDate {
 }
 
 /** A date and time: wall-clock ms since the epoch as if UTC, extra microseconds, and the offset in minutes (null: naive). */
-export class PyDateTime {
+export class PyDateTime extends WallClock {
   constructor(
-    readonly wall: number,
+    wall: number,
     readonly micro: number,
     readonly offset: number | null,
-  ) {}
-  private get d(): Date {
-    return new Date(this.wall);
-  }
-  get year(): number {
-    return this.d.getUTCFullYear();
-  }
-  get month(): number {
-    return this.d.getUTCMonth() + 1;
-  }
-  get day(): number {
-    return this.d.getUTCDate();
+  ) {
+    super(wall);
   }
   get hour(): number {
     return this.d.getUTCHours();
@@ -108,16 +102,13 @@ export class PyDateTime {
   date(): PyDate {
     return new PyDate(Math.floor(this.wall / 86_400_000) * 86_400_000);
   }
-  weekday(): number {
-    return this.date().weekday();
-  }
   isoformat(sep = "T"): string {
     const us = this.microsecond;
     return `${this.date().isoformat()}${sep}${pad(this.hour)}:${pad(this.minute)}:${pad(this.second)}${us ? "." + pad(us, 6) : ""}${
       offsetText(this.offset, ":")
     }`;
   }
-  toString(): string {
+  override toString(): string {
     return this.isoformat(" ");
   }
   strftime(format: string): string {
