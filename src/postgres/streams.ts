@@ -9,7 +9,8 @@ import type { PostgresSettings } from "./connect.ts";
 import type { Column, Introspection, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
 import { syncTable, TableBookmark } from "./sync.ts";
-import type { TablePlan } from "./sync.ts";
+import type { TablePlan } from "./read.ts";
+import { XMIN_KEY } from "./xmin.ts";
 import { columnType } from "./types.ts";
 import type { ColumnType } from "./types.ts";
 
@@ -38,6 +39,13 @@ export const streamIdOf = (alias: string, schema: string, name: string) => `${al
 /** Whether a stream id is one of a database's tables: the one place that knows the id's shape. */
 export const inDatabase = (alias: string, streamId: string) => streamId.startsWith(`${alias}-`);
 
+/** The id of the transaction that wrote the row version, 64-bit: a record carries it when selected. */
+const XMIN_SCHEMA: JSONSchema7 = {
+  type: "integer",
+  minimum: 0,
+  description: "The transaction that inserted or last updated the row (xmin, with its epoch); computed by the tap",
+};
+
 /** Column names that make good replication keys come first. */
 const PREFERRED_KEY = /^(updated|modified|changed|last_modified|last_updated)(_at|_on|_time|_date)?$|^(updated|modified)at$/i;
 
@@ -60,16 +68,23 @@ export function tableStreams(
     // fromEntries, not assignment: a column may be called __proto__.
     const properties: Record<string, JSONSchema7> = Object.fromEntries(table.columns.map((c) => [c.name, columnSchema(c, types.get(c.name)!.schema)]));
     const orderable = table.columns.filter((c) => types.get(c.name)!.orderable).map((c) => c.name);
-    const keys = [...orderable.filter((n) => PREFERRED_KEY.test(n)), ...orderable.filter((n) => !PREFERRED_KEY.test(n))];
+    // Tables (not views) offer _sdc_xmin: after a named updated_at, before other columns, which catch inserts only.
+    const xmin = (table.kind === "r" || table.kind === "p") && !(XMIN_KEY in properties) ? [XMIN_KEY] : [];
+    if (xmin.length) properties[XMIN_KEY] = XMIN_SCHEMA;
+    const keys = [...orderable.filter((n) => PREFERRED_KEY.test(n)), ...xmin, ...orderable.filter((n) => !PREFERRED_KEY.test(n))];
     const plan: TablePlan = { stream: id, table, types };
     return {
       id,
       schema: { type: "object", properties },
       keyProperties: table.primaryKey,
       validReplicationKeys: keys,
+      computedProperties: xmin,
       defaultReplicationMethod: "FULL_TABLE",
       selectedByDefault: false,
-      extraMetadata: metadata(db, intro.database, table),
+      extraMetadata: [
+        ...metadata(db, intro.database, table),
+        ...xmin.map((name) => ({ breadcrumb: ["properties", name], metadata: { "sql-datatype": "xid8", "selected-by-default": false } })),
+      ],
       extraEntry: { table_name: table.name },
       bookmark: TableBookmark,
       group: db.alias,

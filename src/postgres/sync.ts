@@ -17,8 +17,10 @@ import type { Column, Table } from "./introspect.ts";
 import { Unreachable } from "./session.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
-import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
-import type { ColumnType } from "./types.ts";
+import { quoteLiteral } from "./copy.ts";
+import { ChunkSize, copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
+import type { CtidPass, TablePlan } from "./read.ts";
+import { syncXmin, XMIN_KEY } from "./xmin.ts";
 
 /**
  * Key column -> PostgreSQL's text of its value. Not z.record: it drops a key
@@ -48,19 +50,14 @@ export const IncrementalBookmark = z.object({
 
 export const TableBookmark = z.looseObject({ ...FullTableBookmark.shape, ...IncrementalBookmark.shape });
 
-/** A table with everything needed to read it, computed once. */
-export interface TablePlan {
-  readonly stream: string;
-  readonly table: Table;
-  readonly types: ReadonlyMap<string, ColumnType>;
-}
+export type { TablePlan } from "./read.ts";
 
 const TIME_TYPES = new Set(["date", "timestamp", "timestamptz"]);
-const MAX_RECONNECTS = 3;
 
 export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS = 600): Promise<void> {
   try {
-    if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize, statementTimeoutS);
+    if (ctx.replicationMethod === "INCREMENTAL" && ctx.replicationKey === XMIN_KEY) await syncXmin(session, plan, ctx, batchSize, statementTimeoutS);
+    else if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize, statementTimeoutS);
     else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
@@ -70,107 +67,8 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
   }
 }
 
-/** The columns to read: the selected ones, the key and the replication key, in table order. */
-function readColumns(plan: TablePlan, ctx: SyncContext, extra: readonly string[]): { cols: Column[]; emit: boolean[] } {
-  const need = new Set([...ctx.properties, ...plan.table.primaryKey, ...extra]);
-  const cols = plan.table.columns.filter((c) => need.has(c.name));
-  return { cols, emit: cols.map((c) => ctx.properties.has(c.name)) };
-}
-
-/** Turns fetched rows into RECORD text; per-column encoders are built once. */
-class RowEncoder {
-  private readonly prefixes: string[] = [];
-  private readonly encoders: ((s: string) => string)[] = [];
-  private readonly index: number[] = [];
-  readonly lost = new Map<string, number>();
-
-  constructor(plan: TablePlan, cols: Column[], emit: boolean[]) {
-    let first = true;
-    cols.forEach((c, i) => {
-      if (!emit[i]) return;
-      this.index.push(i);
-      this.prefixes.push((first ? "{" : ",") + JSON.stringify(c.name) + ":");
-      first = false;
-      const name = c.name;
-      this.encoders.push(plan.types.get(name)!.makeEncoder(() => this.lost.set(name, (this.lost.get(name) ?? 0) + 1)));
-    });
-  }
-
-  encode(row: (string | null)[]): string {
-    const n = this.index.length;
-    if (n === 0) return "{}";
-    let s = "";
-    for (let k = 0; k < n; k++) {
-      const v = row[this.index[k]!];
-      s += this.prefixes[k]! + (v === null || v === undefined ? "null" : this.encoders[k]!(v));
-    }
-    return s + "}";
-  }
-
-  warnLost(stream: string): void {
-    for (const [col, n] of this.lost) {
-      log.warn(`${stream}: column "${col}": ${n} value(s) have no JSON form (NaN, ±Infinity, or a date outside years 1-9999) and were emitted as null`);
-    }
-  }
-}
-
-function selectList(plan: TablePlan, cols: Column[]): string {
-  return cols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ");
-}
-
-const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-
 /** `(a, b)` for a key, `('1'::int8, 'x'::text)` for its values: COPY takes no bound parameters. */
 const keyTuple = (cols: readonly Column[], values: readonly string[]) => `(${values.map((v, i) => `${quoteLiteral(v)}::${cols[i]!.castType}`).join(", ")})`;
-
-/**
- * Rows per keyset chunk. The first chunk is batch_size rows; chunks grow while
- * they finish well within the target time and shrink when one runs long (a
- * slow target holds the statement open), so the round trip per chunk costs
- * little even at 60 ms RTT while every statement stays far below
- * statement_timeout.
- */
-class ChunkSize {
-  private static readonly MAX = 2_000_000;
-  rows: number;
-  private readonly targetMs: number;
-
-  constructor(
-    private readonly minRows: number,
-    statementTimeoutS: number,
-  ) {
-    this.rows = minRows;
-    this.targetMs = Math.min(2000, (statementTimeoutS * 1000) / 10);
-  }
-
-  observe(rows: number, ms: number): void {
-    if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
-    else if (rows >= this.rows && ms < this.targetMs / 2) this.rows = Math.min(ChunkSize.MAX, this.rows * 4);
-  }
-}
-
-/**
- * Streams one COPY statement, each row's fields to `row`; resolves with the row
- * count. A stop (`signal`) ends the read at once with CopyStopped, closing the
- * session, instead of reading the rest of a chunk or of a keyless table.
- */
-async function copyRows(
-  client: pg.Client,
-  signal: AbortSignal,
-  text: string,
-  n: number,
-  row: (fields: (string | null)[]) => Promise<void> | void,
-): Promise<number> {
-  const copy = new CopyOut(text, (buf) => copyFields(buf, n), row);
-  const stop = () => copy.abort();
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    void client.query(copy);
-    return await copy.done;
-  } finally {
-    signal.removeEventListener("abort", stop);
-  }
-}
 
 async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
   const { table } = plan;
@@ -193,43 +91,10 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   const chunk = new ChunkSize(batchSize, statementTimeoutS);
 
   let stopped = false;
-  let ctidPass: CtidPass | undefined;
-  /**
-   * A table without a key, in block ranges of its heap: `ctid >= (a,0) AND ctid
-   * < (b,0)` is a TID range scan (PostgreSQL 14+), rows come in physical order,
-   * and the bookmark is the ctid of the last row written, so a pass resumes right
-   * after it. Blocks per chunk grow while quick, like key chunks.
-   */
-  const readCtidRanges = async (client: pg.Client, p: CtidPass, progress: { made: boolean }) => {
-    const blocks = new ChunkSize(128, statementTimeoutS);
-    const ctidAt = cols.length; // the extra last column
-    const selectWithCtid = `SELECT ${[selectList(plan, cols), "ctid::text"].filter(Boolean).join(", ")} FROM ${fromClause(table)}`;
-    let from = blockOf(p.last);
-    while (from < p.maxBlock) {
-      const to = Math.min(p.maxBlock, from + blocks.rows);
-      const where = ` WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid` + (p.last ? ` AND ctid > ${quoteLiteral(p.last)}::tid` : "");
-      const started = performance.now();
-      let n = 0;
-      await copyRows(client, ctx.signal, `COPY (${selectWithCtid}${where}) TO STDOUT`, cols.length + 1, (row) => {
-        if (ctx.signal.aborted) return;
-        const written = ctx.writeRecord(new RawJson(encoder.encode(row)), p.version);
-        p.last = row[ctidAt]!;
-        progress.made = true;
-        if (++n % batchSize !== 0) return written;
-        return Promise.all([written, saveCtid(p)]).then(() => undefined);
-      });
-      if (ctx.signal.aborted) {
-        stopped = true;
-        await saveCtid(p);
-        return;
-      }
-      p.last = `(${to - 1},65535)`; // every row of the chunk's blocks is written
-      await saveCtid(p);
-      blocks.observe(blocks.rows, performance.now() - started);
-      from = to;
-    }
-  };
-  const saveCtid = (p: CtidPass) => (p.last ? ctx.saveBookmark({ version: p.version, last_ctid: p.last, max_block: p.maxBlock }) : Promise.resolve());
+  let ctidPass: (CtidPass & { readonly version: number }) | undefined;
+  const saveCtid = (
+    p: CtidPass & { readonly version: number },
+  ) => (p.last ? ctx.saveBookmark({ version: p.version, last_ctid: p.last, max_block: p.maxBlock }) : Promise.resolve());
   const onLost = (why: string) => {
     if (ctidPass) {
       log.warn(`${plan.stream}: ${why}; reconnecting and continuing after ctid ${ctidPass.last ?? "(0,0)"}`);
@@ -247,9 +112,20 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
   const pass = async (client: pg.Client, progress: { made: boolean }) => {
     if (pk.length === 0 && (table.kind === "r" || table.kind === "m") && (await tidRanges(client))) {
-      ctidPass ??= await startCtidPass(client, table, bm, version, plan.stream);
-      version = ctidPass.version;
-      await readCtidRanges(client, ctidPass, progress);
+      const p = ctidPass ??= await startCtidPass(client, table, bm, version, plan.stream);
+      version = p.version;
+      // A table without a key, in block ranges of its heap; the bookmark is the ctid of the last row written.
+      stopped = await readCtidRanges(client, {
+        signal: ctx.signal,
+        select: `SELECT ${[selectList(plan, cols), "ctid::text"].filter(Boolean).join(", ")} FROM ${fromClause(table)}`,
+        fields: cols.length + 1,
+        pass: p,
+        batchSize,
+        statementTimeoutS,
+        progress,
+        write: (row) => ctx.writeRecord(new RawJson(encoder.encode(row)), p.version),
+        save: () => saveCtid(p),
+      });
       return;
     }
     if (pk.length === 0) {
@@ -388,72 +264,6 @@ async function keyIsIndexed(client: pg.Client, table: Table, column: string): Pr
   return ["t", "true"].includes(String(r.rows[0]?.indexed)); // the session reads every value as text
 }
 
-/** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
-async function stoppable(session: Session, read: () => Promise<void>): Promise<boolean> {
-  try {
-    await read();
-    return false;
-  } catch (e) {
-    if (!(e instanceof CopyStopped)) throw e;
-    await session.reset();
-    return true;
-  }
-}
-
-/**
- * A follower (hot standby) cancels a statement whose snapshot still needs rows
- * the leader has since removed, once max_standby_streaming_delay runs out:
- * SQLSTATE 40001, "canceling statement due to conflict with recovery". The
- * read goes on from its bookmark in a new snapshot, as after a lost connection.
- */
-function isRecoveryConflict(e: unknown): boolean {
-  return sqlState(e) === "40001" && /conflict with recovery/i.test(e instanceof Error ? e.message : "");
-}
-
-/**
- * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
- * consistent snapshot). When the connection is lost, it reconnects and runs the
- * pass again: each pass continues from the bookmark the previous one left. A
- * pass that made progress resets the reconnect budget; MAX_RECONNECTS attempts
- * in a row without progress give up.
- */
-async function inSnapshot(
-  session: Session,
-  signal: AbortSignal,
-  /** Called before a retry, with why the read was interrupted. */
-  onLost: (why: string) => void,
-  pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
-): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    const progress = { made: false };
-    try {
-      const client = attempt === 0 ? await session.open() : await session.reopen(signal);
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
-      await client.query("SET LOCAL enable_sort = off");
-      // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
-      await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
-      try {
-        await pass(client, progress);
-        await client.query("COMMIT");
-      } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw e;
-      }
-      return;
-    } catch (e) {
-      // A run that is stopping does not reconnect: the state already covers what was written.
-      const conflict = isRecoveryConflict(e);
-      if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
-      if (progress.made) attempt = 0;
-      await session.reset();
-      onLost(
-        conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
-      );
-    }
-  }
-}
-
 function toObject(keys: readonly string[], values: readonly string[]): Record<string, string> {
   return Object.fromEntries(keys.map((k, i) => [k, values[i]!])); // a key column may be called __proto__
 }
@@ -466,31 +276,17 @@ function describeQueryError(e: unknown): string {
   return state ? `${m} (SQLSTATE ${state})` : m;
 }
 
-/** Where a ctid-range pass stands. */
-interface CtidPass {
-  readonly version: number;
-  readonly maxBlock: number;
-  /** The ctid of the last row written (or past a finished chunk), undefined before the first. */
-  last: string | undefined;
-}
-
-/** TID range scans read only the blocks asked for from PostgreSQL 14 on; before, `ctid >=` filters a full scan. */
-async function tidRanges(client: pg.Client): Promise<boolean> {
-  const r = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  return Number(r.rows[0]!.v) >= 140000;
-}
-
 /** A resumed pass keeps its version and block limit; a new one takes the table's size now. */
-async function startCtidPass(client: pg.Client, table: Table, bm: z.infer<typeof FullTableBookmark>, version: number, stream: string): Promise<CtidPass> {
+async function startCtidPass(
+  client: pg.Client,
+  table: Table,
+  bm: z.infer<typeof FullTableBookmark>,
+  version: number,
+  stream: string,
+): Promise<CtidPass & { readonly version: number }> {
   if (bm.version !== undefined && bm.last_ctid !== undefined && bm.max_block !== undefined) {
     log.info(`${stream}: resuming the full-table pass of version ${bm.version} after ctid ${bm.last_ctid}`);
     return { version: bm.version, maxBlock: bm.max_block, last: bm.last_ctid };
   }
-  const r = await client.query<{ blocks: string }>(
-    "SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int8)::text AS blocks",
-    [fromClause(table)],
-  );
-  return { version, maxBlock: Number(r.rows[0]!.blocks), last: undefined };
+  return { version, maxBlock: await tableBlocks(client, table), last: undefined };
 }
-
-const blockOf = (ctid: string | undefined) => (ctid === undefined ? 0 : Number(/^\((\d+),/.exec(ctid)![1]));

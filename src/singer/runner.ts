@@ -84,7 +84,7 @@ export function planSync(
         );
       }
     }
-    const automatic = [...stream.keyProperties, ...(key ? [key] : [])];
+    const automatic = [...stream.keyProperties, ...(key && !stream.computedProperties?.includes(key) ? [key] : [])];
     const properties = selectedProperties({ ...entry, schema: stream.schema }, automatic);
     // A catalog that deselects a column still names it; one it does not name is kept.
     planned.push({ stream, replicationMethod: method, replicationKey: key, properties: restrictTo(entry, properties) });

@@ -14,6 +14,11 @@ export interface Stream {
   readonly keyProperties: readonly string[];
   /** Columns an INCREMENTAL sync may be keyed on; empty means FULL_TABLE only. */
   readonly validReplicationKeys: readonly string[];
+  /**
+   * Properties the tap computes rather than reads (a table's _sdc_xmin): never
+   * automatic, even as the replication key, so a record carries one only when selected.
+   */
+  readonly computedProperties?: readonly string[];
   /** What discovery proposes; the catalog may choose otherwise. */
   readonly defaultReplicationMethod: ReplicationMethod;
   readonly selectedByDefault: boolean;

@@ -48,6 +48,13 @@ export interface RunningPostgres {
    * its data directory is copied.
    */
   startStandby(): Promise<RunningStandby>;
+  /**
+   * Keeps a copy of the data directory as it is now (the server is briefly
+   * stopped); `restoreCopy` later puts the server back on that copy, as a
+   * database restored from an earlier backup onto the same server would be.
+   */
+  saveCopy(): Promise<void>;
+  restoreCopy(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +111,21 @@ export async function startEmbeddedPostgres(opts: { password?: string; flags?: s
         rmSync(copy, { recursive: true, force: true });
         throw e;
       }
+    },
+    saveCopy: async () => {
+      await server.stop();
+      try {
+        rmSync(join(dir, "saved"), { recursive: true, force: true });
+        execFileSync("cp", ["-a", data, join(dir, "saved")]);
+      } finally {
+        server = await start();
+      }
+    },
+    restoreCopy: async () => {
+      await server.stop();
+      rmSync(data, { recursive: true, force: true });
+      execFileSync("cp", ["-a", join(dir, "saved"), data]);
+      server = await start();
     },
     stop: async () => {
       await server.stop();

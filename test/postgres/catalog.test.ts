@@ -79,8 +79,8 @@ describe("catalog", () => {
     expect(md(all, ["properties", "c_numeric38"])["sql-datatype"]).toBe("numeric(38,10)");
     expect(md(all, ["properties", "c_int4_2d"])["sql-datatype"]).toBe("integer[]");
     expect(md(all, ["properties", "c_domain"])["sql-datatype"]).toBe("positive_int");
-    // Orderable columns are offered as replication keys; updated_at-like names first.
-    expect(md(e("fixture-public-items"))["valid-replication-keys"]).toEqual(["updated_at", "id", "name", "amount"]);
+    // Orderable columns are offered as replication keys; updated_at-like names first, then the transaction id.
+    expect(md(e("fixture-public-items"))["valid-replication-keys"]).toEqual(["updated_at", "_sdc_xmin", "id", "name", "amount"]);
     const keys = md(all)["valid-replication-keys"] as string[];
     expect(keys).toContain("c_timestamptz");
     expect(keys).toContain("c_enum");
@@ -94,7 +94,7 @@ describe("catalog", () => {
     const ids = db.streams.map((s) => s.id);
     expect(ids).not.toContain("fixture-public-secret_stuff");
     const partly = db.streams.find((s) => s.id === "fixture-public-partly_visible")!;
-    expect(Object.keys(partly.schema.properties!)).toEqual(["id", "visible"]);
+    expect(Object.keys(partly.schema.properties!)).toEqual(["id", "visible", "_sdc_xmin"]);
     const run = await runInProcess(db.streams, catalogFor(db.streams, { [partly.id]: {} }));
     expect(recordsOf(run.messages, partly.id).map((r) => r.record)).toEqual([{ id: 1, visible: "v" }]);
   });

@@ -1,0 +1,278 @@
+// What every way of reading a table shares: the columns to read and their
+// encoders, one COPY statement streamed row by row, chunk sizes that adapt to
+// the network, the REPEATABLE READ snapshot with its reconnects, and ctid
+// block ranges for a table read in physical order. sync.ts (FULL_TABLE and
+// INCREMENTAL on a column) and xmin.ts (INCREMENTAL on transaction ids) build
+// their passes from these.
+import type pg from "pg";
+import type { SyncContext } from "../singer/stream.ts";
+import { log } from "../log.ts";
+import { isConnectionLost, sqlState } from "./connect.ts";
+import type { Column, Table } from "./introspect.ts";
+import type { Session } from "./session.ts";
+import { quoteIdent } from "./types.ts";
+import type { ColumnType } from "./types.ts";
+import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
+
+/** A table with everything needed to read it, computed once. */
+export interface TablePlan {
+  readonly stream: string;
+  readonly table: Table;
+  readonly types: ReadonlyMap<string, ColumnType>;
+}
+
+const MAX_RECONNECTS = 3;
+
+/** The columns to read: the selected ones, the key and the replication key, in table order. */
+export function readColumns(plan: TablePlan, ctx: SyncContext, extra: readonly string[]): { cols: Column[]; emit: boolean[] } {
+  const need = new Set([...ctx.properties, ...plan.table.primaryKey, ...extra]);
+  const cols = plan.table.columns.filter((c) => need.has(c.name));
+  return { cols, emit: cols.map((c) => ctx.properties.has(c.name)) };
+}
+
+/** Turns fetched rows into RECORD text; per-column encoders are built once. */
+export class RowEncoder {
+  private readonly prefixes: string[] = [];
+  private readonly encoders: ((s: string) => string)[] = [];
+  private readonly index: number[] = [];
+  readonly lost = new Map<string, number>();
+
+  /**
+   * `computed` names the fields that follow the table's columns in each row
+   * (e.g. _sdc_xmin), whose text is already a JSON number.
+   */
+  constructor(plan: TablePlan, cols: Column[], emit: boolean[], computed: readonly string[] = []) {
+    let first = true;
+    const add = (i: number, name: string, encoder: (s: string) => string) => {
+      this.index.push(i);
+      this.prefixes.push((first ? "{" : ",") + JSON.stringify(name) + ":");
+      this.encoders.push(encoder);
+      first = false;
+    };
+    cols.forEach((c, i) => {
+      if (!emit[i]) return;
+      const name = c.name;
+      add(i, name, plan.types.get(name)!.makeEncoder(() => this.lost.set(name, (this.lost.get(name) ?? 0) + 1)));
+    });
+    computed.forEach((name, k) => add(cols.length + k, name, (s) => s));
+  }
+
+  encode(row: (string | null)[]): string {
+    const n = this.index.length;
+    if (n === 0) return "{}";
+    let s = "";
+    for (let k = 0; k < n; k++) {
+      const v = row[this.index[k]!];
+      s += this.prefixes[k]! + (v === null || v === undefined ? "null" : this.encoders[k]!(v));
+    }
+    return s + "}";
+  }
+
+  warnLost(stream: string): void {
+    for (const [col, n] of this.lost) {
+      log.warn(`${stream}: column "${col}": ${n} value(s) have no JSON form (NaN, ±Infinity, or a date outside years 1-9999) and were emitted as null`);
+    }
+  }
+}
+
+export function selectList(plan: TablePlan, cols: Column[]): string {
+  return cols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ");
+}
+
+export const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+
+/**
+ * Rows per keyset chunk. The first chunk is batch_size rows; chunks grow while
+ * they finish well within the target time and shrink when one runs long (a
+ * slow target holds the statement open), so the round trip per chunk costs
+ * little even at 60 ms RTT while every statement stays far below
+ * statement_timeout.
+ */
+export class ChunkSize {
+  private static readonly MAX = 2_000_000;
+  rows: number;
+  private readonly targetMs: number;
+
+  constructor(
+    private readonly minRows: number,
+    statementTimeoutS: number,
+  ) {
+    this.rows = minRows;
+    this.targetMs = Math.min(2000, (statementTimeoutS * 1000) / 10);
+  }
+
+  observe(rows: number, ms: number): void {
+    if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
+    else if (rows >= this.rows && ms < this.targetMs / 2) this.rows = Math.min(ChunkSize.MAX, this.rows * 4);
+  }
+}
+
+/**
+ * Streams one COPY statement, each row's fields to `row`; resolves with the row
+ * count. A stop (`signal`) ends the read at once with CopyStopped, closing the
+ * session, instead of reading the rest of a chunk or of a keyless table.
+ */
+export async function copyRows(
+  client: pg.Client,
+  signal: AbortSignal,
+  text: string,
+  n: number,
+  row: (fields: (string | null)[]) => Promise<void> | void,
+): Promise<number> {
+  const copy = new CopyOut(text, (buf) => copyFields(buf, n), row);
+  const stop = () => copy.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    void client.query(copy);
+    return await copy.done;
+  } finally {
+    signal.removeEventListener("abort", stop);
+  }
+}
+
+/** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
+export async function stoppable(session: Session, read: () => Promise<void>): Promise<boolean> {
+  try {
+    await read();
+    return false;
+  } catch (e) {
+    if (!(e instanceof CopyStopped)) throw e;
+    await session.reset();
+    return true;
+  }
+}
+
+/**
+ * A follower (hot standby) cancels a statement whose snapshot still needs rows
+ * the leader has since removed, once max_standby_streaming_delay runs out:
+ * SQLSTATE 40001, "canceling statement due to conflict with recovery". The
+ * read goes on from its bookmark in a new snapshot, as after a lost connection.
+ */
+function isRecoveryConflict(e: unknown): boolean {
+  return sqlState(e) === "40001" && /conflict with recovery/i.test(e instanceof Error ? e.message : "");
+}
+
+/**
+ * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
+ * consistent snapshot). When the connection is lost, it reconnects and runs the
+ * pass again: each pass continues from the bookmark the previous one left. A
+ * pass that made progress resets the reconnect budget; MAX_RECONNECTS attempts
+ * in a row without progress give up.
+ */
+export async function inSnapshot(
+  session: Session,
+  signal: AbortSignal,
+  /** Called before a retry, with why the read was interrupted. */
+  onLost: (why: string) => void,
+  pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
+): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    const progress = { made: false };
+    try {
+      const client = attempt === 0 ? await session.open() : await session.reopen(signal);
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
+      await client.query("SET LOCAL enable_sort = off");
+      // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
+      await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
+      try {
+        await pass(client, progress);
+        await client.query("COMMIT");
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      }
+      return;
+    } catch (e) {
+      // A run that is stopping does not reconnect: the state already covers what was written.
+      const conflict = isRecoveryConflict(e);
+      if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
+      if (progress.made) attempt = 0;
+      await session.reset();
+      onLost(
+        conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
+      );
+    }
+  }
+}
+
+/** Where a ctid-range pass stands. */
+export interface CtidPass {
+  /** The table's size in blocks when the pass began: later blocks come with the next pass. */
+  readonly maxBlock: number;
+  /** The ctid of the last row written (or past a finished range), undefined before the first. */
+  last: string | undefined;
+}
+
+/** TID range scans read only the blocks asked for from PostgreSQL 14 on; before, `ctid >=` filters a full scan. */
+export async function tidRanges(client: pg.Client): Promise<boolean> {
+  const r = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return Number(r.rows[0]!.v) >= 140000;
+}
+
+export const blockOf = (ctid: string | undefined) => (ctid === undefined ? 0 : Number(/^\((\d+),/.exec(ctid)![1]));
+
+/** What readCtidRanges needs besides the connection. */
+export interface CtidRead {
+  readonly signal: AbortSignal;
+  /** `SELECT <columns>, ctid::text FROM <table>`: the ctid comes last. */
+  readonly select: string;
+  /** Columns in `select`, the ctid included. */
+  readonly fields: number;
+  /** A further condition on the rows, if any. */
+  readonly where?: string;
+  readonly pass: CtidPass;
+  readonly batchSize: number;
+  readonly statementTimeoutS: number;
+  readonly progress: { made: boolean };
+  /** Writes one row; resolves when the output can take more. */
+  write(fields: (string | null)[]): Promise<void> | void;
+  /** Saves the pass's bookmark (pass.last has moved). */
+  save(): Promise<void>;
+}
+
+/**
+ * Reads the blocks after `pass.last` up to `pass.maxBlock` in ranges: `ctid >=
+ * (a,0) AND ctid < (b,0)` is a TID range scan (PostgreSQL 14+), rows come in
+ * physical order, and pass.last is the ctid of the last row written, so a pass
+ * resumes right after it. Blocks per range grow while quick, like key chunks.
+ * Resolves true when a stop ended the read, with the bookmark saved.
+ */
+export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<boolean> {
+  const p = r.pass;
+  const blocks = new ChunkSize(128, r.statementTimeoutS);
+  let from = blockOf(p.last);
+  while (from < p.maxBlock) {
+    const to = Math.min(p.maxBlock, from + blocks.rows);
+    const where = ` WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid` + (p.last ? ` AND ctid > ${quoteLiteral(p.last)}::tid` : "") +
+      (r.where ? ` AND (${r.where})` : "");
+    const started = performance.now();
+    let n = 0;
+    await copyRows(client, r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
+      if (r.signal.aborted) return; // stopping: rows already received are not written
+      const written = r.write(row);
+      p.last = row[r.fields - 1]!;
+      r.progress.made = true;
+      if (++n % r.batchSize !== 0) return written;
+      return Promise.all([written, r.save()]).then(() => undefined);
+    });
+    if (r.signal.aborted) {
+      await r.save();
+      return true;
+    }
+    p.last = `(${to - 1},65535)`; // every row of the range's blocks is written
+    await r.save();
+    blocks.observe(blocks.rows, performance.now() - started);
+    from = to;
+  }
+  return false;
+}
+
+/** The table's size in blocks now: a pass reads up to there, later blocks come with the next pass. */
+export async function tableBlocks(client: pg.Client, table: Table): Promise<number> {
+  const r = await client.query<{ blocks: string }>(
+    "SELECT (pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int8)::text AS blocks",
+    [fromClause(table)],
+  );
+  return Number(r.rows[0]!.blocks);
+}
