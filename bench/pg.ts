@@ -8,6 +8,7 @@
 //   npm run bench:pg -- --method INCREMENTAL  # on updated_at (indexed)
 //   npm run bench:pg -- --copy-text           # also psql reading the COPY text the tap reads (the server's share)
 //   npm run bench:pg -- --batch               # also BATCH mode (jsonl, gzip and none) against RECORD mode
+//   npm run bench:pg -- --capture             # also change capture (_sdc_xmin) against FULL_TABLE (bench/capture.ts)
 //   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
 //   npm run bench:pg -- --paths 0 --launch node-dist --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //
@@ -40,6 +41,7 @@ import { startSimulator } from "../simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
 import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";
+import { benchCapture } from "./capture.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
@@ -315,6 +317,11 @@ async function main() {
           rmSync(root, { recursive: true, force: true });
         }
       }
+    }
+
+    if (flag("--capture")) {
+      usePath(databaseUrl);
+      await benchCapture({ launcher: launch("bin")!, config, catalog, databaseUrl, table: tables[0]!.table, rows: tables[0]!.n, dir, root: ROOT });
     }
 
     // Peak RSS by launch path, on loopback.

@@ -1,12 +1,13 @@
 // The real CLI as a subprocess, on Node and Deno: databases found through the
-// API simulator, a FULL_TABLE sync killed part way (SIGKILL) and resumed from
-// the last STATE it wrote, and no credential on stdout or stderr.
+// API simulator, a FULL_TABLE sync and an _sdc_xmin sync killed part way
+// (SIGKILL) and resumed from the last STATE written, and no credential on
+// stdout or stderr.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachDatabase, startSimulator } from "../../simulator/index.ts";
 import type { Simulator } from "../../simulator/index.ts";
 import { parseMessages, runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import type { Message } from "../../src/singer/messages.ts";
-import { createDatabase, readerRole } from "./helpers.ts";
+import { createDatabase, readerRole, sql } from "./helpers.ts";
 
 const SCRIPT = `
 CREATE SCHEMA "Sales-EU";
@@ -18,11 +19,12 @@ CREATE TABLE partly_visible (id int, visible text);`;
 
 let sim: Simulator;
 let files: Record<string, string>;
+let superuser: string;
 const PASSWORD = "pw-tap_pg_cli_reader-secret";
 
 beforeAll(async () => {
   sim = await startSimulator({ apps: 2, postgresApps: 1 });
-  await createDatabase("tap_pg_cli", SCRIPT);
+  superuser = await createDatabase("tap_pg_cli", SCRIPT);
   const url = await readerRole("tap_pg_cli", "tap_pg_cli_reader");
   const app = attachDatabase(sim, url);
   files = tempFiles({ "config.json": { token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: 500, schemas: ["public"] } } });
@@ -31,11 +33,15 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function select(catalog: { streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[] }, id: string) {
+function select(
+  catalog: { streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[] },
+  id: string,
+  more: Record<string, unknown> = {},
+) {
   return {
     streams: catalog.streams.map((s) => ({
       ...s,
-      metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === id } } : m)),
+      metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === id, ...more } } : m)),
     })),
   };
 }
@@ -85,5 +91,38 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
       expect(out).not.toContain(PASSWORD);
       expect(out).not.toContain("tap_pg_cli_reader");
     }
+  });
+
+  it("syncs INCREMENTAL on _sdc_xmin killed part way and resumed, then sends only what changed", async () => {
+    const discover = await runTap(["--config", files["config.json"]!, "--discover"], { runtime });
+    const catalog = JSON.parse(discover.stdout);
+    const big = catalog.streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-big"));
+    const f = tempFiles({ "catalog.json": select(catalog, big.tap_stream_id, { "replication-method": "INCREMENTAL", "replication-key": "_sdc_xmin" }) });
+    const args = ["--config", files["config.json"]!, "--catalog", f["catalog.json"]!];
+    let stdout = "";
+    const first = await runTap(args, {
+      runtime,
+      onSpawn: (child) =>
+        child.stdout!.on("data", (d: Buffer) => {
+          stdout += d.toString();
+          if (/"last_ctid"/.test(stdout) && !child.killed) child.kill("SIGKILL");
+        }),
+    });
+    expect(first.signal).toBe("SIGKILL");
+    const m1 = parseMessages(first.stdout.slice(0, first.stdout.lastIndexOf("\n") + 1));
+    const resume = tempFiles({ "state.json": m1.filter((m) => m.type === "STATE").at(-1)!.value });
+    const second = await runTap([...args, "--state", resume["state.json"]!], { runtime });
+    expect(second.code, second.stderr).toBe(0);
+    const ids = new Set([...records(m1), ...records(second.messages())].map((r) => Number(r.record.id)));
+    expect(ids.size).toBe(30000);
+    expect(second.messages().some((m) => m.type === "ACTIVATE_VERSION")).toBe(true);
+
+    const after = tempFiles({ "state.json": second.messages().filter((m) => m.type === "STATE").at(-1)!.value });
+    const unchanged = await runTap([...args, "--state", after["state.json"]!], { runtime });
+    expect(records(unchanged.messages())).toHaveLength(0);
+    await sql(superuser, "UPDATE big SET at = at + interval '1 microsecond' WHERE id IN (7, 29999)");
+    const changed = await runTap([...args, "--state", after["state.json"]!], { runtime });
+    expect(records(changed.messages()).map((r) => Number(r.record.id)).sort((a, b) => a - b)).toEqual([7, 29999]);
+    for (const out of [first.stderr, second.stdout, second.stderr, changed.stdout]) expect(out).not.toContain(PASSWORD);
   });
 });
