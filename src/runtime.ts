@@ -12,6 +12,12 @@ export interface Runtime {
   readonly args: string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stderrIsTTY: boolean;
+  /**
+   * Whether a paused TLS socket goes on reading from the network (Deno 2's
+   * node:tls does): a reader cannot lean on pause() there and must bound
+   * what it asks the server for instead.
+   */
+  readonly tlsReadsWhilePaused: boolean;
   /** Writes bytes to stdout; resolves once the sink can take more. Rejects on EPIPE. */
   writeStdout(bytes: Uint8Array): Promise<void>;
   /** Whether an error means the reader of stdout has gone (EPIPE on Node, BrokenPipe on Deno). */
@@ -48,6 +54,7 @@ function denoRuntime(d: DenoGlobal): Runtime {
     args: d.args,
     env: d.env.toObject(),
     stderrIsTTY: d.stderr.isTerminal(),
+    tlsReadsWhilePaused: true,
     async writeStdout(bytes) {
       writer ??= d.stdout.writable.getWriter();
       await writer.ready;
@@ -79,6 +86,7 @@ function nodeRuntime(): Runtime {
     args: process.argv.slice(2),
     env: process.env,
     stderrIsTTY: Boolean(process.stderr.isTTY),
+    tlsReadsWhilePaused: false,
     writeStdout(bytes) {
       return new Promise((resolve, reject) => {
         if (broken) return reject(broken);

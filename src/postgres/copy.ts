@@ -30,6 +30,8 @@ export class CopyStopped extends Error {
 export class CopyOut<T> implements pg.Submittable {
   /** Rows received. */
   rows = 0;
+  /** Bytes of row data received. */
+  bytes = 0;
   /** Settles after ReadyForQuery and once every row was handed over and its promise settled. */
   readonly done: Promise<number>;
   private resolve!: (n: number) => void;
@@ -65,6 +67,7 @@ export class CopyOut<T> implements pg.Submittable {
   handleCopyData(msg: { chunk: Buffer }): void {
     if (this.failure !== undefined) return; // failed: the rest is read and dropped, the session stays usable
     this.rows++;
+    this.bytes += msg.chunk.length;
     let row: T;
     try {
       row = this.decode(msg.chunk);
