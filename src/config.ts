@@ -162,7 +162,8 @@ export function settingLeaves(): SettingLeaf[] {
     const required = new Set(schema.required ?? []);
     for (const [key, sub] of Object.entries(schema.properties ?? {})) {
       if (typeof sub === "boolean") continue;
-      if (sub.type === "object" && sub.properties) walk(sub, [...path, key], needed && required.has(key));
+      // A group of named settings is walked; an object of free names (stream_maps: additionalProperties) is one setting.
+      if (sub.type === "object" && sub.properties && sub.additionalProperties === undefined) walk(sub, [...path, key], needed && required.has(key));
       else out.push({ path: [...path, key], schema: sub, required: needed && required.has(key) });
     }
   };
