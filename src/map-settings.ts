@@ -43,6 +43,8 @@ function structureOf(schema: z.ZodType): Record<string, unknown> {
 
 const StreamMaps = z
   .unknown()
+  // Examples on the input side: zod publishes none of a transform's.
+  .meta({ examples: [{ apps: { owner: null, owner_email_hash: "md5(config['hash_seed'] + owner['email'])" }, account: "__NULL__" }] })
   .superRefine((value, ctx) => {
     const problem = checkStreamMaps(value);
     if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
@@ -52,9 +54,13 @@ const StreamMaps = z
 
 const StreamMapConfig = z
   .unknown()
+  .meta({ examples: [{ hash_seed: "01AWZh7A6DzGm6iJZZ2T" }] })
   .refine(isObject, { error: "expected an object of values, which map expressions read as config['name']" })
   .transform((v) => v as Record<string, unknown>)
-  .meta({ type: "object", additionalProperties: { description: "Any JSON value, read in expressions as config['<its name>']." } });
+  .meta({
+    type: "object",
+    additionalProperties: { description: "Any JSON value, read in expressions as config['<its name>']." },
+  });
 
 export const MapSettingsShape = {
   stream_maps: StreamMaps.optional().describe(
@@ -62,7 +68,7 @@ export const MapSettingsShape = {
   ),
   stream_map_config: StreamMapConfig.optional().describe("Values map expressions read as config['name'] (e.g. a hash seed)."),
   flattening_enabled: z.boolean().optional().describe("Flatten nested objects into top-level properties joined by __ (the Meltano SDK's schema flattening)."),
-  flattening_max_depth: z.number().int().min(0).optional().describe(
+  flattening_max_depth: z.number().int().min(0).meta({ examples: [1] }).optional().describe(
     "Levels of nested objects to flatten; required with flattening_enabled. Deeper objects and arrays become JSON text.",
   ),
   flattening_max_key_length: z.number().int().min(1).default(255).describe("Longest flattened name; longer ones are abbreviated by the Meltano SDK's rule."),

@@ -25,6 +25,7 @@ export const BatchConfig = z.object({
     root: z
       .string()
       .refine((u) => u.startsWith("file://"), { error: "expected a file:// URL (local storage; cloud storage is not supported)" })
+      .meta({ examples: ["file:///var/lib/meltano/batches"] })
       .describe("Directory the batch files are written to, as a file:// URL (in BATCH mode)."),
     prefix: z.string().default("").describe("Prefix of the batch file names."),
   }).describe("Where the batch files are written."),
