@@ -104,8 +104,9 @@ export function planSync(
     // A bookmark the Meltano SDK wrote is read as this tap's own, in the state the run goes on from.
     const adopted = adoptSdkBookmark(raw, at, p.stream, p.replicationMethod === "INCREMENTAL" ? p.replicationKey : undefined);
     if (!adopted.ok) return fail(new UsageError(`${state!.file}: ${adopted.error.message}`));
-    const { bookmark, ignored } = adopted.value;
+    const { bookmark, ignored, read } = adopted.value;
     if (ignored) log.warn(`${state!.file}: ${at}: ${ignored}`);
+    if (read) log.info(`${state!.file}: ${at}: ${read}`);
     const parsed = p.stream.bookmark.safeParse(bookmark);
     if (!parsed.success) {
       return fail(new UsageError(`${state!.file}: ${formatIssue(parsed.error, at, bookmark)}`));

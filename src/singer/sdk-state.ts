@@ -33,6 +33,8 @@ export interface Adopted {
   readonly bookmark: Bookmark;
   /** What was left out and why, for one warning; absent when everything mapped or nothing was lost. */
   readonly ignored?: string;
+  /** What was read as this tap's own (an info line). */
+  readonly read?: string;
 }
 
 /** Whether a bookmark carries anything only the SDK writes. */
@@ -48,7 +50,9 @@ export function isSdkBookmark(b: Bookmark): boolean {
 export function adoptSdkBookmark(raw: Bookmark, at: string, stream: Stream, replicationKey: string | undefined): Result<Adopted> {
   if (!isSdkBookmark(raw)) return ok({ bookmark: raw });
   const rest: Bookmark = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== "partitions" && !(MARKERS as readonly string[]).includes(k)));
-  if (!Array.isArray(raw.partitions)) return ok({ bookmark: rest });
+  const markers = MARKERS.filter((m) => m in raw);
+  const dropped = markers.length ? `the markers of an interrupted Meltano SDK sync (${markers.join(", ")}) dropped, as the SDK drops them` : undefined;
+  if (!Array.isArray(raw.partitions)) return ok({ bookmark: rest, read: dropped });
 
   const parsed = Partitions.safeParse(raw.partitions);
   if (!parsed.success) return fail(new UsageError(formatIssue(parsed.error, `${at}.partitions`, raw.partitions)));
@@ -63,7 +67,7 @@ export function adoptSdkBookmark(raw: Bookmark, at: string, stream: Stream, repl
     keys.add(p.replication_key);
     values.push({ context: p.context, value: p.replication_key_value as string | number });
   }
-  if (values.length === 0) return ok({ bookmark: rest });
+  if (values.length === 0) return ok({ bookmark: rest, read: dropped });
 
   const what = `the Meltano SDK's bookmarks of ${values.length} partition(s)`;
   const from = replicationKey === undefined
@@ -72,16 +76,16 @@ export function adoptSdkBookmark(raw: Bookmark, at: string, stream: Stream, repl
     ? "it resumes from its own replication_key_value"
     : "it starts from start_date";
   const key = [...keys][0]!; // values.length > 0: at least one
-  if (!stream.fromPartitions) {
-    return ok({ bookmark: rest, ignored: `${what} do not map onto this stream, which tap-heroku does not read per partition; ${from}` });
-  }
-  if (keys.size > 1) return ok({ bookmark: rest, ignored: `${what} name ${keys.size} different replication keys; ${from}` });
+  const leave = (ignored: string) => ok({ bookmark: rest, ignored, read: dropped });
+  if (!stream.fromPartitions) return leave(`${what} do not map onto this stream, which tap-heroku does not read per partition; ${from}`);
+  if (keys.size > 1) return leave(`${what} name ${keys.size} different replication keys; ${from}`);
   if (key !== replicationKey) {
     const reads = replicationKey === undefined ? "is read in full (FULL_TABLE)" : `is read by ${replicationKey}`;
-    return ok({ bookmark: rest, ignored: `${what} were written for replication key ${key}, and this run the stream ${reads}; ignored` });
+    return leave(`${what} were written for replication key ${key}, and this run the stream ${reads}; ignored`);
   }
   const adopted = stream.fromPartitions(values, key, rest);
   // The stream's own per-parent state, when it has one, is what this tap last wrote: newer knowledge than a foreign list.
-  if (!adopted) return ok({ bookmark: rest, ignored: `${what} are ignored: the stream's own per-parent bookmark is used` });
-  return ok({ bookmark: adopted });
+  if (!adopted) return leave(`${what} are ignored: the stream's own per-parent bookmark is used`);
+  const read = `the Meltano SDK's bookmarks of ${values.length} partition(s) read as one completed pass`;
+  return ok({ bookmark: adopted, read: [read, dropped].filter(Boolean).join("; ") });
 }

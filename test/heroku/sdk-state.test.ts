@@ -47,51 +47,63 @@ const warnings = (stderr: string) => stderr.split("\n").filter((l) => /^WARNING 
 const requestedApps = (suffix: string) => new Set(sim.requests.filter((r) => r.path.endsWith(suffix)).map((r) => matchPath(r.path)!.params.app));
 
 describe("state written by the Meltano SDK", () => {
-  it("resumes where it maps: an interrupted run's markers dropped as the SDK drops them, per-parent partitions read as a completed pass", async () => {
-    const domains = sdkPartitions("domains");
-    const state = {
-      singer_state: {
-        bookmarks: {
-          // An SDK sync stopped part way through an unsorted stream: the markers it leaves.
-          apps: {
-            replication_key: "updated_at",
-            replication_key_value: newestOf("apps"),
-            starting_replication_value: "2000-01-01T00:00:00+00:00",
-            replication_key_signpost: "2099-01-01T00:00:00+00:00",
-            progress_markers: { Note: NOTE, replication_key: "updated_at", replication_key_value: "2099-01-01T00:00:00Z" },
+  it.each(["node", "deno"] as const)(
+    "resumes where it maps, on %s: an interrupted run's markers dropped as the SDK drops them, per-parent partitions read as a completed pass",
+    async (runtime) => {
+      const domains = sdkPartitions("domains");
+      const state = {
+        singer_state: {
+          bookmarks: {
+            // An SDK sync stopped part way through an unsorted stream: the markers it leaves.
+            apps: {
+              replication_key: "updated_at",
+              replication_key_value: newestOf("apps"),
+              starting_replication_value: "2000-01-01T00:00:00+00:00",
+              replication_key_signpost: "2099-01-01T00:00:00+00:00",
+              progress_markers: { Note: NOTE, replication_key: "updated_at", replication_key_value: "2099-01-01T00:00:00Z" },
+            },
+            releases: { partitions: sdkPartitions("releases") },
+            // A parent with nothing recorded yet: a partition with its context only.
+            domains: { partitions: [...domains, { context: { app_id: "00000000-0000-4000-8000-000000000000" } }] },
           },
-          releases: { partitions: sdkPartitions("releases") },
-          // A parent with nothing recorded yet: a partition with its context only.
-          domains: { partitions: [...domains, { context: { app_id: "00000000-0000-4000-8000-000000000000" } }] },
         },
-      },
-    };
-    const app = String((sim.items("/apps") as Rec[])[4]!.id);
-    const release = sim.add("/apps/{app}/releases", { app }) as Rec;
-    sim.resetLog();
-    const run = await sync(config, catalog, STREAMS, { state });
-    expect(run.code, run.stderr).toBe(0);
-    expect(warnings(run.stderr)).toEqual([]);
+      };
+      const app = String((sim.items("/apps") as Rec[])[4]!.id);
+      const release = sim.add("/apps/{app}/releases", { app }) as Rec;
+      sim.resetLog();
+      const run = await sync(config, catalog, STREAMS, { state, runtime });
+      expect(run.code, run.stderr).toBe(0);
+      expect(warnings(run.stderr)).toEqual([]);
+      // What was read, one info line per stream, in the tap's order.
+      const read = run.stderr.split("\n").filter((l) => /state\.json: bookmarks\./.test(l));
+      expect(read).toEqual([
+        expect.stringMatching(
+          /bookmarks\.apps: the markers of an interrupted Meltano SDK sync \(starting_replication_value, replication_key_signpost, progress_markers\) dropped/,
+        ),
+        expect.stringMatching(/bookmarks\.domains: the Meltano SDK's bookmarks of 30 partition\(s\) read as one completed pass$/),
+        expect.stringMatching(/bookmarks\.releases: the Meltano SDK's bookmarks of 30 partition\(s\) read as one completed pass$/),
+      ]);
 
-    const out = recordsOf(run.messages());
-    expect(out.get("releases")!.map((r) => r.id)).toContain(release.id);
-    // Only the apps with a signal since the SDK's run are read again, not all 30.
-    expect(requestedApps("/releases").has(app)).toBe(true);
-    expect(requestedApps("/releases").size).toBeLessThan(30);
-    expect(requestedApps("/domains").size).toBeLessThan(30);
-    // apps went on from the SDK's replication_key_value, not from its progress markers (which would skip everything).
-    expect((out.get("apps") ?? []).length).toBeGreaterThan(0);
-    expect((out.get("apps") ?? []).length).toBeLessThan(30);
+      const out = recordsOf(run.messages());
+      expect(out.get("releases")!.map((r) => r.id)).toContain(release.id);
+      // Only the apps with a signal since the SDK's run are read again, not all 30.
+      expect(requestedApps("/releases").has(app)).toBe(true);
+      expect(requestedApps("/releases").size).toBeLessThan(30);
+      expect(requestedApps("/domains").size).toBeLessThan(30);
+      // apps went on from the SDK's replication_key_value, not from its progress markers (which would skip everything).
+      expect((out.get("apps") ?? []).length).toBeGreaterThan(0);
+      expect((out.get("apps") ?? []).length).toBeLessThan(30);
 
-    const end = lastState(run.messages()).bookmarks;
-    for (const s of STREAMS) {
-      for (const marker of ["partitions", "progress_markers", "starting_replication_value", "replication_key_signpost"]) {
-        expect(end[s], `${s}.${marker}`).not.toHaveProperty(marker);
+      const end = lastState(run.messages()).bookmarks;
+      for (const s of STREAMS) {
+        for (const marker of ["partitions", "progress_markers", "starting_replication_value", "replication_key_signpost"]) {
+          expect(end[s], `${s}.${marker}`).not.toHaveProperty(marker);
+        }
       }
-    }
-    expect(end.releases!.slots).toHaveLength(48);
-    expect(end.releases!.replication_key).toBe("updated_at");
-  });
+      expect(end.releases!.slots).toHaveLength(48);
+      expect(end.releases!.replication_key).toBe("updated_at");
+    },
+  );
 
   it("leaves out what does not map, with one warning each, and the run goes on", async () => {
     const state = {
