@@ -56,26 +56,18 @@ export function adoptSdkBookmark(raw: Bookmark, at: string, stream: Stream, repl
 
   const parsed = Partitions.safeParse(raw.partitions);
   if (!parsed.success) return fail(new UsageError(formatIssue(parsed.error, `${at}.partitions`, raw.partitions)));
-  const values: PartitionValue[] = [];
-  const keys = new Set<string>();
-  for (const [i, p] of parsed.data.entries()) {
-    // A partition without a value holds no bookmark (a parent with no records yet, or a FULL_TABLE stream).
-    if (p.replication_key === undefined || p.replication_key_value === undefined) continue;
-    // The value is checked as the stream checks its own (an RFC 3339 date-time for the Heroku API).
-    const own = stream.bookmark.safeParse({ replication_key: p.replication_key, replication_key_value: p.replication_key_value });
-    if (!own.success) return fail(new UsageError(formatIssue(own.error, `${at}.partitions[${i}]`, p)));
-    keys.add(p.replication_key);
-    values.push({ context: p.context, value: p.replication_key_value as string | number });
-  }
-  if (values.length === 0) return ok({ bookmark: rest, read: dropped });
+  // A partition without a value holds no bookmark (a parent with no records yet, or a FULL_TABLE stream).
+  const valued = [...parsed.data.entries()].filter(([, p]) => p.replication_key !== undefined && p.replication_key_value !== undefined);
+  const keys = new Set(valued.map(([, p]) => p.replication_key!));
+  if (valued.length === 0) return ok({ bookmark: rest, read: dropped });
 
-  const what = `the Meltano SDK's bookmarks of ${values.length} partition(s)`;
+  const what = `the Meltano SDK's bookmarks of ${valued.length} partition(s)`;
   const from = replicationKey === undefined
     ? "it is read in full (FULL_TABLE)"
     : rest.replication_key === replicationKey && rest.replication_key_value !== undefined
     ? "it resumes from its own replication_key_value"
     : "it starts from start_date";
-  const key = [...keys][0]!; // values.length > 0: at least one
+  const key = [...keys][0]!; // valued.length > 0: at least one
   const leave = (ignored: string) => ok({ bookmark: rest, ignored, read: dropped });
   if (!stream.fromPartitions) return leave(`${what} do not map onto this stream, which tap-heroku does not read per partition; ${from}`);
   if (keys.size > 1) return leave(`${what} name ${keys.size} different replication keys; ${from}`);
@@ -83,9 +75,16 @@ export function adoptSdkBookmark(raw: Bookmark, at: string, stream: Stream, repl
     const reads = replicationKey === undefined ? "is read in full (FULL_TABLE)" : `is read by ${replicationKey}`;
     return leave(`${what} were written for replication key ${key}, and this run the stream ${reads}; ignored`);
   }
+  // The values that are used are checked as the stream checks its own (an RFC 3339 date-time for the Heroku API).
+  const values: PartitionValue[] = [];
+  for (const [i, p] of valued) {
+    const own = stream.bookmark.safeParse({ replication_key: key, replication_key_value: p.replication_key_value });
+    if (!own.success) return fail(new UsageError(formatIssue(own.error, `${at}.partitions[${i}]`, p)));
+    values.push({ context: p.context, value: p.replication_key_value as string | number });
+  }
   const adopted = stream.fromPartitions(values, key, rest);
   // The stream's own per-parent state, when it has one, is what this tap last wrote: newer knowledge than a foreign list.
   if (!adopted) return leave(`${what} are ignored: the stream's own per-parent bookmark is used`);
-  const read = `the Meltano SDK's bookmarks of ${values.length} partition(s) read as one completed pass`;
+  const read = `${what} read as one completed pass`;
   return ok({ bookmark: adopted, read: [read, dropped].filter(Boolean).join("; ") });
 }
