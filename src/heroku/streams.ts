@@ -13,7 +13,8 @@
 // A child stream reads only the parents refresh.ts picks (changed, new, or
 // due by its family's interval); its refresh fields (a signal cutoff, 48
 // slot times, a short `pending` list) replace the one-value-per-parent
-// `partitions` map of earlier versions, which is still read. `done` lists the
+// `partitions` map of earlier versions, which is still read (and the Meltano
+// SDK's `partitions` list is read as it: fromSdkPartitions). `done` lists the
 // parents finished in an unfinished pass (skipped when it resumes; cleared
 // when it completes). A FULL_TABLE child keeps one table version per lap and
 // activates it once every parent was read under it. `<parent>` is the
