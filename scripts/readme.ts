@@ -1,9 +1,10 @@
 // Parts of the README are generated so they stay true: the stream table (from
-// catalog/heroku/README.md) and the settings table (from the settings schema
-// that --about publishes). Each sits between markers; `npm run readme`
+// catalog/heroku/README.md), the settings table (from the settings schema
+// that --about publishes) and a meltano.yml snippet of every setting (from the same schema). Each sits between markers; `npm run readme`
 // refreshes them and test/readme.test.ts fails when one is stale.
 import { readFileSync, writeFileSync } from "node:fs";
 import { settingsTable } from "../src/about.ts";
+import { meltanoSnippets } from "./meltano-snippets.ts";
 
 /** The Streams and Skipped sections of the catalog README, one heading level down. */
 export function streamsBlock(catalogReadme: string): string {
@@ -22,7 +23,8 @@ function replaceBlock(readme: string, name: string, content: string): string {
 
 /** The README with every generated block brought up to date. */
 export function refreshed(readme: string, catalogReadme: string): string {
-  return replaceBlock(replaceBlock(readme, "streams", streamsBlock(catalogReadme)), "settings", settingsTable());
+  const blocks: [string, string][] = [["streams", streamsBlock(catalogReadme)], ["settings", settingsTable()], ["meltano-settings", meltanoSnippets()]];
+  return blocks.reduce((text, [name, content]) => replaceBlock(text, name, content), readme);
 }
 
 // Run as a script (Deno sets import.meta.main); imported by the test, it only exports.

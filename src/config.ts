@@ -16,6 +16,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\
 /** A date or date-time, normalised to RFC 3339 in UTC. */
 const startDate = z
   .string()
+  .meta({ examples: ["2024-01-01"] }) // on the input side: zod publishes no examples of a transform
   .refine((v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)), {
     error: "expected an RFC 3339 date or date-time, e.g. 2024-01-01 or 2024-01-01T00:00:00Z",
   })
@@ -34,10 +35,12 @@ export const PostgresSettings = z.object({
     .enum(["no-verify", "verify-full", "disable"])
     .default("no-verify")
     .describe("TLS to the databases: no-verify (Heroku's certificates are self-signed), verify-full (with ssl_ca), or disable (local tests only)."),
-  ssl_ca: z.string().optional().describe("PEM CA certificate used with ssl=verify-full."),
+  ssl_ca: z.string().meta({ examples: ["-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n"] }).optional().describe(
+    "PEM CA certificate used with ssl=verify-full.",
+  ),
   prefer_follower: z.boolean().default(true).describe("Read a leader's tables from its follower when one exists."),
-  schemas: z.array(z.string()).optional().describe("Only these PostgreSQL schemas."),
-  exclude_schemas: z.array(z.string()).default([]).describe("Leave out these PostgreSQL schemas."),
+  schemas: z.array(z.string()).meta({ examples: [["public"]] }).optional().describe("Only these PostgreSQL schemas."),
+  exclude_schemas: z.array(z.string()).meta({ examples: [["audit"]] }).default([]).describe("Leave out these PostgreSQL schemas."),
   statement_timeout_s: positive("seconds").default(600).describe("Statement timeout of the tap's read-only sessions."),
   connect_timeout_s: positive("seconds").default(15).describe(
     "Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long.",
@@ -63,6 +66,7 @@ export const RateLimitSettings = z.object({
     .number()
     .int()
     .min(0)
+    .meta({ examples: [2000] })
     .optional()
     .describe(
       "Requests one run may make. The parent lists and the children of new or changed parents are always read; re-reading by refresh interval gets what they leave. Unset: what refills in run_interval_min, at most the bucket (4,500) less the reserve.",
@@ -83,6 +87,7 @@ export const Settings = z.object({
     .string({ error: "expected the Heroku API token (heroku authorizations:create), or set HEROKU_API_KEY" })
     .trim()
     .min(1, { error: "must not be empty" })
+    .meta({ examples: ["${HEROKU_API_KEY}"] }) // Meltano expands variables: the token stays out of meltano.yml
     .describe("Heroku API token. HEROKU_API_KEY is used when unset."),
   api_url: z
     .url({ error: "expected an http(s) URL" })
@@ -93,8 +98,12 @@ export const Settings = z.object({
     .default("https://api.heroku.com")
     .describe("Base URL of the Heroku Platform API (https; http only on loopback, for tests)."),
   start_date: startDate.optional().describe("Earliest updated_at to extract on the first incremental run (RFC 3339)."),
-  apps: z.array(z.string().min(1)).optional().describe("App names or ids that limit the app-scoped streams and database discovery."),
-  user_agent: z.string().optional().describe("User-Agent sent to Heroku; defaults to tap-heroku/<version>."),
+  apps: z.array(z.string().min(1)).meta({ examples: [["my-app", "my-other-app"]] }).optional().describe(
+    "App names or ids that limit the app-scoped streams and database discovery.",
+  ),
+  user_agent: z.string().meta({ examples: ["acme-etl/1.0 (data@acme.example)"] }).optional().describe(
+    "User-Agent sent to Heroku; defaults to tap-heroku/<version>.",
+  ),
   request_timeout_s: positive("seconds").default(30).describe("Timeout of one HTTP request."),
   max_retries: z.number().int().min(0).default(5).describe("Retries of a failed request (429, 5xx, network) before the stream fails."),
   max_concurrency: z.number().int().min(1).max(32).default(4).describe("Heroku API requests in flight at once."),
@@ -162,7 +171,8 @@ export function settingLeaves(): SettingLeaf[] {
     const required = new Set(schema.required ?? []);
     for (const [key, sub] of Object.entries(schema.properties ?? {})) {
       if (typeof sub === "boolean") continue;
-      if (sub.type === "object" && sub.properties) walk(sub, [...path, key], needed && required.has(key));
+      // A group of named settings is walked; an object of free names (stream_maps: additionalProperties) is one setting.
+      if (sub.type === "object" && sub.properties && sub.additionalProperties === undefined) walk(sub, [...path, key], needed && required.has(key));
       else out.push({ path: [...path, key], schema: sub, required: needed && required.has(key) });
     }
   };

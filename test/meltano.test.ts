@@ -23,9 +23,10 @@ describe("Meltano plugin definition", () => {
   it("lists every setting of --about with its kind, and marks the token sensitive", async () => {
     const about = JSON.parse((await runTap(["--about", "--format", "json"])).stdout);
     const leaves: string[] = [];
-    const walk = (schema: { properties?: Record<string, { type?: unknown; properties?: unknown }> }, prefix: string) => {
+    const walk = (schema: { properties?: Record<string, { type?: unknown; properties?: unknown; additionalProperties?: unknown }> }, prefix: string) => {
       for (const [k, v] of Object.entries(schema.properties ?? {})) {
-        if (v.type === "object" && v.properties) walk(v as never, `${prefix}${k}.`);
+        // A group of settings; an object of free names (stream_maps) is one setting.
+        if (v.type === "object" && v.properties && v.additionalProperties === undefined) walk(v as never, `${prefix}${k}.`);
         else leaves.push(prefix + k);
       }
     };

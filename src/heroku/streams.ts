@@ -13,14 +13,17 @@
 // A child stream reads only the parents refresh.ts picks (changed, new, or
 // due by its family's interval); its refresh fields (a signal cutoff, 48
 // slot times, a short `pending` list) replace the one-value-per-parent
-// `partitions` map of earlier versions, which is still read. `done` lists the
+// `partitions` map of earlier versions, which is still read (and the Meltano
+// SDK's `partitions` list is read as it: fromSdkPartitions). `done` lists the
 // parents finished in an unfinished pass (skipped when it resumes; cleared
 // when it completes). A FULL_TABLE child keeps one table version per lap and
 // activates it once every parent was read under it. `<parent>` is the
 // parent's path parameters joined by "/" (an app id; "<team id>/<member
 // email>" for team member apps).
 import { z } from "zod";
-import type { Stream, SyncContext } from "../singer/stream.ts";
+import type { PartitionValue, Stream, SyncContext } from "../singer/stream.ts";
+import type { Bookmark } from "../singer/state.ts";
+import { getOwn, setOwn } from "../own.ts";
 import { RunError, StreamSkipped } from "../errors.ts";
 import type { Settings } from "../config.ts";
 import { log } from "../log.ts";
@@ -80,6 +83,7 @@ export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
       },
     ],
     bookmark: ApiBookmark,
+    ...(spec.parent !== null ? { fromPartitions: fromSdkPartitions } : {}),
     sync: async (ctx) => {
       if (deps.inShard && !deps.inShard(spec)) {
         log.info(`${spec.stream}: read by shard 1 (it belongs to no app); this is shard ${deps.settings.shard.index} of ${deps.settings.shard.count}`);
@@ -95,6 +99,25 @@ export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
       }
     },
   };
+}
+
+/**
+ * The Meltano SDK's per-parent bookmarks (src/singer/sdk-state.ts) as this
+ * tap's earlier child bookmark, one value per parent, which the refresh logic
+ * reads as a completed pass (refresh.ts, migrate). A parent is named by its
+ * context's values joined by "/", as partitionKey names ours; of the names,
+ * only their count is read (the request estimate).
+ */
+function fromSdkPartitions(values: readonly PartitionValue[], key: string, current: Bookmark): ApiBookmark | undefined {
+  if (current.slots !== undefined) return undefined; // this tap's own schedule
+  const partitions: Record<string, string> = {};
+  for (const { context, value } of values) {
+    const name = Object.values(context).map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join("/");
+    const prior = getOwn(partitions, name) as string | undefined;
+    // Two partitions of one parent (the SDK itself refuses such a file): the older value, so that nothing is skipped.
+    if (prior === undefined || Date.parse(String(value)) < Date.parse(prior)) setOwn(partitions, name, String(value));
+  }
+  return { ...(current as ApiBookmark), replication_key: key, partitions };
 }
 
 function forbidden(spec: HerokuStreamSpec, e: HerokuHttpError): StreamSkipped {

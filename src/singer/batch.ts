@@ -20,14 +20,15 @@ export const BatchConfig = z.object({
       .literal("jsonl", { error: 'only "jsonl" is supported (parquet would need a dependency that runs on Node and Deno alike)' })
       .describe("jsonl: one raw record per line (in BATCH mode)."),
     compression: z.enum(["gzip", "none"], { error: 'expected "gzip" or "none"' }).default("gzip").describe("Compression of the batch files."),
-  }),
+  }).describe("The format and compression of the batch files."),
   storage: z.object({
     root: z
       .string()
       .refine((u) => u.startsWith("file://"), { error: "expected a file:// URL (local storage; cloud storage is not supported)" })
+      .meta({ examples: ["file:///var/lib/meltano/batches"] })
       .describe("Directory the batch files are written to, as a file:// URL (in BATCH mode)."),
     prefix: z.string().default("").describe("Prefix of the batch file names."),
-  }),
+  }).describe("Where the batch files are written."),
   batch_size: z.number().int().positive().default(10_000).describe("Records per batch file."),
 });
 export type BatchConfig = z.infer<typeof BatchConfig>;

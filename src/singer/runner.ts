@@ -14,6 +14,7 @@ import { formatIssue } from "../zod-issues.ts";
 import { Progress, rate } from "./progress.ts";
 import type { StreamSummary } from "./progress.ts";
 import { setOwn } from "../own.ts";
+import { adoptSdkBookmark } from "./sdk-state.ts";
 
 export interface PlannedStream {
   readonly stream: Stream;
@@ -38,6 +39,8 @@ export function selectedStreamIds(catalog: { file: string; value: Catalog }): Re
 /**
  * Matches the catalog against the streams this tap has and checks the state's
  * bookmarks, so that every mistake in either file is found before any output.
+ * A planned stream's bookmark written by the Meltano SDK is replaced, in the
+ * state given, by what it maps onto (sdk-state.ts).
  * Without a catalog, the streams selected by default are synced.
  */
 export function planSync(
@@ -95,12 +98,20 @@ export function planSync(
   planned.sort((a, b) => order.get(a.stream.id)! - order.get(b.stream.id)!);
 
   for (const p of planned) {
-    const bookmark = state?.value.bookmarks[p.stream.id];
-    if (bookmark === undefined) continue;
+    const raw = state?.value.bookmarks[p.stream.id];
+    if (raw === undefined) continue;
+    const at = `bookmarks.${p.stream.id}`;
+    // A bookmark the Meltano SDK wrote is read as this tap's own, in the state the run goes on from.
+    const adopted = adoptSdkBookmark(raw, at, p.stream, p.replicationMethod === "INCREMENTAL" ? p.replicationKey : undefined);
+    if (!adopted.ok) return fail(new UsageError(`${state!.file}: ${adopted.error.message}`));
+    const { bookmark, ignored, read } = adopted.value;
+    if (ignored) log.warn(`${state!.file}: ${at}: ${ignored}`);
+    if (read) log.info(`${state!.file}: ${at}: ${read}`);
     const parsed = p.stream.bookmark.safeParse(bookmark);
     if (!parsed.success) {
-      return fail(new UsageError(`${state!.file}: ${formatIssue(parsed.error, `bookmarks.${p.stream.id}`, bookmark)}`));
+      return fail(new UsageError(`${state!.file}: ${formatIssue(parsed.error, at, bookmark)}`));
     }
+    if (bookmark !== raw) setOwn(state!.value.bookmarks, p.stream.id, bookmark);
   }
   return ok(planned);
 }

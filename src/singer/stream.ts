@@ -28,9 +28,22 @@ export interface Stream {
   readonly extraEntry?: Readonly<Record<string, unknown>>;
   /** Validates this stream's bookmark in an input state file. */
   readonly bookmark: z.ZodType<Bookmark>;
+  /**
+   * A stream read once per parent record takes the Meltano SDK's per-partition
+   * bookmarks (src/singer/sdk-state.ts): the values, all of `replicationKey`, as
+   * its own bookmark merged into `current`; undefined when `current` already
+   * holds its own per-parent state. Absent: the SDK's partitions do not map.
+   */
+  readonly fromPartitions?: (values: readonly PartitionValue[], replicationKey: string, current: Bookmark) => Bookmark | undefined;
   /** The streams it stands or falls with (a database's tables): what --test counts together. */
   readonly group?: string;
   sync(ctx: SyncContext): Promise<void>;
+}
+
+/** One partition of a Meltano SDK bookmark: its context (a parent's keys) and its replication key value. */
+export interface PartitionValue {
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly value: string | number;
 }
 
 /**

@@ -1,6 +1,6 @@
 // A minimal JSON Schema validator for the subset that the generated catalogs use:
 // type (incl. "integer"), properties, additionalProperties (boolean or schema), items (one schema),
-// enum, anyOf, minimum/maximum, maxLength (in code points, as JSON Schema counts), and the formats
+// enum, const, anyOf, minimum/maximum, minLength/maxLength (in code points, as JSON Schema counts), and the formats
 // date-time, date, uuid and email (other formats are accepted as-is).
 // Enough to check records against catalog/*/schemas without a dependency; not a general validator.
 import type { JSONSchema7Definition } from "json-schema";
@@ -42,12 +42,16 @@ export function validate(schema: JSONSchema7Definition, value: unknown, path = "
   if (schema.enum !== undefined && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
     errors.push(`${path}: not one of ${JSON.stringify(schema.enum)}`);
   }
+  if (schema.const !== undefined && JSON.stringify(schema.const) !== JSON.stringify(value)) errors.push(`${path}: not ${JSON.stringify(schema.const)}`);
   if (schema.anyOf !== undefined && !schema.anyOf.some((s) => validate(s, value, path).length === 0)) {
     errors.push(`${path}: matches none of anyOf`);
   }
   if (typeof value === "number") {
     if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${path}: below the minimum ${schema.minimum}: ${value}`);
     if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${path}: above the maximum ${schema.maximum}: ${value}`);
+  }
+  if (typeof value === "string" && schema.minLength !== undefined && [...value].length < schema.minLength) {
+    errors.push(`${path}: shorter than minLength ${schema.minLength}`);
   }
   if (typeof value === "string" && schema.maxLength !== undefined && [...value].length > schema.maxLength) {
     errors.push(`${path}: longer than maxLength ${schema.maxLength}`);

@@ -126,3 +126,43 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     for (const out of [first.stderr, second.stdout, second.stderr, changed.stdout]) expect(out).not.toContain(PASSWORD);
   });
 });
+
+describe("a table's state written by the Meltano SDK (MeltanoLabs tap-postgres)", () => {
+  it("resumes INCREMENTAL from its replication_key_value; the markers of its interrupted run are dropped, its partitions left out with one warning", async () => {
+    const discover = await runTap(["--config", files["config.json"]!, "--discover"], {});
+    expect(discover.code, discover.stderr).toBe(0);
+    const catalog = select(
+      JSON.parse(discover.stdout),
+      JSON.parse(discover.stdout).streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-big")).tap_stream_id,
+    );
+    const big = catalog.streams.find((s) => s.tap_stream_id.endsWith("-public-big"))!;
+    big.metadata = big.metadata.map((m) =>
+      m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, "replication-method": "INCREMENTAL", "replication-key": "at" } } : m
+    );
+    // Row 29,990's timestamp as Python's isoformat() writes it (the SDK's to_json_compatible): 2024-01-01T00:00:00.029990+00:00.
+    const from = "2024-01-01T00:00:00.029990+00:00";
+    const sdk = {
+      replication_key: "at",
+      replication_key_value: from,
+      starting_replication_value: "2024-01-01T00:00:00+00:00",
+      replication_key_signpost: "2099-01-01T00:00:00+00:00",
+      progress_markers: { Note: "Progress is not resumable if interrupted.", replication_key: "at", replication_key_value: "2099-01-01T00:00:00+00:00" },
+      partitions: [{ context: { schema: "public" }, replication_key: "at", replication_key_value: "2099-01-01T00:00:00+00:00" }],
+    };
+    const f = tempFiles({ "catalog.json": catalog, "state.json": { singer_state: { bookmarks: { [big.tap_stream_id]: sdk } } } });
+    const run = await runTap(["--config", files["config.json"]!, "--catalog", f["catalog.json"]!, "--state", f["state.json"]!], {
+      env: { TZ: "UTC", PGTZ: "UTC" },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const warnings = run.stderr.split("\n").filter((l) => l.startsWith("WARNING ") && l.includes("state.json"));
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /bookmarks\..*-public-big: the Meltano SDK's bookmarks of 1 partition\(s\) do not map onto this stream.*resumes from its own replication_key_value$/,
+      ),
+    ]);
+    const ids = records(run.messages()).map((r) => Number(r.record.id));
+    expect(ids).toEqual(Array.from({ length: 11 }, (_, i) => 29_990 + i)); // from the SDK's value, ties included
+    const end = run.messages().filter((m) => m.type === "STATE").at(-1)!.value as { bookmarks: Record<string, Record<string, unknown>> };
+    expect(Object.keys(end.bookmarks[big.tap_stream_id]!).sort()).toEqual(["replication_key", "replication_key_value"]);
+  });
+});
