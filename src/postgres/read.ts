@@ -118,7 +118,7 @@ export class ChunkSize {
  * next statement is sent only when the last row of this one is written. Where
  * pause() holds (Node), the socket bounds memory and chunks are sized by time.
  */
-export const CHUNK_BYTES = runtime.tlsReadsWhilePaused ? 8 * 1024 * 1024 : Infinity;
+export const CHUNK_BYTES = runtime.tlsReadsWhilePaused ? 2 * 1024 * 1024 : Infinity;
 
 /**
  * Streams one COPY statement, each row's fields to `row`; resolves with the rows
