@@ -53,6 +53,22 @@ describe("tables read side by side within the budget", () => {
     });
   }
 
+  it("two databases of budget 1 are read beside each other, one table of each at a time", async () => {
+    const db = await streamsWith(1);
+    const other = await openDb(await createDatabase(`${DB}_two`, SCRIPT), "two", { batch_size: 500, max_connections: 1 });
+    open.push(other);
+    const both = [...db.streams, ...other.streams];
+    const ids = [...TABLES.map((t) => id(t.name)), ...TABLES.map((t) => `two-public-${t.name}`)];
+    const run = await runInProcess(both, catalogFor(both, Object.fromEntries(ids.map((s) => [s, {}]))));
+    for (const { name, n } of TABLES) {
+      expect(byKey(records(run.messages, id(name))), name).toEqual(expected(name, n));
+      expect(byKey(records(run.messages, `two-public-${name}`)), name).toEqual(expected(name, n));
+    }
+    expect(checkOrder(run.messages, ids)).toBe(2);
+    expect(checkOrder(run.messages, ids.slice(0, TABLES.length))).toBe(1);
+    expect(checkOrder(run.messages, ids.slice(TABLES.length))).toBe(1);
+  });
+
   it("one table failing fails alone: the others are read whole, and it has no ACTIVATE_VERSION", async () => {
     const db = await streamsWith(3);
     const run = await runInProcess(db.streams, catalogFor(db.streams, selectAll([...TABLES.map((t) => t.name), "bad"])));
