@@ -57,10 +57,12 @@ export function checkOrder(messages: Message[], streams: string[], input?: State
     } else if (m.type === "STATE") {
       const bookmarks = (m.value as State).bookmarks;
       for (const s of streams) {
-        const b = bookmarks[s] as { version?: number; last_pk_fetched?: { id: string }; last_ctid?: string } | undefined;
+        const b = bookmarks[s] as { version?: number; last_pk_fetched?: { id: string }; last_ctid?: string; replication_key_value?: string } | undefined;
         if (!b) continue;
         if (b.last_pk_fetched) expect(Number(b.last_pk_fetched.id), `${s}: STATE claims a row not written`).toBeLessThanOrEqual(lastId.get(s) ?? 0);
-        else if (b.last_ctid) expect(lastId.has(s), `${s}: STATE claims a ctid before any row`).toBe(true);
+        else if (b.replication_key_value !== undefined) {
+          expect(Number(b.replication_key_value), `${s}: STATE claims a key not written`).toBeLessThanOrEqual(lastId.get(s) ?? 0);
+        } else if (b.last_ctid) expect(lastId.has(s), `${s}: STATE claims a ctid before any row`).toBe(true);
         else if (fresh) expect(activated.has(s), `${s}: STATE says the pass is complete before ACTIVATE_VERSION`).toBe(true);
       }
     }

@@ -69,6 +69,20 @@ describe("tables read side by side within the budget", () => {
     expect(checkOrder(run.messages, ids.slice(TABLES.length))).toBe(1);
   });
 
+  it("INCREMENTAL tables side by side: every row exactly, and each bookmark at its table's last key", async () => {
+    const db = await streamsWith(3);
+    const keyed = TABLES.filter((t) => t.name !== "nokey");
+    const run = await runInProcess(
+      db.streams,
+      catalogFor(db.streams, Object.fromEntries(keyed.map((t) => [id(t.name), { method: "INCREMENTAL" as const, key: "id" }]))),
+    );
+    for (const { name, n } of keyed) {
+      expect(byKey(records(run.messages, id(name))), name).toEqual(expected(name, n));
+      expect(run.lastState!.bookmarks[id(name)], name).toEqual({ replication_key: "id", replication_key_value: String(n) });
+    }
+    checkOrder(run.messages, keyed.map((t) => id(t.name)));
+  });
+
   it("one table failing fails alone: the others are read whole, and it has no ACTIVATE_VERSION", async () => {
     const db = await streamsWith(3);
     const run = await runInProcess(db.streams, catalogFor(db.streams, selectAll([...TABLES.map((t) => t.name), "bad"])));
