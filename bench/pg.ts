@@ -11,6 +11,9 @@
 //   npm run bench:pg -- --capture             # also change capture (_sdc_xmin) against FULL_TABLE (bench/capture.ts)
 //   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
 //   npm run bench:pg -- --paths 0 --launch node-dist --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
+//   npm run bench:pg -- --parallel            # only the parallel case: 8 tables x 250,000 rows, budget 1 vs 3,
+//                                             # 10 ms each way and 50 Mbit/s per connection (--tables, --rows-each,
+//                                             # --budgets 1,3, --paths 10 and --mbit 50 change it)
 //
 // It starts its own embedded PostgreSQL (SSL on, as on Heroku) and the Heroku
 // API simulator (whose DATABASE_URL points at it), loads big_table (ten mixed
@@ -158,6 +161,10 @@ async function main() {
   const relays: Relay[] = [];
   let failure: unknown;
   try {
+    if (flag("--parallel")) {
+      await parallelCase(databaseUrl, sim, relays);
+      return;
+    }
     const admin = new pg.Client({ connectionString: databaseUrl, ssl: { rejectUnauthorized: false } });
     await admin.connect();
     const sizes = flag("--flat-rss") ? [ROWS, ROWS * 5] : [ROWS];
@@ -348,6 +355,116 @@ async function main() {
     await teardown?.().catch((e: unknown) => console.error("stopping PostgreSQL failed:", e));
   }
   if (failure) throw failure;
+}
+
+/**
+ * The parallel case (issue 12): `--tables` tables of `--rows-each` rows read by
+ * one run, with postgres.max_connections at each of `--budgets`, through a relay
+ * adding `--paths` ms each way and capping each connection at `--mbit` Mbit/s
+ * (defaults 8 x 250,000, budgets 1 and 3, 10 ms, 50 Mbit/s). Runs alternate
+ * between the budgets; a sampler polls pg_stat_activity for the tap's sessions.
+ */
+async function parallelCase(databaseUrl: string, sim: Awaited<ReturnType<typeof startSimulator>>, relays: Relay[]) {
+  const tables = Number(option("--tables", "8"));
+  const each = Number(option("--rows-each", "250000"));
+  const budgets = option("--budgets", "1,3").split(",").map(Number);
+  const oneWay = Number(option("--paths", "10").split(",")[0]);
+  const mbit = MBIT ?? 50;
+  const names = Array.from({ length: tables }, (_, i) => `par_${i + 1}`);
+
+  const admin = new pg.Client({ connectionString: databaseUrl, ssl: { rejectUnauthorized: false } });
+  await admin.connect();
+  const t0 = performance.now();
+  for (const t of names) {
+    const exists = (await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname = '${t}'`)).rows[0].n > 0;
+    const rows = exists ? (await admin.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n : 0;
+    if (rows !== each) await admin.query(LOAD(each, t));
+    await admin.query(`VACUUM ANALYZE ${t}`);
+  }
+  const size =
+    (await admin.query(`SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c WHERE relname LIKE 'par\\_%' AND relkind = 'r'`))
+      .rows[0].s;
+  console.error(`loaded ${tables} tables x ${fmt(each)} rows (${size}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const database = new URL(databaseUrl).pathname.slice(1) || "postgres";
+
+  const u = new URL(databaseUrl);
+  const relay = await startRelay({ host: u.hostname, port: Number(u.port || 5432), delayMs: oneWay, mbit });
+  relays.push(relay);
+  u.hostname = "127.0.0.1";
+  u.port = String(relay.port);
+  const app = (sim.items("/apps") as { name: string }[])[0]!.name;
+  const atts = sim.items("/apps/{app}/addon-attachments", { app }) as { name: string }[];
+  sim.setConfigVars(app, Object.fromEntries(atts.map((a) => [`${a.name}_URL`, u.toString()])));
+
+  const dir = mkdtempSync(join(tmpdir(), "tap-heroku-bench-"));
+  const configFor = (budget: number) => {
+    const file = join(dir, `config-${budget}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({ token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: BATCH, schemas: ["public"], max_connections: budget } }),
+    );
+    return file;
+  };
+  const [cmd, pre] = command(RUNTIME);
+  const catalog = JSON.parse(await output(cmd, [...pre, "--config", configFor(budgets[0]!), "--discover"])) as {
+    streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[];
+  };
+  for (const s of catalog.streams) s.metadata[0]!.metadata.selected = names.some((t) => s.tap_stream_id.endsWith(`-public-${t}`));
+  const catalogFile = join(dir, "catalog-parallel.json");
+  writeFileSync(catalogFile, JSON.stringify(catalog));
+
+  // Sessions named tap-heroku on the database, sampled every 20 ms during each run.
+  const sampler = new pg.Client({ connectionString: databaseUrl, ssl: { rejectUnauthorized: false } });
+  await sampler.connect();
+  const sampled = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
+    let max = 0;
+    let on = true;
+    const loop = (async () => {
+      while (on) {
+        const r = await sampler.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tap-heroku' AND datname = $1", [database]);
+        max = Math.max(max, r.rows[0].n);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      return [await run(), max];
+    } finally {
+      on = false;
+      await loop;
+    }
+  };
+
+  const total = tables * each;
+  const results = new Map<number, { m: Measure; sessions: number }[]>(budgets.map((b) => [b, []]));
+  for (let r = 0; r < RUNS; r++) {
+    for (const budget of budgets) {
+      const [m, sessions] = await sampled(() => measure(cmd, [...pre, "--config", configFor(budget), "--catalog", catalogFile], { LOG_LEVEL: "warning" }));
+      if (m.bytes < total * 50) throw new Error(`the tap wrote only ${m.bytes} bytes for ${total} rows: ${m.stderr.slice(-3000)}`);
+      results.get(budget)!.push({ m, sessions });
+      console.error(`budget ${budget}: ${m.seconds.toFixed(1)} s, ${m.peakRssMb?.toFixed(0) ?? "?"} MB, at most ${sessions} session(s) seen`);
+    }
+  }
+  await sampler.end();
+  await admin.end();
+
+  console.log(
+    `
+Parallel tables: ${tables} x ${fmt(each)} rows, ${2 * oneWay} ms RTT (${oneWay} ms each way, ${mbit} Mbit/s per connection)` +
+      `; tap-heroku (${RUNTIME}), batch_size ${BATCH}; ${RUNS} alternating run(s), medians; ${process.arch}, ${navigatorCores()} cores, load average ${loadAverage()}\n`,
+  );
+  console.log("| postgres.max_connections | s | rows/s | peak RSS | most sessions seen | time / budget 1 |");
+  console.log("|---:|---:|---:|---:|---:|---:|");
+  const base = median(results.get(budgets[0]!)!.map((x) => x.m.seconds));
+  for (const budget of budgets) {
+    const xs = results.get(budget)!;
+    const secs = median(xs.map((x) => x.m.seconds));
+    const rss = median(xs.map((x) => x.m.peakRssMb ?? 0));
+    console.log(
+      `| ${budget} | ${secs.toFixed(1)} | ${fmt(total / secs)} | ${rss ? rss.toFixed(0) + " MB" : "?"} | ${Math.max(...xs.map((x) => x.sessions))} | ${
+        (secs / base).toFixed(2)
+      } |`,
+    );
+  }
 }
 
 function navigatorCores(): number {

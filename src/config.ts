@@ -46,6 +46,14 @@ export const PostgresSettings = z.object({
     "Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long.",
   ),
   batch_size: z.number().int().positive().default(5000).describe("Rows between bookmarks (STATE), and the first COPY chunk's size."),
+  max_connections: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "Sessions the tap opens to one database, so tables read at once. Unset: 1 on Essential and hobby plans, 2 on others. Never more than the server's free connections less a reserve.",
+    ),
 });
 
 export const RateLimitSettings = z.object({

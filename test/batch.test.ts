@@ -51,6 +51,30 @@ describe("the writer in BATCH mode", () => {
     expect(writer.counts).toMatchObject({ RECORD: 7, BATCH: 3, STATE: 1, ACTIVATE_VERSION: 0 });
   });
 
+  it("with two streams at once, a STATE holds the state as it was when called, after the BATCH of every record it covers, in call order", async () => {
+    const config = BatchConfig.parse({ encoding: { format: "jsonl", compression: "none" }, storage: { root: root() }, batch_size: 3 });
+    let out = "";
+    const writer = new MessageWriter(async (b) => void (out += new TextDecoder().decode(b)), 16, new BatchFiles(config, "tap-heroku"));
+    const state = { bookmarks: {} as Record<string, { id: number }> };
+    // Stream a writes a record, saves its bookmark and writes a STATE; stream b does the same before that STATE is out.
+    const a = writer.record("a", { id: 1 }, "2024-01-01T00:00:00Z");
+    state.bookmarks.a = { id: 1 };
+    const first = writer.state(state);
+    const b = writer.record("b", { id: 1 }, "2024-01-01T00:00:00Z");
+    state.bookmarks.b = { id: 1 };
+    const second = writer.state(state);
+    await Promise.all([a, b, first, second]);
+    await writer.flush();
+
+    const lines = out.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string; stream?: string; value?: unknown });
+    const states = lines.flatMap((l, i) => (l.type === "STATE" ? [i] : []));
+    expect(states.map((i) => lines[i]!.value)).toEqual([{ bookmarks: { a: { id: 1 } } }, { bookmarks: { a: { id: 1 }, b: { id: 1 } } }]);
+    const announced = (stream: string) => lines.findIndex((l) => l.type === "BATCH" && l.stream === stream);
+    expect(announced("a")).toBeLessThan(states[0]!);
+    expect(announced("b")).toBeGreaterThan(-1);
+    expect(announced("b")).toBeLessThan(states[1]!);
+  });
+
   it("writes uncompressed files with compression none, and refuses parquet and non-file storage with the field named", () => {
     expect(BatchConfig.safeParse({ encoding: { format: "parquet" }, storage: { root: "file:///tmp" } }).error?.issues[0]?.message).toMatch(
       /only "jsonl" is supported/,

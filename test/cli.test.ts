@@ -202,6 +202,11 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
       /c\.json: field "max_retries"/,
     ],
     [
+      "postgres.max_connections below 1",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), postgres: { max_connections: 0 } } })["c.json"]!],
+      /c\.json: field "postgres\.max_connections": Too small: expected number to be >=1$/,
+    ],
+    [
       "bad api_url",
       async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "not a url" } })["c.json"]!],
       /field "api_url": expected an http\(s\) URL/,

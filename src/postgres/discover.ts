@@ -51,6 +51,8 @@ export interface LogicalDatabase {
   /** The add-on the tables are read from. */
   readonly readFrom: Candidate;
   readonly session: Session;
+  /** What the add-on read from said of itself (its connection limits set the budget). */
+  readonly facts: DatabaseFacts;
 }
 
 interface Named {
@@ -180,6 +182,16 @@ export interface DatabaseFacts {
   readonly max_connections: string;
   readonly lag_s: string | null;
   readonly tables: string;
+  // What the connection budget (budget.ts) is capped by:
+  readonly superuser_reserved: string;
+  /** reserved_connections (PostgreSQL 16+), "0" before. */
+  readonly reserved: string;
+  /** Client backends of the whole server. */
+  readonly backends: string;
+  /** CONNECTION LIMIT of the tap's role and of the database (-1: none), and the role's backends. */
+  readonly role_limit: string | null;
+  readonly role_backends: string;
+  readonly db_limit: string | null;
 }
 
 /**
@@ -227,7 +239,7 @@ export async function groupDatabases(
         }); reading from ${read.c.addonName}`,
       );
     }
-    out.push({ named: named.c, readFrom: read.c, session: read.session });
+    out.push({ named: named.c, readFrom: read.c, session: read.session, facts: read.id.facts });
     for (const m of members) {
       inventory.push({
         candidate: m.c,
@@ -254,7 +266,13 @@ async function identify(session: Session): Promise<Identity> {
             current_setting('max_connections') AS max_connections,
             CASE WHEN pg_is_in_recovery() THEN round(extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp()), 3)::text END AS lag_s,
             (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%')::text AS tables`,
+              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%')::text AS tables,
+            current_setting('superuser_reserved_connections') AS superuser_reserved,
+            coalesce(current_setting('reserved_connections', true), '0') AS reserved,
+            (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')::text AS backends,
+            (SELECT rolconnlimit::text FROM pg_catalog.pg_roles WHERE rolname = current_user) AS role_limit,
+            (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = current_user AND backend_type = 'client backend')::text AS role_backends,
+            (SELECT datconnlimit::text FROM pg_catalog.pg_database WHERE datname = current_database()) AS db_limit`,
   );
   const row = r.rows[0]!;
   const facts: DatabaseFacts = {
@@ -264,6 +282,12 @@ async function identify(session: Session): Promise<Identity> {
     max_connections: row.max_connections,
     lag_s: row.lag_s,
     tables: row.tables,
+    superuser_reserved: row.superuser_reserved,
+    reserved: row.reserved,
+    backends: row.backends,
+    role_limit: row.role_limit,
+    role_backends: row.role_backends,
+    db_limit: row.db_limit,
   };
   let system = "";
   try {

@@ -9,7 +9,7 @@ import { databaseStreams } from "./database.ts";
 import { findCandidates, groupDatabases } from "./discover.ts";
 import type { InventoryRow } from "./discover.ts";
 import { inventoryStream } from "./inventory.ts";
-import type { Session } from "./session.ts";
+import { connectionBudget } from "./budget.ts";
 import { aliasOf, inDatabase } from "./streams.ts";
 
 export interface PostgresSource {
@@ -27,7 +27,7 @@ export interface PostgresSource {
 
 export async function openPostgres(settings: Settings, client: HerokuClient): Promise<PostgresSource> {
   const pg = { ...settings.postgres, use_singer_decimal: settings.use_singer_decimal };
-  const sessions: Session[] = [];
+  const sessions: { close(): Promise<void> }[] = [];
   const unavailable: Unavailable[] = [];
   const streams: Stream[] = [];
   const close = async () => void (await Promise.all(sessions.map((s) => s.close())));
@@ -55,6 +55,8 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
   for (const db of databases) {
     const alias = aliasOf(db.named.addonName);
     sessions.push(db.session);
+    const budget = connectionBudget(pg.max_connections, db.readFrom.plan, db.facts);
+    log.info(`${db.readFrom.addonName}: up to ${budget.sessions} table(s) read at once, a session each (${budget.why})`);
     try {
       const opened = await databaseStreams(
         {
@@ -67,7 +69,9 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
         pg,
         taken,
         db.session,
+        budget.sessions,
       );
+      sessions.push(opened.pool);
       streams.push(...opened.streams);
       for (const [id, why] of opened.denied) unavailable.push({ kind: "stream", name: id, reason: why, covers: (x) => x === id });
     } catch (e) {

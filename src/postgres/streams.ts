@@ -7,7 +7,7 @@ import type { MetadataEntry } from "../singer/catalog.ts";
 import type { Stream } from "../singer/stream.ts";
 import type { PostgresSettings } from "./connect.ts";
 import type { Column, Introspection, Table } from "./introspect.ts";
-import type { Session } from "./session.ts";
+import type { SessionPool } from "./pool.ts";
 import { syncTable, TableBookmark } from "./sync.ts";
 import type { TablePlan } from "./read.ts";
 import { XMIN_KEY } from "./xmin.ts";
@@ -52,7 +52,7 @@ const PREFERRED_KEY = /^(updated|modified|changed|last_modified|last_updated)(_a
 export function tableStreams(
   db: DatabaseInfo,
   intro: Introspection,
-  session: Session,
+  pool: SessionPool,
   settings: PostgresSettings,
   taken: Set<string>,
 ): Stream[] {
@@ -88,7 +88,9 @@ export function tableStreams(
       extraEntry: { table_name: table.name },
       bookmark: TableBookmark,
       group: db.alias,
-      sync: (ctx) => syncTable(session, plan, ctx, settings.batch_size, settings.statement_timeout_s),
+      // The database's tables are read concurrently within its budget, each on a session of its own.
+      parallel: pool.size,
+      sync: (ctx) => pool.use((session) => syncTable(session, plan, ctx, settings.batch_size, settings.statement_timeout_s)),
     } satisfies Stream;
   });
 }

@@ -15,6 +15,7 @@ import { Progress, rate } from "./progress.ts";
 import type { StreamSummary } from "./progress.ts";
 import { setOwn } from "../own.ts";
 import { adoptSdkBookmark } from "./sdk-state.ts";
+import { setImmediate } from "node:timers";
 
 export interface PlannedStream {
   readonly stream: Stream;
@@ -173,103 +174,188 @@ export interface RunOptions {
   readonly progress?: Progress;
 }
 
-/** Syncs the planned streams in order, resuming an interrupted one first. */
+/**
+ * Syncs the planned streams in order, resuming an interrupted one first.
+ * Consecutive streams that may run in parallel (a database's tables) are
+ * synced together: up to `parallel` of a group at once, the groups beside
+ * each other. The writer serialises their messages; each stream's own
+ * messages stay in order.
+ */
 export async function runSync(plan: readonly PlannedStream[], opts: RunOptions): Promise<StreamSummary[]> {
-  const { writer, state } = opts;
-  const every = opts.stateEvery ?? { records: 10_000, seconds: 30 };
-  const ordered = resumeFirst(plan, state.currently_syncing);
-  const progress = opts.progress ?? new Progress();
+  const ordered = resumeFirst(plan, opts.state.currently_syncing);
+  const run: RunScope = {
+    ...opts,
+    every: opts.stateEvery ?? { records: 10_000, seconds: 30 },
+    progress: opts.progress ?? new Progress(),
+    running: [],
+  };
   const summaries: StreamSummary[] = [];
+  for (let i = 0; i < ordered.length && !opts.signal.aborted;) {
+    let j = i;
+    while (j < ordered.length && isParallel(ordered[j]!)) j++;
+    if (j === i) {
+      summaries.push(await syncStream(ordered[i]!, run));
+      i++;
+    } else {
+      summaries.push(...(await syncTogether(ordered.slice(i, j), run)));
+      i = j;
+    }
+  }
+  await opts.writer.flush();
+  return summaries;
+}
 
-  for (const p of ordered) {
-    if (opts.signal.aborted) break;
-    const id = p.stream.id;
-    const started = Date.now();
-    let records = 0;
-    let sinceState = 0;
-    let lastState = started;
-    const timeExtracted = new Date().toISOString();
-    const props = p.properties;
-    const all = Object.keys(p.stream.schema.properties ?? {}).every((k) => props.has(k));
+const isParallel = (p: PlannedStream) => p.stream.group !== undefined && (p.stream.parallel ?? 0) >= 1;
 
-    state.currently_syncing = id;
-    progress.start(id);
-    await writer.schema({
-      stream: id,
-      schema: pickSchema(p.stream.schema, props),
-      key_properties: [...p.stream.keyProperties],
-      ...(p.replicationKey ? { bookmark_properties: [p.replicationKey] } : {}),
-    });
+interface RunScope extends Omit<RunOptions, "stateEvery" | "progress"> {
+  readonly every: { records: number; seconds: number };
+  readonly progress: Progress;
+  /** Streams under way, in the order they started: the first is currently_syncing. */
+  readonly running: string[];
+  /** With others running beside it, a stream lets the event loop turn every this many records. */
+  readonly yieldEvery?: number;
+}
 
-    const counted = new Counter("record_count", { stream: id });
-    const writeState = async () => {
-      await writer.state(state);
-      counted.add(sinceState);
-      counted.tick();
-      sinceState = 0;
-      lastState = Date.now();
-    };
+/**
+ * A stream whose rows arrive faster than they are encoded (a near server)
+ * would keep the event loop to itself: libuv reads a ready socket many times
+ * before it looks at the others, so the other tables' sessions wait hundreds
+ * of milliseconds for a reply. Handing the turn over every 1,000 records
+ * (a promise the reader waits for) costs a few microseconds.
+ */
+const YIELD_EVERY = 1000;
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-    const ctx: SyncContext = {
-      replicationMethod: p.replicationMethod,
-      replicationKey: p.replicationKey,
-      properties: props,
-      bookmark: state.bookmarks[id],
-      startDate: opts.startDate,
-      signal: opts.signal,
-      writeRecord(record: Record_, version?: number) {
-        records++;
-        sinceState++;
-        progress.record();
-        const out = all || record instanceof RawJson ? record : pick(record, props);
-        return writer.record(id, out, timeExtracted, version);
-      },
-      async saveBookmark(bookmark: Bookmark) {
-        state.bookmarks[id] = bookmark;
-        if (sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
-      },
-      activateVersion(version: number) {
-        return writer.activateVersion({ stream: id, version });
-      },
-      progress(detail: string) {
-        progress.setDetail(detail);
-        progress.maybeShow();
-      },
-    };
-
-    let outcome: StreamSummary["outcome"] = "done";
-    let message: string | undefined;
-    try {
-      await p.stream.sync(ctx);
-      if (opts.signal.aborted) outcome = "stopped";
-    } catch (e) {
-      if (opts.signal.aborted && ((e instanceof RunError && !e.fatal) || e instanceof StreamSkipped)) {
-        // Cut short by the stop (a cancelled request, a reconnect given up): stopped, not failed.
-        outcome = "stopped";
-      } else if (e instanceof StreamSkipped) {
-        outcome = "skipped";
-        message = e.message;
-        log.warn(`${id}: skipped: ${e.message}`);
-      } else if (e instanceof RunError && !e.fatal) {
-        outcome = "failed";
-        message = e.message;
-        log.error(`${id}: failed: ${e.message}`);
-      } else {
-        await writer.state(state).catch(() => undefined);
-        throw e;
+/**
+ * Streams of several groups at once: one worker per session of each group's
+ * budget takes the group's next stream. A fatal error stops the others (as a
+ * stop would: they save their place) and is thrown once all have ended.
+ */
+async function syncTogether(streams: readonly PlannedStream[], run: RunScope): Promise<StreamSummary[]> {
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  run.signal.addEventListener("abort", onStop, { once: true });
+  if (run.signal.aborted) stop.abort();
+  const groups = new Map<string, number[]>();
+  streams.forEach((p, i) => groups.set(p.stream.group!, [...(groups.get(p.stream.group!) ?? []), i]));
+  const widths = [...groups.values()].map((g) => Math.min(g.length, streams[g[0]!]!.stream.parallel!));
+  const alone = widths.reduce((a, b) => a + b, 0) === 1;
+  const scope: RunScope = { ...run, signal: stop.signal };
+  const out: (StreamSummary | undefined)[] = streams.map(() => undefined);
+  let fatal: { e: unknown } | undefined;
+  const worker = async (queue: number[]) => {
+    for (let i = queue.shift(); i !== undefined && !stop.signal.aborted; i = queue.shift()) {
+      try {
+        // Several streams at once share no live progress line: each logs its own every 30 s.
+        out[i] = await syncStream(streams[i]!, alone ? scope : { ...scope, progress: new Progress(30, false), yieldEvery: YIELD_EVERY });
+      } catch (e) {
+        fatal ??= { e };
+        stop.abort();
       }
     }
-    if (outcome !== "stopped") state.currently_syncing = null;
-    await writeState();
-    counted.flush();
-    progress.end();
-    const seconds = (Date.now() - started) / 1000;
-    metric("timer", "sync_duration", seconds, { stream: id, status: outcome === "done" ? "succeeded" : outcome });
-    summaries.push({ stream: id, records, seconds, outcome, ...(message ? { message } : {}) });
-    log.info(`${id}: ${records} records in ${seconds.toFixed(1)} s (${rate(records, seconds)} records/s)${outcome === "done" ? "" : `, ${outcome}`}`);
+  };
+  try {
+    await Promise.all([...groups.values()].flatMap((queue, g) => Array.from({ length: widths[g]! }, () => worker(queue))));
+  } finally {
+    run.signal.removeEventListener("abort", onStop);
   }
-  await writer.flush();
-  return summaries;
+  if (fatal) throw fatal.e;
+  return out.filter((s): s is StreamSummary => s !== undefined);
+}
+
+/** One stream: SCHEMA, its records through the stream's sync, its bookmarks, and STATE. */
+async function syncStream(p: PlannedStream, run: RunScope): Promise<StreamSummary> {
+  const { writer, state, every, progress } = run;
+  const id = p.stream.id;
+  const started = Date.now();
+  let records = 0;
+  let sinceState = 0;
+  let lastState = started;
+  const timeExtracted = new Date().toISOString();
+  const props = p.properties;
+  const all = Object.keys(p.stream.schema.properties ?? {}).every((k) => props.has(k));
+
+  run.running.push(id);
+  state.currently_syncing = run.running[0]!;
+  progress.start(id);
+  await writer.schema({
+    stream: id,
+    schema: pickSchema(p.stream.schema, props),
+    key_properties: [...p.stream.keyProperties],
+    ...(p.replicationKey ? { bookmark_properties: [p.replicationKey] } : {}),
+  });
+
+  const counted = new Counter("record_count", { stream: id });
+  const writeState = async () => {
+    await writer.state(state);
+    counted.add(sinceState);
+    counted.tick();
+    sinceState = 0;
+    lastState = Date.now();
+  };
+
+  const ctx: SyncContext = {
+    replicationMethod: p.replicationMethod,
+    replicationKey: p.replicationKey,
+    properties: props,
+    bookmark: state.bookmarks[id],
+    startDate: run.startDate,
+    signal: run.signal,
+    writeRecord(record: Record_, version?: number) {
+      records++;
+      sinceState++;
+      progress.record();
+      const out = all || record instanceof RawJson ? record : pick(record, props);
+      const written = writer.record(id, out, timeExtracted, version);
+      return run.yieldEvery && records % run.yieldEvery === 0 ? written.then(nextTurn) : written;
+    },
+    async saveBookmark(bookmark: Bookmark) {
+      state.bookmarks[id] = bookmark;
+      if (sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
+    },
+    activateVersion(version: number) {
+      return writer.activateVersion({ stream: id, version });
+    },
+    progress(detail: string) {
+      progress.setDetail(detail);
+      progress.maybeShow();
+    },
+  };
+
+  let outcome: StreamSummary["outcome"] = "done";
+  let message: string | undefined;
+  try {
+    await p.stream.sync(ctx);
+    if (run.signal.aborted) outcome = "stopped";
+  } catch (e) {
+    if (run.signal.aborted && ((e instanceof RunError && !e.fatal) || e instanceof StreamSkipped)) {
+      // Cut short by the stop (a cancelled request, a reconnect given up): stopped, not failed.
+      outcome = "stopped";
+    } else if (e instanceof StreamSkipped) {
+      outcome = "skipped";
+      message = e.message;
+      log.warn(`${id}: skipped: ${e.message}`);
+    } else if (e instanceof RunError && !e.fatal) {
+      outcome = "failed";
+      message = e.message;
+      log.error(`${id}: failed: ${e.message}`);
+    } else {
+      await writer.state(state).catch(() => undefined);
+      throw e;
+    }
+  }
+  // A stopped stream stays listed, so currently_syncing names one that did not finish.
+  if (outcome !== "stopped") {
+    run.running.splice(run.running.indexOf(id), 1);
+    state.currently_syncing = run.running[0] ?? null;
+  }
+  await writeState();
+  counted.flush();
+  progress.end();
+  const seconds = (Date.now() - started) / 1000;
+  metric("timer", "sync_duration", seconds, { stream: id, status: outcome === "done" ? "succeeded" : outcome });
+  log.info(`${id}: ${records} records in ${seconds.toFixed(1)} s (${rate(records, seconds)} records/s)${outcome === "done" ? "" : `, ${outcome}`}`);
+  return { stream: id, records, seconds, outcome, ...(message ? { message } : {}) };
 }
 
 function resumeFirst(plan: readonly PlannedStream[], current: string | null | undefined): PlannedStream[] {

@@ -37,6 +37,12 @@ export interface Stream {
   readonly fromPartitions?: (values: readonly PartitionValue[], replicationKey: string, current: Bookmark) => Bookmark | undefined;
   /** The streams it stands or falls with (a database's tables): what --test counts together. */
   readonly group?: string;
+  /**
+   * With a group: how many of the group's streams the runner syncs at once
+   * (a database's connection budget), beside the other groups' streams.
+   * Unset: the stream runs alone, in order.
+   */
+  readonly parallel?: number;
   sync(ctx: SyncContext): Promise<void>;
 }
 

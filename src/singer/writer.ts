@@ -26,20 +26,44 @@ export class MessageWriter {
     return this.line(JSON.stringify({ type: "SCHEMA", ...message }));
   }
 
-  async record(stream: string, record: Record_, timeExtracted: string, version?: number): Promise<void> {
+  record(stream: string, record: Record_, timeExtracted: string, version?: number): Promise<void> {
     this.counts.RECORD++;
     if (!this.batches) return this.line(encodeRecord(stream, record, timeExtracted, version));
-    const done = await this.batches.add(stream, record instanceof RawJson ? record.json : JSON.stringify(record));
+    const added = this.add(this.batches, stream, record instanceof RawJson ? record.json : JSON.stringify(record));
+    // A STATE waits for it: the file it completes must be announced before.
+    this.adding.add(added);
+    return added.finally(() => this.adding.delete(added));
+  }
+
+  private async add(batches: BatchFiles, stream: string, json: string): Promise<void> {
+    const done = await batches.add(stream, json);
     if (done) await this.batch(done);
   }
 
-  /** STATE is flushed at once: it is what a crashed run resumes from. */
-  async state(value: unknown): Promise<void> {
-    // Every record the STATE covers must be in a finished, announced file first.
-    for (const done of (await this.batches?.finishAll()) ?? []) await this.batch(done);
-    this.counts.STATE++;
-    await this.line(JSON.stringify({ type: "STATE", value }));
-    await this.flush();
+  private readonly adding = new Set<Promise<void>>();
+  private states: Promise<void> = Promise.resolve();
+
+  /**
+   * STATE is flushed at once: it is what a crashed run resumes from. The value
+   * is taken when called, when every record its bookmarks cover has been handed
+   * to the writer; streams running beside each other may save bookmarks while
+   * it waits for the files, and those records are not in them. STATE lines keep
+   * the order of the calls, so the last one is the newest.
+   */
+  state(value: unknown): Promise<void> {
+    const line = JSON.stringify({ type: "STATE", value });
+    const written = this.states.then(async () => {
+      if (this.batches) {
+        // Every record the STATE covers must be in a finished, announced file first.
+        await Promise.all(this.adding);
+        for (const done of await this.batches.finishAll()) await this.batch(done);
+      }
+      this.counts.STATE++;
+      await this.line(line);
+      await this.flush();
+    });
+    this.states = written.catch(() => undefined);
+    return written;
   }
 
   activateVersion(message: Omit<ActivateVersionMessage, "type">): Promise<void> {

@@ -1,0 +1,58 @@
+// A sampler of pg_stat_activity in a process of its own (so a busy tap in the
+// test's process cannot starve it): the most sessions named tap-heroku seen at
+// once on one database, polled every few milliseconds until stopped.
+import { spawn } from "node:child_process";
+import { ROOT } from "./tap.ts";
+
+const SCRIPT = `
+const pg = require("pg");
+const [url, database] = process.argv.slice(1);
+const c = new pg.Client({ connectionString: url, ssl: { rejectUnauthorized: false } });
+let max = 0, samples = 0, running = true;
+process.stdin.on("end", () => (running = false)).resume();
+(async () => {
+  await c.connect();
+  process.stdout.write("ready\\n");
+  while (running) {
+    const r = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tap-heroku' AND datname = $1", [database]);
+    max = Math.max(max, r.rows[0].n);
+    samples++;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await c.end();
+  process.stdout.write(JSON.stringify({ max, samples }) + "\\n");
+})();`;
+
+export interface Sampled {
+  readonly max: number;
+  readonly samples: number;
+}
+
+export async function sampleActivity(url: string, database: string): Promise<{ stop(): Promise<Sampled> }> {
+  const child = spawn(process.execPath, ["-e", SCRIPT, url, database], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  await new Promise<void>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the sampler exited with ${code}`)));
+    child.stdout.on("data", (d: string) => {
+      out += d;
+      if (out.startsWith("ready\n")) resolve();
+    });
+  });
+  return {
+    stop: () =>
+      new Promise<Sampled>((resolve, reject) => {
+        child.removeAllListeners("exit");
+        child.once("exit", () => {
+          const line = out.split("\n").filter(Boolean).at(-1)!;
+          try {
+            resolve(JSON.parse(line) as Sampled);
+          } catch {
+            reject(new Error(`the sampler said: ${out}`));
+          }
+        });
+        child.stdin.end();
+      }),
+  };
+}
