@@ -50,6 +50,7 @@ export const PostgresSettings = z.object({
     .number()
     .int()
     .min(1)
+    .meta({ examples: [3] })
     .optional()
     .describe(
       "Sessions the tap opens to one database, so tables read at once. Unset: 1 on Essential and hobby plans, 2 on others. Never more than the server's free connections less a reserve.",
