@@ -16,6 +16,8 @@
 // all the same (the URLs discovery read are registered secrets).
 import type { JSONSchema7 } from "json-schema";
 import { z } from "zod";
+import { DATA_STREAMS } from "./host-streams.ts";
+import type { DataStreamDefinition } from "./host-streams.ts";
 import type { Settings } from "../config.ts";
 import { log, redact } from "../log.ts";
 import type { Candidate } from "../postgres/discover.ts";
@@ -23,56 +25,6 @@ import type { Stream, SyncContext } from "../singer/stream.ts";
 import type { HerokuClient } from "./client.ts";
 import { readEach } from "./host-api.ts";
 import type { HostApi, Target } from "./host-api.ts";
-
-/** A Data API stream: a row of data (what differs is the path, what it fans out over, the keys). */
-export const DataStreamDefinition = z.object({
-  stream: z.string(),
-  /** Path on the Data API; {app} is the app's name, {app_id} its id, {addon_id} the add-on's id. */
-  path: z.string(),
-  /** One request per app that owns a database found, or per database. */
-  per: z.enum(["app", "database"]),
-  key_properties: z.array(z.string()),
-  /** finished_at for transfers (INCREMENTAL); null for snapshots (FULL_TABLE with ACTIVATE_VERSION). */
-  replication_key: z.string().nullable(),
-  /** The reference it is built from (catalog/heroku/README.md cites the same). */
-  source: z.string(),
-});
-export type DataStreamDefinition = z.infer<typeof DataStreamDefinition>;
-
-export const DATA_STREAMS: readonly DataStreamDefinition[] = z.array(DataStreamDefinition).parse([
-  {
-    stream: "postgres_backups",
-    path: "/client/v11/apps/{app}/transfers",
-    per: "app",
-    key_properties: ["id"],
-    replication_key: "finished_at",
-    source: "data transfer.listByApp; heroku/cli pg:backups (src/commands/pg/backups/index.ts, src/lib/pg/types.ts BackupTransfer)",
-  },
-  {
-    stream: "postgres_backup_schedules",
-    path: "/client/v11/databases/{addon_id}/transfer-schedules",
-    per: "database",
-    key_properties: ["id"],
-    replication_key: null,
-    source: "data transferSchedule.list; heroku/cli pg:backups:schedules",
-  },
-  {
-    stream: "postgres_maintenances",
-    path: "/data/maintenances/v1/apps/{app_id}",
-    per: "app",
-    key_properties: ["addon_id"],
-    replication_key: null,
-    source: "data maintenance.infoByApp; heroku/cli data:maintenances (src/commands/data/maintenances/index.ts)",
-  },
-  {
-    stream: "postgres_database_info",
-    path: "/client/v11/databases/{addon_id}",
-    per: "database",
-    key_properties: ["addon_id"],
-    replication_key: null,
-    source: "data database.info; heroku/cli pg:info (src/commands/pg/info.ts)",
-  },
-]);
 
 const str = { type: ["null", "string"] } as JSONSchema7;
 const time = { type: ["null", "string"], format: "date-time" } as JSONSchema7;

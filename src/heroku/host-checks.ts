@@ -6,9 +6,10 @@ import type { Settings } from "../config.ts";
 import type { Candidate } from "../postgres/discover.ts";
 import type { HerokuClient } from "./client.ts";
 import { HerokuHttpError } from "./client.ts";
-import { DATA_STREAMS, dataApi } from "./data-api.ts";
+import { dataApi } from "./data-api.ts";
+import { DATA_STREAMS, METRICS_STREAMS } from "./host-streams.ts";
 import type { HostApi } from "./host-api.ts";
-import { METRICS_STREAMS, metricsApi, metricsWindow, STEP_MS } from "./metrics-api.ts";
+import { metricsApi, metricsWindow, STEP_MS } from "./metrics-api.ts";
 
 interface Check {
   readonly outcome: "ok" | "warn" | "fail";

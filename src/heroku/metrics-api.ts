@@ -13,6 +13,8 @@
 // (Heroku keeps 7 days), and the bookmark is the end of the window read.
 import type { JSONSchema7 } from "json-schema";
 import { z } from "zod";
+import { METRICS_STREAMS } from "./host-streams.ts";
+import type { MetricsStreamDefinition } from "./host-streams.ts";
 import type { Settings } from "../config.ts";
 import { log } from "../log.ts";
 import { inShard } from "../shard.ts";
@@ -21,43 +23,6 @@ import type { HerokuClient } from "./client.ts";
 import { HerokuHttpError } from "./client.ts";
 import { readEach } from "./host-api.ts";
 import type { HostApi, Target } from "./host-api.ts";
-
-export const MetricsStreamDefinition = z.object({
-  stream: z.string(),
-  /** Path on the metrics API: {app} is the app's id, {type} a process type of its formation. */
-  path: z.string(),
-  /** Router metrics are the web process's; dyno errors are per process type of the app's formation. */
-  per: z.enum(["web", "process_type"]),
-  source: z.string(),
-});
-export type MetricsStreamDefinition = z.infer<typeof MetricsStreamDefinition>;
-
-export const METRICS_STREAMS: readonly MetricsStreamDefinition[] = z.array(MetricsStreamDefinition).parse([
-  {
-    stream: "router_status_metrics",
-    path: "/apps/{app}/router-metrics/status",
-    per: "web",
-    source: "metrics routerMetric.status (request counts by HTTP status)",
-  },
-  {
-    stream: "router_latency_metrics",
-    path: "/apps/{app}/router-metrics/latency",
-    per: "web",
-    source: "metrics routerMetric.latency (latency percentiles, ms)",
-  },
-  {
-    stream: "router_error_metrics",
-    path: "/apps/{app}/router-metrics/errors",
-    per: "web",
-    source: "metrics routerMetric.errors (router error counts by H code); heroku/cli apps:errors --router",
-  },
-  {
-    stream: "dyno_error_metrics",
-    path: "/apps/{app}/formation/{type}/metrics/errors",
-    per: "process_type",
-    source: "metrics formationMetric.errors (dyno error counts by R code); heroku/cli apps:errors --dyno",
-  },
-]);
 
 const SCHEMA: JSONSchema7 = {
   type: "object",
