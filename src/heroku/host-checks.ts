@@ -41,6 +41,9 @@ export async function dataApiCheck(
   if (!wanted(streams, selected)) return undefined;
   const api = dataApi(settings);
   const subject = "data api";
+  if (!settings.postgres.enabled) {
+    return { outcome: "ok", subject, detail: `Heroku Postgres discovery is off (postgres.enabled=false), so ${streams.join(", ")} have no database to read` };
+  }
   if (databases.length === 0) return { outcome: "ok", subject, detail: `no Heroku Postgres database found to try ${api.base} on` };
   const refused: string[] = [];
   const none: string[] = [];
