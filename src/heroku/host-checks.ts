@@ -77,8 +77,8 @@ export async function metricsApiCheck(settings: Settings, client: HerokuClient, 
   if (!wanted(streams, selected)) return undefined;
   const api = metricsApi(settings);
   const subject = "metrics api";
-  const apps = (await client.get("/apps").catch(() => [])) as { id?: string; name?: string }[];
-  const app = settings.apps?.[0] ?? apps[0]?.id;
+  const apps = (await client.get("/apps").catch(() => [])) as { name?: string }[];
+  const app = settings.apps?.[0] ?? apps[0]?.name;
   if (app === undefined) return { outcome: "ok", subject, detail: "no app to try it on" };
   const { end } = metricsWindow(settings, undefined, client.serverDateMs ?? Date.now());
   const step = STEP_MS[settings.metrics.step];

@@ -56,7 +56,7 @@ export const DATA_STREAMS: readonly DataStreamDefinition[] = z.array(DataStreamD
 
 export const MetricsStreamDefinition = z.object({
   stream: z.string(),
-  /** Path on the metrics API: {app} is the app's id, {type} a process type of its formation. */
+  /** Path on the metrics API: {app} is the app's name (as heroku/cli apps:errors asks), {type} a process type of its formation. */
   path: z.string(),
   /** Router metrics are the web process's; dyno errors are per process type of the app's formation. */
   per: z.enum(["web", "process_type"]),

@@ -142,7 +142,8 @@ async function syncMetrics(def: MetricsStreamDefinition, ctx: SyncContext, clien
     for (const type of types) {
       const q = new URLSearchParams(query);
       if (def.per === "web") q.set("process_type", type);
-      const path = def.path.replace("{app}", encodeURIComponent(app.id)).replace("{type}", encodeURIComponent(type));
+      // By name, as heroku/cli apps:errors asks; the row carries the id, which a rename does not change.
+      const path = def.path.replace("{app}", encodeURIComponent(app.name)).replace("{type}", encodeURIComponent(type));
       targets.push({ label: `${app.name} ${type}`, path: `${path}?${q}`, of: { app, type } });
     }
   }

@@ -139,6 +139,8 @@ describe("the Data API and metrics streams", () => {
     expect(hostRequests("data")).toHaveLength(4 * 4);
     expect(hostRequests("metrics")).toHaveLength(5 * 3 + typeCount);
     expect(hostRequests("metrics").every((r) => r.query.step === "1h" && r.status === 200)).toBe(true);
+    const names = new Set((sim.items("/apps") as { name: string }[]).map((a) => a.name));
+    expect(hostRequests("metrics").every((r) => names.has(decodeURIComponent(r.path.split("/")[2]!)))).toBe(true); // by name, as apps:errors asks
     expect(sim.requests.filter((r) => !r.host && r.path === "/apps")).toHaveLength(1);
     expect(sim.requests.filter((r) => !r.host && /^\/apps\/[^/]+\/formation$/.test(r.path))).toHaveLength(5);
     expect(sim.requests.every((r) => r.method === "GET")).toBe(true);
