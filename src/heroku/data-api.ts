@@ -316,7 +316,10 @@ async function syncData(
   const sinceMs = since === undefined ? -Infinity : Date.parse(since);
   const version = incremental ? undefined : Date.now();
   let newest = since;
-  await readEach(client, api, def.stream, targets(def, databases), settings.max_concurrency, ctx.signal, async (body, t) => {
+  const todo = targets(def, databases);
+  // The run's estimate counts the Platform API only: say what this stream costs on its host.
+  if (todo.length > 0) log.info(`${def.stream}: ${todo.length} requests to ${api.name} (one per ${def.per === "app" ? "app owning a database" : "database"})`);
+  await readEach(client, api, def.stream, todo, settings.max_concurrency, ctx.signal, async (body, t) => {
     ctx.progress(t.label);
     for (const r of recordsOf(def, body, t)) {
       if (incremental) {

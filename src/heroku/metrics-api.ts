@@ -148,6 +148,8 @@ async function syncMetrics(def: MetricsStreamDefinition, ctx: SyncContext, clien
     }
   }
   const stepMs = STEP_MS[settings.metrics.step];
+  // The run's estimate counts the Platform API only: say what this stream costs on its host.
+  log.info(`${def.stream}: ${targets.length} requests to ${api.name}, ${iso(start)} to ${iso(end)} in ${settings.metrics.step} buckets`);
   await readEach(client, api, def.stream, targets, settings.max_concurrency, ctx.signal, async (body, t) => {
     ctx.progress(t.label);
     const answer = (body ?? {}) as { data?: unknown; start_time?: unknown; step?: unknown };
