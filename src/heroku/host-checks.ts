@@ -17,6 +17,9 @@ interface Check {
   readonly detail: string;
 }
 
+/** Databases --test tries on the Data API: enough to see a refusal, few enough for a check. */
+const TRY_DATABASES = 20;
+
 const wanted = (ids: readonly string[], selected: ReadonlySet<string> | undefined) => selected === undefined || ids.some((id) => selected.has(id));
 
 /** The status of one GET on another host (200, or Heroku's error status); no answer at all is thrown. */
@@ -47,8 +50,10 @@ export async function dataApiCheck(
   if (databases.length === 0) return { outcome: "ok", subject, detail: `no Heroku Postgres database found to try ${api.base} on` };
   const refused: string[] = [];
   const none: string[] = [];
+  // A check, not a sync: at most TRY_DATABASES requests, whatever the size of the account.
+  const tried = databases.slice(0, TRY_DATABASES);
   try {
-    for (const c of databases) {
+    for (const c of tried) {
       const s = await status(client, api, `/client/v11/databases/${encodeURIComponent(c.addonId)}`);
       if (s === 401 || s === 403) refused.push(`${c.addonName} (${s})`);
       else if (s !== 200) none.push(`${c.addonName} (${s})`);
@@ -56,18 +61,15 @@ export async function dataApiCheck(
   } catch (e) {
     return { outcome: "warn", subject, detail: `cannot reach ${api.base}: ${e instanceof Error ? e.message : String(e)}; ${streams.join(", ")} would fail` };
   }
-  const read = databases.length - refused.length - none.length;
+  const read = tried.length - refused.length - none.length;
+  const of = `${tried.length}${tried.length < databases.length ? ` tried (of ${databases.length} found)` : ""}`;
   if (refused.length === 0) {
-    return {
-      outcome: "ok",
-      subject,
-      detail: `the token can read ${read} of ${databases.length} databases${none.length ? ` (none for ${none.join(", ")})` : ""}`,
-    };
+    return { outcome: "ok", subject, detail: `the token can read ${read} of ${of} databases${none.length ? ` (none for ${none.join(", ")})` : ""}` };
   }
   return {
     outcome: "warn",
     subject,
-    detail: `refused for ${refused.join(", ")} (${read} of ${databases.length} readable): ${streams.join(", ")} skip them; it needs ${api.scope}`,
+    detail: `refused for ${refused.join(", ")} (${read} of ${of} readable): ${streams.join(", ")} skip them; it needs ${api.scope}`,
   };
 }
 

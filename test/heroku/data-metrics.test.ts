@@ -35,7 +35,7 @@ beforeAll(async () => {
   const [leader, follower, essential, denied] = addons;
   sim.setDataApi({ followerOf: { [follower!.id]: leader!.id }, essential: [essential!.id], denied: [denied!.id] });
   // What must never come out: every config var value (the database URLs and their passwords) and the token.
-  secrets = ["test-token", "X-Amz-Signature"];
+  secrets = ["test-token", "X-Amz-Signature", "callback?token="];
   for (const { app } of addons) {
     const vars = await fetch(`${sim.url}/apps/${app}/config-vars`, {
       headers: { accept: "application/vnd.heroku+json; version=3", authorization: "Bearer test-token" },
