@@ -95,6 +95,7 @@ export interface Simulator {
   add(pathTemplate: string, params?: Record<string, string>, at?: Date): unknown;
   setClock(date: Date): void;
   setConfigVars(app: string, vars: Record<string, string>): void;
+  /** Faults on every host (the Platform API, the Data API, the metrics API). */
   setFaults(f: SimulatorOptions["faults"]): void;
   /** Replaces the refused Range fields (see refuseRanges); {} refuses none. */
   setRefusedRanges(r: Record<string, string[]>): void;
@@ -167,7 +168,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       seed: opts.seed ?? 1,
       tokens: opts.tokens ?? { "test-token": { scopes: ["global"] } },
       latencyMs: opts.latencyMs ?? 0,
-      faults: undefined,
+      faults: opts.faults,
       rateLimit: opts.rateLimit ?? { bucket: 4500, refillPerMinute: 75 },
       host,
       requests: server.requests,
@@ -242,7 +243,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     setClock: (date) => world.setClock(date),
     setConfigVars: (app, vars) => world.setConfigVars(app, vars),
-    setFaults: (f) => server.setFaults(f),
+    setFaults: (f) => [server, dataServer, metricsServer].forEach((s) => s.setFaults(f)),
     setRefusedRanges: (r) => {
       Object.keys(r).forEach(route);
       server.refuseRanges = { ...r };

@@ -173,6 +173,33 @@ describe("the Data API and metrics streams", () => {
     sim.setClock(new Date(Date.UTC(2026, 0, 15, 12)));
   });
 
+  it("survives 503s, 429s and dropped connections on every host: the same records, every faulted request retried", async () => {
+    const f = tempFiles({
+      "c.json": {
+        token: "test-token",
+        api_url: sim.url,
+        data_api_url: sim.dataUrl,
+        metrics_api_url: sim.metricsUrl,
+        metrics: { lookback_hours: LOOKBACK },
+        postgres: { connect_timeout_s: 1 },
+        max_retries: 8,
+        retry_backoff_s: 0.01,
+        rate_limit: { refill_per_minute: 60_000 },
+      },
+    });
+    sim.resetLog();
+    sim.setFaults({ rate5xx: 0.15, rate429: 0.1, dropRate: 0.1 });
+    try {
+      const run = await runTap(["--config", f["c.json"]!, "--catalog", catalog]);
+      expect(run.code, run.stderr).toBe(0);
+      for (const host of ["data", "metrics"]) expect(hostRequests(host).some((r) => r.fault !== undefined), host).toBe(true);
+      const records = (r: TapRun) => r.messages().filter((m) => m.type === "RECORD").map((m) => JSON.stringify([m.stream, (m as { record: unknown }).record]));
+      expect(records(run)).toEqual(records(first));
+    } finally {
+      sim.setFaults(undefined);
+    }
+  });
+
   it("a read-only token: every new stream skipped with a warning naming the scope, exit 0", async () => {
     const c = config("read-token");
     const run = await runTap(["--config", c, "--catalog", catalog]);
