@@ -12,6 +12,7 @@
  */
 
 import type { Refresh, ServerRange, StreamDefinition } from "../src/heroku/definitions.ts";
+import { otherHostsSection } from "./host-streams.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -1705,6 +1706,6 @@ function renderReadme(catalog: HerokuCatalog): string {
   for (const s of catalog.skippedLinks) {
     lines.push(`- \`GET ${s.link.path}\` (${s.link.resource}, "${s.link.title}"): ${s.reason}`);
   }
-  lines.push("");
+  lines.push(...otherHostsSection(), "");
   return lines.join("\n");
 }

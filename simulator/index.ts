@@ -40,9 +40,14 @@ import { allParams, buildRoutes, fieldValue, paramsFromRecord, uniqueKey } from 
 import type { Params, Route } from "./routes.ts";
 import { sortBy } from "./range.ts";
 import { SimServer } from "./server.ts";
+import { serveDataApi } from "./data-api.ts";
+import type { DataApiSeed } from "./data-api.ts";
+import { serveMetricsApi } from "./metrics-api.ts";
+import { HttpProblem } from "./routes.ts";
 import type { RequestHook, RequestLogEntry } from "./server.ts";
 
 export type { RequestHook, RequestLogEntry } from "./server.ts";
+export type { DataApiSeed } from "./data-api.ts";
 
 export interface SimulatorOptions {
   seed?: number;
@@ -70,10 +75,16 @@ export interface SimulatorOptions {
   usageMaxDays?: number;
   /** path template -> Range fields refused with 416; default none */
   refuseRanges?: Record<string, string[]>;
+  /** What the Data API says of each Heroku Postgres add-on (followers, Essential plans, refused ones); also setDataApi() */
+  dataApi?: DataApiSeed;
 }
 
 export interface Simulator {
   url: string;
+  /** The Heroku Data API's host (data-api.ts) and the metrics API's (metrics-api.ts): same world, tokens and request log. */
+  dataUrl: string;
+  metricsUrl: string;
+  setDataApi(seed: DataApiSeed): void;
   close(): Promise<void>;
   requests: RequestLogEntry[];
   resetLog(): void;
@@ -84,6 +95,7 @@ export interface Simulator {
   add(pathTemplate: string, params?: Record<string, string>, at?: Date): unknown;
   setClock(date: Date): void;
   setConfigVars(app: string, vars: Record<string, string>): void;
+  /** Faults on every host (the Platform API, the Data API, the metrics API). */
   setFaults(f: SimulatorOptions["faults"]): void;
   /** Replaces the refused Range fields (see refuseRanges); {} refuses none. */
   setRefusedRanges(r: Record<string, string[]>): void;
@@ -149,6 +161,29 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     refuseRanges: opts.refuseRanges,
   });
   const url = await server.listen(opts.port ?? 0);
+  // The other hosts, each a server of its own on loopback, so a client that sends a request to the wrong host gets a 404.
+  let dataSeed: DataApiSeed = opts.dataApi ?? {};
+  const other = (host: string, serve: (u: URL) => { status: number; body: unknown } | undefined) =>
+    new SimServer(world, [], {
+      seed: opts.seed ?? 1,
+      tokens: opts.tokens ?? { "test-token": { scopes: ["global"] } },
+      latencyMs: opts.latencyMs ?? 0,
+      faults: opts.faults,
+      rateLimit: opts.rateLimit ?? { bucket: 4500, refillPerMinute: 75 },
+      host,
+      requests: server.requests,
+      serve: (u, scopes) => {
+        // Heroku documents no narrower scope for these APIs; the CLI and the Dashboard use a global token.
+        if (!scopes.includes("global")) {
+          throw new HttpProblem(403, "forbidden", `This token's OAuth scope (${scopes.join(", ") || "none"}) cannot read ${host}; it needs "global".`);
+        }
+        return serve(u);
+      },
+    });
+  const dataServer = other("data", (u) => serveDataApi(world, dataSeed, u.pathname));
+  const metricsServer = other("metrics", (u) => serveMetricsApi(world, u.pathname, u.searchParams));
+  const dataUrl = await dataServer.listen(0);
+  const metricsUrl = await metricsServer.listen(0);
 
   const query = (params: Record<string, string> = {}) => new URLSearchParams(Object.entries(params).filter(([k]) => k === "start" || k === "end"));
   const listOf = (r: Route, p: Params, params?: Record<string, string>) => r.impl.list(world, p, query(params));
@@ -159,7 +194,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   return {
     url,
-    close: () => server.close(),
+    dataUrl,
+    metricsUrl,
+    setDataApi: (seed) => void (dataSeed = seed),
+    close: async () => void (await Promise.all([server.close(), dataServer.close(), metricsServer.close()])),
     requests: server.requests,
     resetLog: () => void (server.requests.length = 0),
 
@@ -205,7 +243,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     setClock: (date) => world.setClock(date),
     setConfigVars: (app, vars) => world.setConfigVars(app, vars),
-    setFaults: (f) => server.setFaults(f),
+    setFaults: (f) => [server, dataServer, metricsServer].forEach((s) => s.setFaults(f)),
     setRefusedRanges: (r) => {
       Object.keys(r).forEach(route);
       server.refuseRanges = { ...r };

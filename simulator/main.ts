@@ -74,6 +74,8 @@ export function parseArgs(argv: string[]): SimulatorOptions {
 export async function main(argv: string[]): Promise<Simulator> {
   const sim = await startSimulator(parseArgs(argv));
   process.stdout.write(`${sim.url}\n`);
+  // The other hosts, on stderr so that stdout stays the one URL scripts read.
+  process.stderr.write(`data_api_url ${sim.dataUrl}\nmetrics_api_url ${sim.metricsUrl}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -3,7 +3,7 @@
 // Order of checks for every request, as on api.heroku.com:
 //   log it -> latency -> the test's onRequest hook -> 405 non-GET
 //   -> 400 missing Accept version -> 401 token -> 429 rate limit bucket
-//   -> injected fault -> 404 route -> 403 scope -> 404 parent -> 422 query
+//   -> injected fault -> (another host: its own routes, data-api.ts, metrics-api.ts) -> 404 route -> 403 scope -> 404 parent -> 422 query
 //   -> 400/416 Range -> 200/206 page
 // The hook runs before anything is looked up, so a test can change the world
 // (delete an app) between the tap's requests, and the request it is called
@@ -45,6 +45,8 @@ export interface RequestLogEntry {
   status: number;
   /** the injected fault, when there was one */
   fault?: FaultKind;
+  /** which host served it, for a server that is not the Platform API's (ServerConfig.host) */
+  host?: string;
 }
 
 export type FaultKind = "rate429" | "rate5xx" | "drop" | "slow";
@@ -65,6 +67,11 @@ export interface ServerConfig {
   rateLimit: { bucket: number; refillPerMinute: number };
   /** Path template -> Range fields refused with 416 (as if Heroku stopped sorting by them). */
   refuseRanges?: Record<string, string[]>;
+  /** Another Heroku host (the Data API, the metrics API): its name in the log, and its routes. */
+  host?: string;
+  serve?: (url: URL, scopes: string[]) => { status: number; body: unknown } | undefined;
+  /** A request log shared with the other hosts' servers, so one log counts every request. */
+  requests?: RequestLogEntry[];
 }
 
 /** Called for every request before it is handled; see the order above. */
@@ -94,7 +101,7 @@ export function tokenOf(auth: string | undefined): string | null {
 }
 
 export class SimServer {
-  readonly requests: RequestLogEntry[] = [];
+  readonly requests: RequestLogEntry[];
   faults: Faults | undefined;
   refuseRanges: Record<string, string[]>;
   hook: RequestHook | undefined;
@@ -111,6 +118,7 @@ export class SimServer {
     private readonly routes: Route[],
     private readonly config: ServerConfig,
   ) {
+    this.requests = config.requests ?? [];
     this.faults = config.faults;
     this.refuseRanges = config.refuseRanges ?? {};
     this.server = http.createServer((req, res) => this.onRequest(req, res));
@@ -166,6 +174,7 @@ export class SimServer {
       range: typeof range === "string" ? range : null,
       token: tokenOf(req.headers.authorization),
       status: 0,
+      ...(this.config.host !== undefined ? { host: this.config.host } : {}),
     };
     this.requests.push(entry);
     req.resume(); // discard any request body
@@ -227,6 +236,11 @@ export class SimServer {
   }
 
   private dispatch(url: URL, entry: RequestLogEntry, scopes: string[]): { status: number; body: unknown; headers: Record<string, string> } {
+    if (this.config.serve) {
+      const served = this.config.serve(url, scopes);
+      if (!served) throw new HttpProblem(404, "not_found", NOT_FOUND);
+      return { ...served, headers: {} };
+    }
     const m = matchRoute(this.routes, url.pathname);
     if (!m) throw new HttpProblem(404, "not_found", NOT_FOUND);
     const { route } = m;

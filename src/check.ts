@@ -6,6 +6,7 @@ import { HerokuHttpError } from "./heroku/client.ts";
 import type { HerokuClient } from "./heroku/client.ts";
 import { loadDefinitions } from "./heroku/definitions.ts";
 import type { Source } from "./tap.ts";
+import { dataApiCheck, metricsApiCheck } from "./heroku/host-checks.ts";
 
 export interface Check {
   readonly outcome: "ok" | "warn" | "fail";
@@ -14,7 +15,7 @@ export interface Check {
 }
 
 /** What the checks read of the source they open. */
-type OpenedSource = Pick<Source, "streams" | "unavailable" | "close">;
+type OpenedSource = Pick<Source, "streams" | "unavailable" | "databases" | "close">;
 
 /**
  * Runs every check. The source (with its database discovery) is opened only once
@@ -74,8 +75,13 @@ export async function runChecks(
   // read-protected (implied by global): config vars, which config_vars and database discovery read.
   if (global !== 200) checks.push(await readProtected(client, settings, selected));
 
+  // The other hosts (the Data API, the metrics API): a line each when a selected stream reads them.
+  const hosts = async (databases: Source["databases"]) => {
+    for (const c of [await dataApiCheck(settings, client, databases ?? [], selected), await metricsApiCheck(settings, client, selected)]) if (c) checks.push(c);
+  };
   if (!settings.postgres.enabled) {
     checks.push({ outcome: "ok", subject: "databases", detail: "Heroku Postgres discovery is off (postgres.enabled=false)" });
+    await hosts(undefined);
     return checks;
   }
   const source = await open();
@@ -102,6 +108,7 @@ export async function runChecks(
       detail: "no Heroku Postgres database found (none attached, or config vars not readable: see the warnings above)",
     });
   }
+  await hosts(source.databases);
   return checks;
 }
 

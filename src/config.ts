@@ -91,6 +91,31 @@ export const RefreshSettings = z.object({
   daily: hours("daily", 24, "collaborators, features, domains, buildpack installations, drains, releases and the team, space and add-on lists"),
 });
 
+/** A base URL a token is sent to: https, or http on loopback only (the tests' simulator). */
+const baseUrl = (dflt: string, what: string) =>
+  z
+    .url({ error: "expected an http(s) URL" })
+    .refine((u) => !URL.canParse(u) || new URL(u).protocol !== "http:" || isLoopback(new URL(u).hostname), {
+      error: "plain http:// would send the token in clear text; use https:// (http:// is allowed only for loopback hosts: localhost, 127.x.x.x, [::1])",
+    })
+    .refine((u) => !URL.canParse(u) || ["https:", "http:"].includes(new URL(u).protocol), { error: "expected an https:// URL" })
+    .default(dflt)
+    .describe(`Base URL of ${what} (https; http only on loopback, for tests).`);
+
+/** The router and dyno metrics streams (src/heroku/metrics-api.ts). */
+export const MetricsSettings = z.object({
+  start_date: startDate.optional().describe("Earliest metrics time to read on the first run (RFC 3339); never earlier than lookback_hours ago."),
+  lookback_hours: z
+    .number({ error: "expected a number of hours" })
+    .positive()
+    .max(168, { error: "Heroku keeps metrics for 7 days (168 hours) at most" })
+    .default(24)
+    .describe("How far back a run reads metrics: the first run, and any run after a long pause (Heroku keeps 7 days, 168 hours)."),
+  step: z.enum(["1m", "10m", "1h", "2h"]).default("1h").describe(
+    "Width of one metrics bucket (Heroku's resolutions: 1m for 2 h, 10m for 72 h, 1h for 72 h, 2h for 7 days).",
+  ),
+});
+
 export const Settings = z.object({
   token: z
     .string({ error: "expected the Heroku API token (heroku authorizations:create), or set HEROKU_API_KEY" })
@@ -106,6 +131,8 @@ export const Settings = z.object({
     .refine((u) => !URL.canParse(u) || ["https:", "http:"].includes(new URL(u).protocol), { error: "expected an https:// URL" })
     .default("https://api.heroku.com")
     .describe("Base URL of the Heroku Platform API (https; http only on loopback, for tests)."),
+  data_api_url: baseUrl("https://api.data.heroku.com", "the Heroku Data API (Postgres backups, schedules, maintenance, database info)"),
+  metrics_api_url: baseUrl("https://api.metrics.heroku.com", "the Heroku metrics API (router and dyno metrics, as the Dashboard)"),
   start_date: startDate.optional().describe("Earliest updated_at to extract on the first incremental run (RFC 3339)."),
   apps: z.array(z.string().min(1)).meta({ examples: [["my-app", "my-other-app"]] }).optional().describe(
     "App names or ids that limit the app-scoped streams and database discovery.",
@@ -150,6 +177,7 @@ export const Settings = z.object({
     "Longest time a parent's children go unread when the parent shows no change, per stream family (README, Heroku API streams).",
   ),
   postgres: PostgresSettings.prefault({}).describe("Heroku Postgres discovery and sync."),
+  metrics: MetricsSettings.prefault({}).describe("Router and dyno metrics (beta)."),
   ...MapSettingsShape,
 }).superRefine((s, ctx) => {
   // The SDK's rule: flattening needs a depth.
@@ -344,6 +372,7 @@ function warnUnknown(merged: Record<string, unknown>, origin: Map<string, string
     rate_limit: RateLimitSettings.shape,
     refresh_hours: RefreshSettings.shape,
     shard: { count: 1, index: 1 },
+    metrics: MetricsSettings.shape,
   } as const;
   for (const [name, shape] of Object.entries(nested)) {
     const value = merged[name];

@@ -9,13 +9,18 @@ import { HerokuClient, HerokuHttpError, Stopped } from "./heroku/client.ts";
 import { RunError } from "./errors.ts";
 import { openHeroku } from "./heroku/source.ts";
 import { openPostgres } from "./postgres/index.ts";
+import { dataApiStreams } from "./heroku/data-api.ts";
+import { metricsStreams } from "./heroku/metrics-api.ts";
 import { TAP } from "./identity.ts";
+import type { Candidate } from "./postgres/discover.ts";
 
 export interface Source {
   readonly streams: Stream[];
   readonly client: HerokuClient;
   /** Streams, or whole databases, that cannot be read this run, with the reason. */
   readonly unavailable?: readonly Unavailable[];
+  /** The Heroku Postgres add-ons found, reachable or not (what the Data API streams and --test read). */
+  readonly databases?: readonly Candidate[];
   /**
    * Call once before a sync with the planned streams: the Heroku streams then
    * list only the parents some planned child needs, and the run's request
@@ -53,11 +58,19 @@ export async function openSource(settings: Settings, shared?: HerokuClient): Pro
   const heroku = await openHeroku(settings, client);
   const pg = await openPostgres(settings, client);
   return {
-    streams: [...heroku.streams, ...(pg.inventory ? [pg.inventory] : []), ...pg.streams],
+    streams: [
+      ...heroku.streams,
+      ...(pg.inventory ? [pg.inventory] : []),
+      // Backups, schedules, maintenance and info of the databases discovery found, from the Data API; then metrics.
+      ...dataApiStreams(settings, client, () => pg.candidates ?? []),
+      ...metricsStreams(settings, client),
+      ...pg.streams,
+    ],
     client,
     // Databases that cannot be reached and tables the credential may no longer read:
     // a catalog that selects them skips them with the reason instead of failing.
     unavailable: pg.unavailable,
+    ...(pg.candidates ? { databases: pg.candidates } : {}),
     prepare: heroku.prepare,
     checkToken: () => checkToken(client, settings.api_url),
     close: async () => {

@@ -30,7 +30,10 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 
 const check = (token: string, catalog?: object) => {
-  const f = tempFiles({ "c.json": { token, api_url: sim.url, apps: [app], postgres: { connect_timeout_s: 2 } }, ...(catalog ? { "cat.json": catalog } : {}) });
+  const f = tempFiles({
+    "c.json": { token, api_url: sim.url, data_api_url: sim.dataUrl, metrics_api_url: sim.metricsUrl, apps: [app], postgres: { connect_timeout_s: 2 } },
+    ...(catalog ? { "cat.json": catalog } : {}),
+  });
   return runTap(["--config", f["c.json"]!, ...(catalog ? ["--catalog", f["cat.json"]!] : []), "--test"]);
 };
 

@@ -211,6 +211,16 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
       async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "not a url" } })["c.json"]!],
       /field "api_url": expected an http\(s\) URL/,
     ],
+    [
+      "data_api_url over plain http to a host that is not loopback",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), data_api_url: "http://api.data.heroku.com" } })["c.json"]!],
+      /field "data_api_url": plain http:\/\/ would send the token in clear text/,
+    ],
+    [
+      "metrics.lookback_hours beyond Heroku's retention",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), metrics: { lookback_hours: 500 } } })["c.json"]!],
+      /field "metrics\.lookback_hours": Heroku keeps metrics for 7 days \(168 hours\) at most/,
+    ],
     ["no token anywhere", async () => ["--config", tempFiles({ "c.json": { api_url: sim.url } })["c.json"]!], /field "token": expected the Heroku API token/],
     [
       "catalog not JSON",

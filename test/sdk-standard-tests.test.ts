@@ -29,7 +29,9 @@ beforeAll(async () => {
   const url = await readerRole("tap_sdk_standard", "tap_sdk_standard_reader");
   attachDatabase(sim, url);
   // start_date fills the usage streams' required date range (they return nothing without one).
-  config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, start_date: "2020-01-01" } })["c.json"]!;
+  config = tempFiles({
+    "c.json": { token: "test-token", api_url: sim.url, data_api_url: sim.dataUrl, metrics_api_url: sim.metricsUrl, start_date: "2020-01-01" },
+  })["c.json"]!;
   const discover = await runTap(["--config", config, "--discover"]);
   expect(discover.code, discover.stderr).toBe(0);
   catalog = Catalog.parse(JSON.parse(discover.stdout));

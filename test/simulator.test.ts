@@ -529,3 +529,53 @@ describe("simulator: main.ts", () => {
     expect(() => parseArgs(["--bogus"])).toThrow(/unknown flag/);
   });
 });
+
+describe("simulator: the Data API and metrics hosts", () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ apps: 2, postgresApps: 2, tokens: { "test-token": { scopes: ["global"] }, "read-token": { scopes: ["read"] } } });
+  });
+  afterAll(() => sim.close());
+  const at = (base: string, path: string, token = "test-token", method = "GET") =>
+    fetch(base + path, { method, headers: { accept: ACCEPT, authorization: `Bearer ${token}` } }).then(async (r): Promise<Pick<Reply, "status" | "body">> => ({
+      status: r.status,
+      body: await r.json(),
+    }));
+
+  it("serves the Data API on its own host: transfers by app name, schedules and info by add-on id; 403 without global, 405 for POST, 404 elsewhere", async () => {
+    const app = (sim.items("/apps") as { name: string }[])[0]!.name;
+    const addon = (sim.items("/apps/{app}/addons", { app }) as { id: string; addon_service: { name: string } }[]).find((a) =>
+      a.addon_service.name === "heroku-postgresql"
+    )!;
+    const transfers = await at(sim.dataUrl, `/client/v11/apps/${app}/transfers`);
+    expect(transfers.status).toBe(200);
+    expect(transfers.body).toHaveLength(3);
+    expect(transfers.body[0].from_url).toMatch(/^postgres:\/\//); // planted: the tap must drop it
+    expect((await at(sim.dataUrl, `/client/v11/databases/${addon.id}/transfer-schedules`)).body).toHaveLength(1);
+    expect((await at(sim.dataUrl, `/client/v11/databases/${addon.id}`)).body.resource_url).toMatch(/^postgres:\/\//);
+    expect((await at(sim.dataUrl, `/client/v11/databases/${addon.id}`, "read-token")).status).toBe(403);
+    expect((await at(sim.dataUrl, `/client/v11/databases/${addon.id}/backups`, "test-token", "POST")).status).toBe(405);
+    expect((await at(sim.dataUrl, "/apps")).status).toBe(404); // the Platform API is another host
+    sim.setDataApi({ denied: [addon.id] });
+    expect((await at(sim.dataUrl, `/client/v11/databases/${addon.id}`)).status).toBe(403);
+    sim.setDataApi({ essential: [addon.id] });
+    expect((await at(sim.dataUrl, `/client/v11/databases/${addon.id}/transfer-schedules`)).status).toBe(422);
+    sim.setDataApi({});
+    expect(sim.requests.filter((r) => r.host === "data").length).toBe(8); // every request above, POST and 404 included
+  });
+
+  it("serves the metrics API: one value per step, the query required, 7 days of retention, 400 for a process type the app does not run", async () => {
+    const app = (sim.items("/apps") as { name: string }[])[0]!.name;
+    const q = (start: string, end: string) => `start_time=${start}&end_time=${end}&step=1h`;
+    const ok = await at(sim.metricsUrl, `/apps/${app}/router-metrics/status?${q("2026-01-15T06:00:00.000Z", "2026-01-15T12:00:00.000Z")}&process_type=web`);
+    expect(ok.status).toBe(200);
+    expect(Object.values(ok.body.data as Record<string, number[]>).every((v) => v.length === 6)).toBe(true);
+    expect((await at(sim.metricsUrl, `/apps/${app}/router-metrics/latency`)).status).toBe(400);
+    expect((await at(sim.metricsUrl, `/apps/${app}/router-metrics/errors?${q("2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z")}`)).status).toBe(422);
+    expect((await at(sim.metricsUrl, `/apps/${app}/formation/nope/metrics/errors?${q("2026-01-15T06:00:00.000Z", "2026-01-15T12:00:00.000Z")}`)).status).toBe(
+      400,
+    );
+    expect((await at(sim.metricsUrl, `/apps/${app}/router-metrics/status?${q("2026-01-15T06:00:00.000Z", "2026-01-15T12:00:00.000Z")}`, "read-token")).status)
+      .toBe(403);
+  });
+});

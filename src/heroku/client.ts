@@ -96,9 +96,14 @@ export class HerokuClient {
     };
   }
 
-  /** GET of a single object. */
-  async get(path: string): Promise<unknown> {
-    const body = (await this.send(path, undefined)).body;
+  /**
+   * GET of a single object. `base` sends it to another Heroku host that takes
+   * the same token (the Data API, the metrics API) through this same client:
+   * one concurrency limit, rate governor, retry loop and error handling.
+   */
+  async get(path: string, base?: string): Promise<unknown> {
+    const body = (await this.send(path, undefined, base)).body;
+    if (base !== undefined) return body;
     const app = CONFIG_VARS.exec(path)?.[1];
     if (app !== undefined && body !== null && typeof body === "object") this.configVarNames.set(decodeURIComponent(app), Object.keys(body));
     return body;
@@ -173,10 +178,10 @@ export class HerokuClient {
     await this.agent.close();
   }
 
-  private async send(path: string, range: string | undefined) {
+  private async send(path: string, range: string | undefined, base = this.opts.baseUrl) {
     let waited429 = 0;
     for (let attempt = 0, limited = 0;;) {
-      const outcome = await this.withSlot(() => this.once(path, range));
+      const outcome = await this.withSlot(() => this.once(path, range, base));
       // A request cancelled by stop() comes back as a network failure: not one to retry.
       if (this.stopping.signal.aborted) throw new Stopped(path);
       if (outcome.kind === "ok") return outcome;
@@ -260,7 +265,7 @@ export class HerokuClient {
     await this.sleep(ms);
   }
 
-  private async once(path: string, range: string | undefined) {
+  private async once(path: string, range: string | undefined, base: string) {
     await this.throttle();
     if (this.stopping.signal.aborted) throw new Stopped(path);
     const started = performance.now();
@@ -268,7 +273,7 @@ export class HerokuClient {
     const headers = range ? { ...this.headers, range } : this.headers;
     const tags = { endpoint: path, http_status_code: 0, status: "failed" as string };
     try {
-      const res = await request(this.opts.baseUrl + path, {
+      const res = await request(base + path, {
         method: "GET",
         headers,
         dispatcher: this.agent,

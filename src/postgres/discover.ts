@@ -23,6 +23,8 @@ export interface Candidate {
   readonly addonId: string;
   readonly addonName: string;
   readonly app: string;
+  /** The app's id, from the add-on listing (the Data API's maintenances are listed by app id). */
+  readonly appId?: string;
   readonly attachment: string;
   /** Every attachment name of the add-on on that app (DATABASE, HEROKU_POSTGRESQL_RED, ...). */
   readonly attachments: readonly string[];
@@ -121,6 +123,7 @@ export async function findCandidates(client: HerokuClient, apps: readonly string
         addonId: id,
         addonName: String(addon.name),
         app,
+        ...(addon.app?.id !== undefined ? { appId: String(addon.app.id) } : {}),
         attachment: String(att.name),
         attachments: attachments.filter((a) => String(a.addon?.id) === id).map((a) => String(a.name)).sort(),
         plan: addon.plan?.name,

@@ -7,7 +7,7 @@ import type { Stream, Unavailable } from "../singer/stream.ts";
 import { log } from "../log.ts";
 import { databaseStreams } from "./database.ts";
 import { findCandidates, groupDatabases } from "./discover.ts";
-import type { InventoryRow } from "./discover.ts";
+import type { Candidate, InventoryRow } from "./discover.ts";
 import { inventoryStream } from "./inventory.ts";
 import { connectionBudget } from "./budget.ts";
 import { aliasOf, inDatabase } from "./streams.ts";
@@ -22,6 +22,8 @@ export interface PostgresSource {
   readonly unavailable: readonly Unavailable[];
   /** postgres_databases, the inventory of the databases found (inventory.ts); unset when discovery is off. */
   readonly inventory?: Stream;
+  /** The Heroku Postgres add-ons found through the API, reachable or not: the Data API streams read these (src/heroku/data-api.ts). */
+  readonly candidates?: readonly Candidate[];
   close(): Promise<void>;
 }
 
@@ -80,7 +82,7 @@ export async function openPostgres(settings: Settings, client: HerokuClient): Pr
       log.warn(`${why}; its tables are left out of this run`);
     }
   }
-  return { streams, unavailable, close, inventory: inventoryOut };
+  return { streams, unavailable, close, inventory: inventoryOut, candidates };
 }
 
 /** A database that cannot be read this run: every table stream of its alias. */
