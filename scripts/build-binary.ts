@@ -35,16 +35,17 @@ const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 // between full GCs. With 4 MB they die young: a 1,000,000-row sync on Node 24 peaked at
 // 111-115 MB against 143-184 MB with 1 MB (README, Single binary).
 const SEMI_SPACE = "--max-semi-space-size=4";
-/** Whether this Node reads `execArgv` from the SEA config (added in 24.6.0 and 22.20.0). */
-const seaExecArgv = (version: string) => {
-  const [major = 0, minor = 0] = version.split(".").map(Number);
-  return major > 24 || (major === 24 && minor >= 6) || (major === 22 && minor >= 20);
-};
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
 const node = option("--node", "") || (fetchNodeRuntimes(), fetchedNode("node24"));
 const nodeExecutable = execFileSync(node, ["-p", "process.execPath"], { encoding: "utf8" }).trim();
 const nodeVersion = execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
+const [major = 0, minor = 0] = nodeVersion.split(".").map(Number);
+// Whether this Node reads `execArgv` from the SEA config (added in 24.6.0 and 22.20.0).
+const execArgv = major > 24 || (major === 24 && minor >= 6) || (major === 22 && minor >= 20);
+// Node 22 makes the code cache without the execArgv flags, then rejects it at every start with a
+// warning on stderr ("Code cache data rejected"); Node 24 makes it with them.
+const useCodeCache = major >= 24;
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
@@ -80,8 +81,8 @@ writeFileSync(
     disableExperimentalSEAWarning: true,
     // V8's compiled code for the bundle, made by the Node it runs on: start-up takes 0.13 s
     // instead of 0.17 s and 5 MB less (--about), for 0.8 MB more file; a sync's peak is the same.
-    useCodeCache: true,
-    ...(seaExecArgv(nodeVersion) ? { execArgv: [SEMI_SPACE] } : {}),
+    useCodeCache,
+    ...(execArgv ? { execArgv: [SEMI_SPACE] } : {}),
     assets: Object.fromEntries(shipped.map((path) => [path, join(ROOT, path)])),
   }),
 );
