@@ -103,9 +103,9 @@ run(join(ROOT, "node_modules/.bin/postject"), [
 ]);
 if (macos) run("codesign", ["--sign", "-", BIN]);
 // postject writes the executable in one large write, and Linux then keeps that file's page cache
-// in 2 MB folios, which the loader maps whole: the fresh build had 55 MB of huge-page mappings
-// (FilePmdMapped) and ran about 30 MB larger than the same bytes copied with cp (69 MB against
-// 40 MB for --version) until its pages left the cache. One copy gives it any copied file's cache.
+// in large folios (up to 2 MB), which the loader maps whole: as built, the executable's own pages
+// took 47-60 MB of RSS instead of the 30 MB a copy of it takes (--version; a sync ran 25-30 MB
+// larger), until its pages left the cache. One copy gives it any copied file's page cache.
 copyFileSync(BIN, `${BIN}.copy`);
 renameSync(`${BIN}.copy`, BIN);
 chmodSync(BIN, 0o755);
