@@ -39,10 +39,34 @@ describe("the single binary", () => {
     expect(JSON.parse(alone.stdout).streams.length).toBe(90);
   });
 
-  it("embeds Node 24 and the bin's memory flag (SEA execArgv), so it needs no launcher to pass it", () => {
+  it("embeds Node 24 and its memory flag (SEA execArgv), so it needs no launcher to pass it", () => {
     expect(runAlone(["--version"]).stdout).toMatch(/^tap-heroku\/\S+ node-24\.\d+\.\d+\n$/);
     const debug = spawnSync(bin, ["--about"], { cwd: dir, env: { LOG_LEVEL: "debug" }, encoding: "utf8", timeout: 60_000 });
-    expect(debug.stderr).toMatch(/^DEBUG tap-heroku \S+ on node 24\.\d+\.\d+ \(--max-semi-space-size=1\)$/m);
+    // 4 MB semi-spaces: on Node 24, 1 MB ones (the bin's, for Node 20) raise a sync's peak (scripts/build-binary.ts).
+    expect(debug.stderr).toMatch(/^DEBUG tap-heroku \S+ on node 24\.\d+\.\d+ \(--max-semi-space-size=4\)$/m);
+  });
+
+  it("as built, maps no more of its own file than a copy of it does (postject's large write cost 17-30 MB)", () => {
+    // postject writes the executable in one large write, whose page cache comes in large folios that the
+    // loader maps whole; the build copies the file once (scripts/build-binary.ts). `bin` is a copy.
+    const probe = join(dir, "own-pages.cjs");
+    writeFileSync(
+      probe,
+      `let path, kb = 0;
+for (const line of require("fs").readFileSync("/proc/self/smaps", "utf8").split("\\n")) {
+  if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) path = line.split(/\\s+/).slice(5).join(" ");
+  else if (path === process.execPath && line.startsWith("Rss:")) kb += Number(line.split(/\\s+/)[1]);
+}
+process.stderr.write("own pages " + kb + " kB\\n");`,
+    );
+    const ownPages = (executable: string) => {
+      const run = spawnSync(executable, ["--version"], { env: { NODE_OPTIONS: `--require ${probe}` }, encoding: "utf8", timeout: 60_000 });
+      expect(run.status, run.stderr).toBe(0);
+      return Number(/^own pages (\d+) kB$/m.exec(run.stderr)?.[1]);
+    };
+    const copy = ownPages(bin);
+    expect(copy).toBeGreaterThan(10_000);
+    expect(ownPages(BINARY)).toBeLessThan(copy + 5_000);
   });
 
   it("rejects bad input with one line and exit 2, like the npm bin", () => {

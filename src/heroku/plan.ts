@@ -28,11 +28,16 @@ export function parentsFirst(specs: readonly HerokuStreamSpec[]): HerokuStreamSp
   return [...specs].sort((a, b) => depthOf(a, byName) - depthOf(b, byName) || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
 }
 
+/** What the given streams' requests come to, and what the figure rests on. */
 export interface Estimate {
+  /** One per top-level list, and for each child stream the parents it plans to read, where they are counted. */
   readonly requests: number;
-  readonly unknown: string[];
-  readonly perParent: Map<string, number>;
-  /** Child streams from a state: the children of parents that changed come on top. */
+  /**
+   * The parents the child streams read, in the order first needed: each with its count, or
+   * undefined when neither the registry nor the state knows it yet (then one request per parent comes on top).
+   */
+  readonly parents: ReadonlyMap<string, number | undefined>;
+  /** From a state, before the parents are listed: the child lists of the parents that changed come on top. */
   readonly changesUnknown: boolean;
 }
 
@@ -46,13 +51,7 @@ export async function estimate(
 ): Promise<Estimate> {
   let requests = 0;
   let changesUnknown = false;
-  const unknown = new Set<string>();
-  const perParent = new Map<string, number>();
-  const counts = new Map<string, number | undefined>();
-  const countOf = async (parent: string): Promise<number | undefined> => {
-    if (!counts.has(parent)) counts.set(parent, (await registry.count(parent)) ?? fromState(parent, specs, state));
-    return counts.get(parent);
-  };
+  const parents = new Map<string, number | undefined>();
   for (const id of streams) {
     const spec = specs.get(id);
     if (!spec) continue;
@@ -60,19 +59,17 @@ export async function estimate(
       requests += 1;
       continue;
     }
-    const n = await countOf(spec.parent);
-    if (n === undefined) unknown.add(spec.parent);
-    else {
-      // Once the parents are listed, the plan itself (signals included); before, what the state expects.
-      const planned = schedule && registry.has(spec.parent) ? schedule.todo(spec, await registry.get(spec.parent)).requests : undefined;
-      const expected = schedule && planned === undefined ? schedule.expected(spec, n) : undefined;
-      // With a state, which parents changed is known only once they are listed.
-      if (expected !== undefined && expected < n) changesUnknown = true;
-      requests += planned ?? expected ?? n;
-      perParent.set(spec.parent, n);
-    }
+    if (!parents.has(spec.parent)) parents.set(spec.parent, (await registry.count(spec.parent)) ?? fromState(spec.parent, specs, state));
+    const n = parents.get(spec.parent);
+    if (n === undefined) continue;
+    // Once the parents are listed, the plan itself (signals included); before, what the state expects.
+    const planned = schedule && registry.has(spec.parent) ? schedule.todo(spec, await registry.get(spec.parent)).requests : undefined;
+    const expected = schedule && planned === undefined ? schedule.expected(spec, n) : undefined;
+    // With a state, which parents changed is known only once they are listed.
+    if (expected !== undefined && expected < n) changesUnknown = true;
+    requests += planned ?? expected ?? n;
   }
-  return { requests, unknown: [...unknown], perParent, changesUnknown };
+  return { requests, parents, changesUnknown };
 }
 
 /** The parent count a previous run left in its bookmarks (`parents`, or the partition list of earlier versions). */
@@ -96,8 +93,10 @@ export function logEstimate(
   rate: { reserve: number; refillPerMinute: number },
 ): void {
   const remaining = client.rateLimitRemaining;
-  const parents = [...e.perParent].map(([p, n]) => `${n} ${p}`).join(", ");
-  const unknown = (e.unknown.length ? `, plus one per ${e.unknown.join(", ")} (not counted yet)` : "") +
+  const counted = [...e.parents].filter(([, n]) => n !== undefined);
+  const parents = counted.map(([p, n]) => `${n} ${p}`).join(", ");
+  const uncounted = [...e.parents.keys()].filter((p) => e.parents.get(p) === undefined);
+  const unknown = (uncounted.length ? `, plus one per ${uncounted.join(", ")} (not counted yet)` : "") +
     (e.changesUnknown ? ", plus the child lists of parents that changed (counted once the parents are listed)" : "");
   const bucket = remaining ?? 4500;
   const free = Math.max(0, bucket - rate.reserve);
