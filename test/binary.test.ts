@@ -36,7 +36,7 @@ describe("the single binary", () => {
     expect(alone.status, alone.stderr).toBe(0);
     const node = await runTap(["--config", config, "--discover"]);
     expect(JSON.parse(alone.stdout)).toEqual(JSON.parse(node.stdout));
-    expect(JSON.parse(alone.stdout).streams.length).toBe(90);
+    expect(JSON.parse(alone.stdout).streams.length).toBe(98); // 90 Platform API streams, 4 Data API, 4 metrics
   });
 
   it("embeds Node 24 and its memory flag (SEA execArgv), so it needs no launcher to pass it", () => {
