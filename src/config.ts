@@ -43,6 +43,15 @@ export const PostgresSettings = z.object({
     "Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long.",
   ),
   batch_size: z.number().int().positive().default(5000).describe("Rows between bookmarks (STATE), and the first COPY chunk's size."),
+  detect_deletes: z.boolean().default(false).describe(
+    "INCREMENTAL tables with a primary key also send, for every row deleted since the last run, a record of its key with _sdc_deleted_at (a key-only read compared with the keys kept in the state).",
+  ),
+  detect_deletes_max_kb: z.number().int().positive().default(1024).describe(
+    "Delete detection: the most state one table's keys may take, in KB; a table whose keys do not fit gets a FULL_TABLE pass with ACTIVATE_VERSION every detect_deletes_full_table_every_h instead.",
+  ),
+  detect_deletes_full_table_every_h: positive("hours").default(24).describe(
+    "Delete detection: hours between the FULL_TABLE passes of a table whose keys do not fit in detect_deletes_max_kb.",
+  ),
 });
 
 export const RateLimitSettings = z.object({

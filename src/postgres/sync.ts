@@ -19,6 +19,8 @@ import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
 import type { ColumnType } from "./types.ts";
+import { DeletesBookmark, DeleteTracking } from "./deletes.ts";
+import type { DeleteSettings } from "./deletes.ts";
 
 /**
  * Key column -> PostgreSQL's text of its value. Not z.record: it drops a key
@@ -46,13 +48,15 @@ export const IncrementalBookmark = z.object({
   replication_key_value: z.union([z.string(), z.number()]).optional(),
 });
 
-export const TableBookmark = z.looseObject({ ...FullTableBookmark.shape, ...IncrementalBookmark.shape });
+export const TableBookmark = z.looseObject({ ...FullTableBookmark.shape, ...IncrementalBookmark.shape, deletes: DeletesBookmark.optional() });
 
 /** A table with everything needed to read it, computed once. */
 export interface TablePlan {
   readonly stream: string;
   readonly table: Table;
   readonly types: ReadonlyMap<string, ColumnType>;
+  /** Set when postgres.detect_deletes applies to the table (it has a primary key): see deletes.ts. */
+  readonly deletes?: DeleteSettings;
 }
 
 const TIME_TYPES = new Set(["date", "timestamp", "timestamptz"]);
@@ -60,8 +64,12 @@ const MAX_RECONNECTS = 3;
 
 export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS = 600): Promise<void> {
   try {
-    if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize, statementTimeoutS);
-    else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
+    if (ctx.replicationMethod === "INCREMENTAL") {
+      // Delete detection: a hook inside the read's snapshot, then the fallback's FULL_TABLE pass when one is due.
+      const deletes = DeleteTracking.for(plan, ctx, { batchSize, statementTimeoutS });
+      await incremental(session, plan, deletes?.ctx ?? ctx, batchSize, statementTimeoutS, deletes?.beforeRows);
+      await deletes?.afterPass((c) => fullTable(session, plan, c, batchSize, statementTimeoutS));
+    } else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
     // Database errors fail this stream; anything else (stdout closed, a bug) is not ours to soften.
@@ -303,7 +311,15 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   await ctx.saveBookmark({ version });
 }
 
-async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
+async function incremental(
+  session: Session,
+  plan: TablePlan,
+  ctx: SyncContext,
+  batchSize: number,
+  statementTimeoutS: number,
+  /** Runs in each snapshot before its rows (delete detection). */
+  beforeRows?: (client: pg.Client) => Promise<void>,
+): Promise<void> {
   const { table } = plan;
   const key = ctx.replicationKey!;
   const keyCol = table.columns.find((c) => c.name === key);
@@ -331,6 +347,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
     // Without an index on the key, the one COPY below sorts (as any ordered read
     // would); with one, the read goes in chunks of the index, each its own statement.
     indexed ??= await keyIsIndexed(client, table, key);
+    await beforeRows?.(client);
     // Rows whose key is NULL can never be bookmarked and are not read. Rows come
     // in key order, so any written key resumes with `>=`: the bookmark moves every
     // batch_size rows as they stream.

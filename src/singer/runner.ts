@@ -213,9 +213,9 @@ export async function runSync(plan: readonly PlannedStream[], opts: RunOptions):
         const out = all || record instanceof RawJson ? record : pick(record, props);
         return writer.record(id, out, timeExtracted, version);
       },
-      async saveBookmark(bookmark: Bookmark) {
+      async saveBookmark(bookmark: Bookmark, opts?: { now?: boolean }) {
         state.bookmarks[id] = bookmark;
-        if (sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
+        if (opts?.now || sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
       },
       activateVersion(version: number) {
         return writer.activateVersion({ stream: id, version });
