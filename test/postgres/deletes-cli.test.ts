@@ -1,0 +1,68 @@
+// Delete detection through the real CLI on Node and Deno: a database found
+// through the API simulator, detect_deletes in the config, --discover offers
+// _sdc_deleted_at, and the run after some deletes sends exactly their
+// tombstones, with int8 keys beyond 2^53 exact.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attachDatabase, startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
+import { runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
+import type { Message } from "../../src/singer/messages.ts";
+import { createDatabase, readerRole, sql } from "./helpers.ts";
+
+const SCRIPT = `
+CREATE SCHEMA "Sales-EU";
+CREATE TABLE accounts (id int8 PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+INSERT INTO accounts (id, name) SELECT 9007199254740000 + i, 'a' || i FROM generate_series(1, 3000) i;
+CREATE TABLE secret_stuff (id int);
+CREATE TABLE partly_visible (id int, visible text);`;
+
+let sim: Simulator;
+let config: string;
+let url: string;
+const records = (ms: Message[]) => ms.filter((m): m is Extract<Message, { type: "RECORD" }> => m.type === "RECORD");
+
+beforeAll(async () => {
+  sim = await startSimulator({ apps: 1, postgresApps: 1 });
+  url = await createDatabase("tap_pg_deletes_cli", SCRIPT);
+  const app = attachDatabase(sim, await readerRole("tap_pg_deletes_cli", "tap_pg_deletes_reader"));
+  config = tempFiles({ "c.json": { token: "test-token", api_url: sim.url, apps: [app], postgres: { schemas: ["public"], detect_deletes: true } } })["c.json"]!;
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+describe.each(RUNTIMES.filter((r) => r === "node" || r === "deno"))("on %s", (runtime) => {
+  it("sends a tombstone for each deleted row, keys exact", async () => {
+    const discover = await runTap(["--config", config, "--discover"], { runtime });
+    expect(discover.code, discover.stderr).toBe(0);
+    const catalog = JSON.parse(discover.stdout);
+    for (const s of catalog.streams) {
+      for (const m of s.metadata) {
+        if (m.breadcrumb.length === 0) {
+          Object.assign(m.metadata, {
+            selected: s.tap_stream_id.endsWith("-public-accounts"),
+            "replication-method": "INCREMENTAL",
+            "replication-key": "updated_at",
+          });
+        }
+      }
+    }
+    const accounts = catalog.streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-accounts"));
+    expect(accounts.schema.properties._sdc_deleted_at).toEqual({ type: ["null", "string"], format: "date-time" });
+    const files = tempFiles({ "cat.json": catalog });
+
+    const first = await runTap(["--config", config, "--catalog", files["cat.json"]!], { runtime });
+    expect(first.code, first.stderr).toBe(0);
+    expect(records(first.messages()).filter((r) => r.record._sdc_deleted_at != null)).toHaveLength(0);
+    const state = first.messages().filter((m) => m.type === "STATE").at(-1)!;
+
+    const gone = runtime === "node" ? [9007199254740001n, 9007199254741234n, 9007199254743000n] : [9007199254740002n, 9007199254742000n];
+    await sql(url, `DELETE FROM accounts WHERE id IN (${gone.join(", ")})`);
+    const s = tempFiles({ "state.json": state.value });
+    const second = await runTap(["--config", config, "--catalog", files["cat.json"]!, "--state", s["state.json"]!], { runtime });
+    expect(second.code, second.stderr).toBe(0);
+    // The exact digits in the output text, not a rounded JS number.
+    const lines = second.stdout.split("\n").filter((l) => l.includes('"_sdc_deleted_at":"'));
+    expect(lines.map((l) => /"id":(\d+)/.exec(l)![1])).toEqual(gone.map(String));
+  });
+});
