@@ -31,7 +31,7 @@ export const DeletesBookmark = z.object({
   /** The primary key the keys were read for: another key starts the record over. */
   key: z.array(z.string()),
   /** One integer key column: its keys as ranges (key-set.ts). */
-  ranges: z.string().optional(),
+  ranges: z.string().regex(/^(-?[0-9a-z]+\.[0-9a-z]+(,[0-9a-z]+\.[0-9a-z]+)*)?$/, "expected integer key ranges such as 1.2r,2.2q").optional(),
   /** Any other key: each key as PostgreSQL's text (a list for a composite key). */
   keys: z.array(z.union([z.string(), z.array(z.string())])).optional(),
   /**
@@ -261,7 +261,7 @@ export class DeleteTracking {
     if (deletes === undefined || ctx.replicationMethod !== "INCREMENTAL") return undefined;
     if (!ctx.properties.has(DELETED_AT)) {
       log.warn(
-        `${plan.stream}: detect_deletes is on but the catalog does not select ${DELETED_AT}; no deletes are sent (run --discover again, or select it)`,
+        `${plan.stream}: detect_deletes is on but the catalog does not select ${DELETED_AT}; no deletes are sent (discover the catalog again, e.g. meltano run --refresh-catalog, or select it)`,
       );
       return undefined;
     }

@@ -324,6 +324,11 @@ describe("delete detection", () => {
     }
   });
 
+  it("refuses a state whose kept keys are not key ranges, in one line naming the field", async () => {
+    const bad: State = { bookmarks: { "dd-public-ints": { deletes: { key: ["id"], ranges: "1.2;x" } } }, currently_syncing: null };
+    await expect(runInProcess(db.streams, incremental(db, ["dd-public-ints"]), bad)).rejects.toThrow(/deletes.*ranges.*expected integer key ranges/);
+  });
+
   it("offers _sdc_deleted_at only on tables with a primary key, and only with detect_deletes", async () => {
     const keyless = db.streams.find((s) => s.id === "dd-public-keyless")!;
     expect(keyless.schema.properties).not.toHaveProperty("_sdc_deleted_at");
