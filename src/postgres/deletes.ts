@@ -116,6 +116,7 @@ export async function detectDeletes(
   };
 
   ctx.progress("looking for deleted rows");
+  const started = performance.now();
   let overflow = false;
   let seen = 0;
   let result: DeletesBookmark;
@@ -136,9 +137,9 @@ export async function detectDeletes(
       }
       keep(k);
     };
-    await readKeys(client, plan, pkCols, ctx.signal, limits, () => overflow && !usable, (row) => {
+    const read = { decode: intKey, text: (k: bigint) => [k.toString()] };
+    await readKeys(client, plan, pkCols, ctx.signal, limits, () => overflow && !usable, read, (k) => {
       seen++;
-      const k = BigInt(row[0]!);
       // Rows come in ascending key order: kept keys below this one are gone.
       if (before !== undefined && before.current !== undefined && before.current < k) return gone(k);
       keep(k);
@@ -152,9 +153,9 @@ export async function detectDeletes(
     // orders text by its collation. The kept keys take what the state takes.
     const before = usable ? new Set(prior!.keys!.map((k) => verbatimId(verbatimKey(k)))) : undefined;
     const now = new VerbatimWriter();
-    await readKeys(client, plan, pkCols, ctx.signal, limits, () => overflow && !usable, (row) => {
+    const read = { decode: (buf: Buffer) => copyFields(buf, pkCols.length) as string[], text: (k: string[]) => k };
+    await readKeys(client, plan, pkCols, ctx.signal, limits, () => overflow && !usable, read, (key) => {
       seen++;
-      const key = row as string[];
       before?.delete(verbatimId(key));
       if (overflow) return;
       now.add(key);
@@ -170,23 +171,27 @@ export async function detectDeletes(
     );
     result = { key: [...pk], full_table: {} };
   }
-  log.info(`${plan.stream}: delete detection read ${seen} keys${usable ? `, ${tombstones} deleted` : " (the first time: no deletes sent)"}`);
+  const took = ((performance.now() - started) / 1000).toFixed(2);
+  log.info(`${plan.stream}: delete detection read ${seen} keys in ${took} s${usable ? `, ${tombstones} deleted` : " (the first time: no deletes sent)"}`);
   return result;
 }
 
 /**
  * Streams the key columns in the primary key's order, in keyset chunks (one
  * COPY each, no server sort: the session has enable_sort off), so no statement
- * reads the whole table. `enough` ends the read after a chunk.
+ * reads the whole table. `enough` ends the read after a chunk; `read.decode`
+ * turns a COPY row into a key at once (the buffer is pg's, reused), and
+ * `read.text` gives a key's values back as text for the next chunk's start.
  */
-async function readKeys(
+async function readKeys<K>(
   client: pg.Client,
   plan: KeyedTable,
   pkCols: readonly Column[],
   signal: AbortSignal,
   limits: ReadLimits,
   enough: () => boolean,
-  row: (fields: (string | null)[]) => Promise<void> | void,
+  read: { decode: (row: Buffer) => K; text: (key: K) => string[] },
+  row: (key: K) => Promise<void> | void,
 ): Promise<void> {
   const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
   const select = pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ");
@@ -194,14 +199,15 @@ async function readKeys(
   const targetMs = Math.min(2000, limits.statementTimeoutS * 100);
   // Keys are narrow: chunks start larger than row chunks and grow while quick.
   let rows = limits.batchSize * 10;
-  let last: string[] | undefined;
+  let last: K | undefined;
   for (;;) {
-    const where = last ? ` WHERE (${keyList}) > (${last.map((v, i) => `${quoteLiteral(v)}::${pkCols[i]!.castType}`).join(", ")})` : "";
+    const lastText = last === undefined ? undefined : read.text(last);
+    const where = lastText ? ` WHERE (${keyList}) > (${lastText.map((v, i) => `${quoteLiteral(v)}::${pkCols[i]!.castType}`).join(", ")})` : "";
     const text = `COPY (SELECT ${select} FROM ${from}${where} ORDER BY ${keyList} LIMIT ${rows}) TO STDOUT`;
     const started = performance.now();
-    const n = await copy(client, signal, text, pkCols.length, (fields) => {
-      last = fields as string[];
-      return row(fields);
+    const n = await copy(client, signal, text, read.decode, (key) => {
+      last = key;
+      return row(key);
     });
     if (n < rows || enough()) return;
     const ms = performance.now() - started;
@@ -210,9 +216,31 @@ async function readKeys(
   }
 }
 
+/**
+ * An integer key's COPY text ("-12\n") read from its bytes: up to 15 digits
+ * fit a double exactly, and skip a string per row (ten times faster on a
+ * million keys than Buffer.toString); longer ones go through BigInt's parser.
+ */
+export function intKey(buf: Buffer): bigint {
+  let end = buf.length;
+  if (end > 0 && buf[end - 1] === 10) end--;
+  const neg = buf[0] === 45;
+  const from = neg ? 1 : 0;
+  if (end - from > 15) return BigInt(buf.toString("latin1", 0, end));
+  let n = 0;
+  for (let i = from; i < end; i++) n = n * 10 + (buf[i]! - 48);
+  return BigInt(neg ? -n : n);
+}
+
 /** One COPY statement; a stop closes it at once (CopyStopped), as every read of the tap does. */
-async function copy(client: pg.Client, signal: AbortSignal, text: string, n: number, row: (f: (string | null)[]) => Promise<void> | void): Promise<number> {
-  const c = new CopyOut(text, (buf) => copyFields(buf, n), row);
+async function copy<K>(
+  client: pg.Client,
+  signal: AbortSignal,
+  text: string,
+  decode: (row: Buffer) => K,
+  row: (key: K) => Promise<void> | void,
+): Promise<number> {
+  const c = new CopyOut(text, decode, row);
   const stop = () => c.abort();
   signal.addEventListener("abort", stop, { once: true });
   try {

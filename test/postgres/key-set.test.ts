@@ -1,8 +1,11 @@
 // The compact key record of delete detection (src/postgres/key-set.ts), in
 // process: exact round trips (int8 at both ends), the size the issue bounds
-// (1,000,000 integer keys with 1 % deleted: at most 1 MB), order enforced.
+// (1,000,000 integer keys with 1 % deleted: at most 1 MB), order enforced;
+// and integer keys decoded from COPY bytes exactly.
 import { describe, expect, it } from "vitest";
+import { Buffer } from "node:buffer";
 import { intKeys, IntRangeReader, IntRangeWriter, parse36, verbatimKey, VerbatimWriter } from "../../src/postgres/key-set.ts";
+import { intKey } from "../../src/postgres/deletes.ts";
 
 const encode = (keys: Iterable<bigint>) => {
   const w = new IntRangeWriter();
@@ -78,5 +81,23 @@ describe("verbatim keys", () => {
     expect(w.keys).toEqual(["a", ["x", "1"]]);
     expect(w.size).toBe(JSON.stringify(w.keys).length + 1);
     expect(w.keys.map(verbatimKey)).toEqual([["a"], ["x", "1"]]);
+  });
+});
+
+describe("integer keys read from COPY bytes", () => {
+  it("are exact on both sides of 15 digits and at the ends of int8", () => {
+    const cases = [
+      "0",
+      "-5",
+      "7",
+      "999999999999999",
+      "-999999999999999",
+      "1000000000000000",
+      "9007199254740993",
+      "-9223372036854775808",
+      "9223372036854775807",
+    ];
+    for (const c of cases) expect(intKey(Buffer.from(`${c}\n`, "latin1")), c).toBe(BigInt(c));
+    expect(intKey(Buffer.from("42", "latin1"))).toBe(42n);
   });
 });
