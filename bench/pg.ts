@@ -8,6 +8,7 @@
 //   npm run bench:pg -- --method INCREMENTAL  # on updated_at (indexed)
 //   npm run bench:pg -- --copy-text           # also psql reading the COPY text the tap reads (the server's share)
 //   npm run bench:pg -- --batch               # also BATCH mode (jsonl, gzip and none) against RECORD mode
+//   npm run bench:pg -- --deletes             # also delete detection with 1 % deleted against FULL_TABLE (bench/pg-deletes.ts)
 //   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
 //   npm run bench:pg -- --paths 0 --launch node-dist --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //
@@ -40,6 +41,7 @@ import { startSimulator } from "../simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
 import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";
+import { benchDeletes } from "./pg-deletes.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
@@ -315,6 +317,11 @@ async function main() {
           rmSync(root, { recursive: true, force: true });
         }
       }
+    }
+
+    if (flag("--deletes")) {
+      usePath(databaseUrl);
+      await benchDeletes({ databaseUrl, config, dir, launcher: [cmd, pre], runs: RUNS, measure, loadAverage });
     }
 
     // Peak RSS by launch path, on loopback.
