@@ -28,6 +28,9 @@ CREATE TABLE killme (id int8 PRIMARY KEY, v text, updated_at timestamptz NOT NUL
 CREATE INDEX ON killme (updated_at);
 INSERT INTO killme (id, v) SELECT i, 'v' || i FROM generate_series(1, 20000) i;
 CREATE TABLE keyless (v text, updated_at timestamptz DEFAULT clock_timestamp());
+CREATE TABLE recon (id int4 PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE INDEX ON recon (updated_at);
+INSERT INTO recon (id, v) SELECT i, 'r' || i FROM generate_series(1, 30000) i;
 `;
 
 let url: string;
@@ -274,6 +277,39 @@ describe("delete detection", () => {
     expect(tombstonesOf(rest, stream)).toHaveLength(600);
     const src = await sql<{ k: string; v: string }>(url, "SELECT id::text AS k, v FROM killme");
     expect(Object.fromEntries([...mirror.rows].map(([k, r]) => [k, r.v]))).toEqual(Object.fromEntries(src.map((r) => [r.k, r.v])));
+  });
+
+  it("reads the keys again in a new snapshot when the session is lost mid-detection: the tombstones come again, none is lost", async () => {
+    const stream = "dd-public-recon";
+    const catalog = incremental(db, [stream]);
+    const mirror = new Mirror((r) => String(r.id), stream);
+    const first = await runInProcess(db.streams, catalog);
+    mirror.apply(first.messages);
+    await sql(url, "DELETE FROM recon WHERE id % 15 = 4"); // 2000 rows
+    const warnings: string[] = [];
+    const stderr = vi.spyOn(runtime, "writeStderr").mockImplementation((t: string) => void warnings.push(t));
+    let terminated = false;
+    try {
+      const run = await runInProcess(db.streams, catalog, first.lastState, {
+        onFlush: async (n) => {
+          if (terminated || n < 300) return;
+          terminated = true;
+          await sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tap-heroku' AND datname = current_database()");
+        },
+      });
+      mirror.apply(run.messages);
+      expect(terminated).toBe(true);
+      expect(warnings.join("")).toMatch(/dd-public-recon: the connection was lost/);
+      const stones = tombstonesOf(run, stream).map((m) => m.type === "RECORD" && Number(m.record.id));
+      expect(stones.length).toBeGreaterThan(2000); // some twice: the first snapshot's, then all of them
+      expect(new Set(stones)).toEqual(new Set(Array.from({ length: 2000 }, (_, i) => i * 15 + 4)));
+      const src = await sql<{ k: string; v: string }>(url, "SELECT id::text AS k, v FROM recon");
+      expect(Object.fromEntries([...mirror.rows].map(([k, r]) => [k, r.v]))).toEqual(Object.fromEntries(src.map((r) => [r.k, r.v])));
+      const again = await runInProcess(db.streams, catalog, run.lastState);
+      expect(tombstonesOf(again, stream)).toHaveLength(0);
+    } finally {
+      stderr.mockRestore();
+    }
   });
 
   it("falls back to FULL_TABLE passes with a warning when the keys do not fit, and the mirror still follows the source", async () => {
