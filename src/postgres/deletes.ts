@@ -307,8 +307,14 @@ export class DeleteTracking {
     await this.outer.saveBookmark(this.bookmark(), { now: true });
   };
 
-  /** After the read: the fallback's FULL_TABLE pass, when one is due or under way. */
-  async afterPass(fullTable: (ctx: SyncContext) => Promise<void>): Promise<void> {
+  /**
+   * After the read: the fallback's FULL_TABLE pass, when one is due or under
+   * way. A pass that starts and ends in this run keeps the keys it wrote: they
+   * are exactly what the target holds once ACTIVATE_VERSION has dropped the
+   * rest, so when they fit the table goes back to tombstones. A pass resumed
+   * from an earlier run knows only part of its keys, and stays in the fallback.
+   */
+  async afterPass(fullTable: (ctx: SyncContext, onKey?: (key: string[]) => void) => Promise<void>): Promise<void> {
     const ft = this.field?.full_table;
     if (ft === undefined || this.outer.signal.aborted) return;
     const everyMs = this.plan.deletes.fullTableEveryH * 3_600_000;
@@ -316,21 +322,53 @@ export class DeleteTracking {
     log.info(`${this.plan.stream}: the FULL_TABLE pass that finds deleted rows (its keys do not fit in the state)`);
     const field = this.field!;
     let pass: Bookmark = ft.pass ?? {};
-    await fullTable({
-      ...this.outer,
-      replicationMethod: "FULL_TABLE",
-      replicationKey: undefined,
-      bookmark: pass,
-      saveBookmark: (b, opts) => {
-        pass = b;
-        this.field = { ...field, full_table: { ...ft, pass: b } };
-        return this.outer.saveBookmark(this.bookmark(), opts);
+    const keys = ft.pass === undefined ? new KeyCollector(this.plan) : undefined;
+    await fullTable(
+      {
+        ...this.outer,
+        replicationMethod: "FULL_TABLE",
+        replicationKey: undefined,
+        bookmark: pass,
+        saveBookmark: (b, opts) => {
+          pass = b;
+          this.field = { ...field, full_table: { ...ft, pass: b } };
+          return this.outer.saveBookmark(this.bookmark(), opts);
+        },
       },
-    });
+      keys && ((k) => keys.add(k)),
+    );
     if (this.outer.signal.aborted) return; // the pass resumes next run from its bookmark
     const version = pass.version;
     if (typeof version !== "number" || "last_pk_fetched" in pass || "last_ctid" in pass) return;
-    this.field = { key: field.key, full_table: { version } };
+    const kept = keys?.result();
+    if (kept) log.info(`${this.plan.stream}: the keys fit in the state again; deletes are found from them, as tombstones, from the next run`);
+    this.field = kept ?? { key: field.key, full_table: { version } };
     await this.outer.saveBookmark(this.bookmark());
+  }
+}
+
+/** The keys a FULL_TABLE pass writes, in key order, as long as they fit. */
+class KeyCollector {
+  private readonly ints: IntRangeWriter | undefined;
+  private readonly verbatim: VerbatimWriter | undefined;
+  private overflow = false;
+
+  constructor(private readonly plan: KeyedTable & { deletes: DeleteSettings }) {
+    const pk = plan.table.primaryKey;
+    if (pk.length === 1 && INTEGER_TYPES.has(plan.types.get(pk[0]!)!.baseName)) this.ints = new IntRangeWriter();
+    else this.verbatim = new VerbatimWriter();
+  }
+
+  add(key: string[]): void {
+    if (this.overflow) return;
+    if (this.ints) this.ints.add(BigInt(key[0]!));
+    else this.verbatim!.add(key);
+    if ((this.ints ?? this.verbatim!).size > this.plan.deletes.maxBytes) this.overflow = true;
+  }
+
+  result(): DeletesBookmark | undefined {
+    if (this.overflow) return undefined;
+    const key = [...this.plan.table.primaryKey];
+    return this.ints ? { key, ranges: this.ints.finish() } : { key, keys: this.verbatim!.keys };
   }
 }

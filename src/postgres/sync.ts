@@ -68,7 +68,7 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
       // Delete detection: a hook inside the read's snapshot, then the fallback's FULL_TABLE pass when one is due.
       const deletes = DeleteTracking.for(plan, ctx, { batchSize, statementTimeoutS });
       await incremental(session, plan, deletes?.ctx ?? ctx, batchSize, statementTimeoutS, deletes?.beforeRows);
-      await deletes?.afterPass((c) => fullTable(session, plan, c, batchSize, statementTimeoutS));
+      await deletes?.afterPass((c, onKey) => fullTable(session, plan, c, batchSize, statementTimeoutS, onKey));
     } else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
@@ -180,7 +180,15 @@ async function copyRows(
   }
 }
 
-async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
+async function fullTable(
+  session: Session,
+  plan: TablePlan,
+  ctx: SyncContext,
+  batchSize: number,
+  statementTimeoutS: number,
+  /** Given each written row's key, in key order (delete detection's fallback keeps them). */
+  onKey?: (key: string[]) => void,
+): Promise<void> {
   const { table } = plan;
   const pk = table.primaryKey;
   const prior = FullTableBookmark.safeParse(ctx.bookmark ?? {});
@@ -290,6 +298,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         const written = ctx.writeRecord(new RawJson(encoder.encode(row)), version);
         last = pkIdx.map((i) => row[i]!);
+        onKey?.(last);
         progress.made = true;
         if (++n % batchSize !== 0) return written;
         return Promise.all([written, bookmark()]).then(() => undefined);

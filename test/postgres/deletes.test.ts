@@ -341,7 +341,7 @@ describe("delete detection", () => {
     expect(text).not.toMatch(/\bSort\b/);
   });
 
-  it("falls back to FULL_TABLE passes with a warning when the keys do not fit, and the mirror still follows the source", async () => {
+  it("falls back to FULL_TABLE passes with a warning when the keys do not fit, the mirror still following the source, and comes back when they fit", async () => {
     const stream = "dd-public-wide";
     await sql(url, `INSERT INTO wide (id, v) SELECT gen_random_uuid(), 'w' || i FROM generate_series(1, 400) i`);
     const daily = await openDb(url, "dd", { detect_deletes: true, batch_size: 100, detect_deletes_max_kb: 1 });
@@ -382,6 +382,29 @@ describe("delete detection", () => {
       expect(third.messages.filter((m) => m.type === "ACTIVATE_VERSION")).toHaveLength(1);
       await check();
       expect(mirror.rows.size).toBe(390);
+      // Its keys still do not fit: still the fallback, under the new pass's version.
+      const v2 = (third.lastState!.bookmarks[stream] as { deletes: { full_table: { version: number } } }).deletes.full_table.version;
+      expect(v2).toBeGreaterThan(v1);
+
+      // With room for them, the next pass keeps the keys it writes, and the table is back to tombstones.
+      const back = await openDb(url, "dd", { detect_deletes: true, batch_size: 100, detect_deletes_full_table_every_h: 1e-9 });
+      try {
+        const fourth = await runInProcess(back.streams, incremental(back, [stream]), third.lastState);
+        mirror.apply(fourth.messages);
+        expect(fourth.messages.filter((m) => m.type === "ACTIVATE_VERSION")).toHaveLength(1);
+        const kept = (fourth.lastState!.bookmarks[stream] as { deletes: { keys?: string[]; full_table?: unknown } }).deletes;
+        expect(kept.full_table).toBeUndefined();
+        expect(new Set(kept.keys)).toEqual(new Set([...mirror.rows.keys()]));
+        await sql(url, "DELETE FROM wide WHERE id IN (SELECT id FROM wide ORDER BY v LIMIT 3)");
+        const fifth = await runInProcess(back.streams, incremental(back, [stream]), fourth.lastState);
+        mirror.apply(fifth.messages);
+        expect(tombstonesOf(fifth, stream)).toHaveLength(3);
+        expect(fifth.messages.some((m) => m.type === "ACTIVATE_VERSION")).toBe(false);
+        expect(fifth.messages.filter((m) => m.type === "RECORD" && m.version !== undefined)).toHaveLength(0);
+        await check();
+      } finally {
+        await back.session.close();
+      }
     } finally {
       stderr.mockRestore();
       await daily.session.close();
