@@ -314,13 +314,24 @@ export class DeleteTracking {
    * rest, so when they fit the table goes back to tombstones. A pass resumed
    * from an earlier run knows only part of its keys, and stays in the fallback.
    */
-  async afterPass(fullTable: (ctx: SyncContext, onKey?: (key: string[]) => void) => Promise<void>): Promise<void> {
+  async afterPass(fullTable: FullTablePass): Promise<void> {
     const ft = this.field?.full_table;
     if (ft === undefined || this.outer.signal.aborted) return;
     const everyMs = this.plan.deletes.fullTableEveryH * 3_600_000;
     if (ft.pass === undefined && ft.version !== undefined && Date.now() - ft.version < everyMs) return;
     log.info(`${this.plan.stream}: the FULL_TABLE pass that finds deleted rows (its keys do not fit in the state)`);
-    const field = this.field!;
+    await this.fullPass(fullTable);
+  }
+
+  /**
+   * A FULL_TABLE pass under a new version with ACTIVATE_VERSION (or the one
+   * under way), its keys kept when they fit. The fallback's pass; also what a
+   * read that must start over (an xmin bookmark that cannot be trusted) runs,
+   * so the kept keys match what the target holds afterwards.
+   */
+  async fullPass(fullTable: FullTablePass): Promise<void> {
+    const ft = this.field?.full_table ?? {};
+    const field: DeletesBookmark = { key: [...this.plan.table.primaryKey], full_table: ft };
     let pass: Bookmark = ft.pass ?? {};
     const keys = ft.pass === undefined ? new KeyCollector(this.plan) : undefined;
     await fullTable(
@@ -346,6 +357,9 @@ export class DeleteTracking {
     await this.outer.saveBookmark(this.bookmark());
   }
 }
+
+/** Runs fullTable (sync.ts) with this context; `onKey` is given each written row's key. */
+export type FullTablePass = (ctx: SyncContext, onKey?: (key: string[]) => void) => Promise<void>;
 
 /** The keys a FULL_TABLE pass writes, in key order, as long as they fit. */
 class KeyCollector {
