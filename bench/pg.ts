@@ -9,6 +9,7 @@
 //   npm run bench:pg -- --copy-text           # also psql reading the COPY text the tap reads (the server's share)
 //   npm run bench:pg -- --batch               # also BATCH mode (jsonl, gzip and none) against RECORD mode
 //   npm run bench:pg -- --capture             # also change capture (_sdc_xmin) against FULL_TABLE (bench/capture.ts)
+//   npm run bench:pg -- --deletes             # also delete detection with 1 % deleted against FULL_TABLE (bench/pg-deletes.ts)
 //   npm run bench:pg -- --rows 200000 --runtime deno --batch-size 5000
 //   npm run bench:pg -- --paths 0 --launch node-dist --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   npm run bench:pg -- --parallel            # only the parallel case: 8 tables x 250,000 rows, budget 1 vs 3,
@@ -45,6 +46,7 @@ import { flag, option } from "../scripts/options.ts";
 import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";
 import { benchCapture } from "./capture.ts";
+import { benchDeletes } from "./pg-deletes.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
@@ -329,6 +331,11 @@ async function main() {
     if (flag("--capture")) {
       usePath(databaseUrl);
       await benchCapture({ launcher: launch("bin")!, config, catalog, databaseUrl, table: tables[0]!.table, rows: tables[0]!.n, dir, root: ROOT });
+    }
+
+    if (flag("--deletes")) {
+      usePath(databaseUrl);
+      await benchDeletes({ databaseUrl, config, dir, launcher: [cmd, pre], runs: RUNS, measure, loadAverage });
     }
 
     // Peak RSS by launch path, on loopback.

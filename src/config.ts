@@ -55,6 +55,15 @@ export const PostgresSettings = z.object({
     .describe(
       "Sessions the tap opens to one database, so tables read at once. Unset: 1 on Essential and hobby plans, 2 on others. Never more than the server's free connections less a reserve.",
     ),
+  detect_deletes: z.boolean().default(false).describe(
+    "INCREMENTAL tables with a primary key also send, for every row deleted since the last run, a record of its key with _sdc_deleted_at (a key-only read compared with the keys kept in the state).",
+  ),
+  detect_deletes_max_kb: z.number().int().positive().default(1024).describe(
+    "Delete detection: the most state one table's keys may take, in KB; a table whose keys do not fit gets a FULL_TABLE pass with ACTIVATE_VERSION every detect_deletes_full_table_every_h instead.",
+  ),
+  detect_deletes_full_table_every_h: positive("hours").default(24).describe(
+    "Delete detection: hours between the FULL_TABLE passes of a table whose keys do not fit in detect_deletes_max_kb.",
+  ),
 });
 
 export const RateLimitSettings = z.object({

@@ -207,6 +207,11 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
       /c\.json: field "postgres\.max_connections": Too small: expected number to be >=1$/,
     ],
     [
+      "a delete detection state limit of 0 KB",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), postgres: { detect_deletes: true, detect_deletes_max_kb: 0 } } })["c.json"]!],
+      /c\.json: field "postgres\.detect_deletes_max_kb": .*0/,
+    ],
+    [
       "bad api_url",
       async () => ["--config", tempFiles({ "c.json": { ...good(), api_url: "not a url" } })["c.json"]!],
       /field "api_url": expected an http\(s\) URL/,

@@ -13,6 +13,7 @@ import type { Column, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import type { ColumnType } from "./types.ts";
+import type { DeleteSettings } from "./deletes.ts";
 import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
 
 /** A table with everything needed to read it, computed once. */
@@ -20,6 +21,8 @@ export interface TablePlan {
   readonly stream: string;
   readonly table: Table;
   readonly types: ReadonlyMap<string, ColumnType>;
+  /** Set when postgres.detect_deletes applies to the table (it has a primary key): see deletes.ts. */
+  readonly deletes?: DeleteSettings;
 }
 
 const MAX_RECONNECTS = 3;

@@ -12,6 +12,7 @@ import { syncTable, TableBookmark } from "./sync.ts";
 import type { TablePlan } from "./read.ts";
 import { XMIN_KEY } from "./xmin.ts";
 import { columnType } from "./types.ts";
+import { DELETED_AT, DELETED_AT_SCHEMA } from "./deletes.ts";
 import type { ColumnType } from "./types.ts";
 
 /** Where a database came from, for the catalog metadata. */
@@ -65,14 +66,21 @@ export function tableStreams(
     const types = new Map<string, ColumnType>(
       table.columns.map((c) => [c.name, columnType(c.typeOid, lookup, c.dims, { singerDecimal: settings.use_singer_decimal })]),
     );
+    // Delete detection needs a key, and a table of its own column _sdc_deleted_at keeps that column.
+    const deletes = settings.detect_deletes && table.primaryKey.length > 0 && !table.columns.some((c) => c.name === DELETED_AT)
+      ? { maxBytes: settings.detect_deletes_max_kb * 1024, fullTableEveryH: settings.detect_deletes_full_table_every_h }
+      : undefined;
     // fromEntries, not assignment: a column may be called __proto__.
-    const properties: Record<string, JSONSchema7> = Object.fromEntries(table.columns.map((c) => [c.name, columnSchema(c, types.get(c.name)!.schema)]));
+    const properties: Record<string, JSONSchema7> = Object.fromEntries([
+      ...table.columns.map((c) => [c.name, columnSchema(c, types.get(c.name)!.schema)]),
+      ...(deletes ? [[DELETED_AT, { ...DELETED_AT_SCHEMA, type: [...DELETED_AT_SCHEMA.type] }]] : []),
+    ]);
     const orderable = table.columns.filter((c) => types.get(c.name)!.orderable).map((c) => c.name);
     // Tables (not views) offer _sdc_xmin: after a named updated_at, before other columns, which catch inserts only.
     const xmin = (table.kind === "r" || table.kind === "p") && !(XMIN_KEY in properties) ? [XMIN_KEY] : [];
     if (xmin.length) properties[XMIN_KEY] = XMIN_SCHEMA;
     const keys = [...orderable.filter((n) => PREFERRED_KEY.test(n)), ...xmin, ...orderable.filter((n) => !PREFERRED_KEY.test(n))];
-    const plan: TablePlan = { stream: id, table, types };
+    const plan: TablePlan = { stream: id, table, types, ...(deletes ? { deletes } : {}) };
     return {
       id,
       schema: { type: "object", properties },

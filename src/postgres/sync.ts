@@ -21,6 +21,7 @@ import { quoteLiteral } from "./copy.ts";
 import { ChunkSize, copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
 import type { CtidPass, TablePlan } from "./read.ts";
 import { syncXmin, XMIN_KEY } from "./xmin.ts";
+import { DeletesBookmark, DeleteTracking } from "./deletes.ts";
 
 /**
  * Key column -> PostgreSQL's text of its value. Not z.record: it drops a key
@@ -48,7 +49,7 @@ export const IncrementalBookmark = z.object({
   replication_key_value: z.union([z.string(), z.number()]).optional(),
 });
 
-export const TableBookmark = z.looseObject({ ...FullTableBookmark.shape, ...IncrementalBookmark.shape });
+export const TableBookmark = z.looseObject({ ...FullTableBookmark.shape, ...IncrementalBookmark.shape, deletes: DeletesBookmark.optional() });
 
 export type { TablePlan } from "./read.ts";
 
@@ -56,9 +57,13 @@ const TIME_TYPES = new Set(["date", "timestamp", "timestamptz"]);
 
 export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS = 600): Promise<void> {
   try {
-    if (ctx.replicationMethod === "INCREMENTAL" && ctx.replicationKey === XMIN_KEY) await syncXmin(session, plan, ctx, batchSize, statementTimeoutS);
-    else if (ctx.replicationMethod === "INCREMENTAL") await incremental(session, plan, ctx, batchSize, statementTimeoutS);
-    else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
+    if (ctx.replicationMethod === "INCREMENTAL") {
+      // Delete detection: a hook inside the read's snapshot, then the fallback's FULL_TABLE pass when one is due.
+      const deletes = DeleteTracking.for(plan, ctx, { batchSize, statementTimeoutS });
+      const read = ctx.replicationKey === XMIN_KEY ? syncXmin : incremental;
+      await read(session, plan, deletes?.ctx ?? ctx, batchSize, statementTimeoutS, deletes?.beforeRows);
+      await deletes?.afterPass((c, onKey) => fullTable(session, plan, c, batchSize, statementTimeoutS, onKey));
+    } else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
     // Database errors fail this stream; anything else (stdout closed, a bug) is not ours to soften.
@@ -70,7 +75,15 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
 /** `(a, b)` for a key, `('1'::int8, 'x'::text)` for its values: COPY takes no bound parameters. */
 const keyTuple = (cols: readonly Column[], values: readonly string[]) => `(${values.map((v, i) => `${quoteLiteral(v)}::${cols[i]!.castType}`).join(", ")})`;
 
-async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
+async function fullTable(
+  session: Session,
+  plan: TablePlan,
+  ctx: SyncContext,
+  batchSize: number,
+  statementTimeoutS: number,
+  /** Given each written row's key, in key order (delete detection's fallback keeps them). */
+  onKey?: (key: string[]) => void,
+): Promise<void> {
   const { table } = plan;
   const pk = table.primaryKey;
   const prior = FullTableBookmark.safeParse(ctx.bookmark ?? {});
@@ -158,6 +171,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         const written = ctx.writeRecord(new RawJson(encoder.encode(row)), version);
         last = pkIdx.map((i) => row[i]!);
+        onKey?.(last);
         progress.made = true;
         if (++n % batchSize !== 0) return written;
         return Promise.all([written, bookmark()]).then(() => undefined);
@@ -179,7 +193,15 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, ba
   await ctx.saveBookmark({ version });
 }
 
-async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
+async function incremental(
+  session: Session,
+  plan: TablePlan,
+  ctx: SyncContext,
+  batchSize: number,
+  statementTimeoutS: number,
+  /** Runs in each snapshot before its rows (delete detection). */
+  beforeRows?: (client: pg.Client) => Promise<void>,
+): Promise<void> {
   const { table } = plan;
   const key = ctx.replicationKey!;
   const keyCol = table.columns.find((c) => c.name === key);
@@ -207,6 +229,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
     // Without an index on the key, the one COPY below sorts (as any ordered read
     // would); with one, the read goes in chunks of the index, each its own statement.
     indexed ??= await keyIsIndexed(client, table, key);
+    await beforeRows?.(client);
     // Rows whose key is NULL can never be bookmarked and are not read. Rows come
     // in key order, so any written key resumes with `>=`: the bookmark moves every
     // batch_size rows as they stream.

@@ -152,7 +152,15 @@ export function windowStart(prior: XminBookmark | undefined, h: Horizon): { from
 const sameServer = (a: Server | undefined, b: Server | undefined) =>
   a === undefined || b === undefined || (a.system_identifier === b.system_identifier && a.timeline === b.timeline);
 
-export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS: number): Promise<void> {
+export async function syncXmin(
+  session: Session,
+  plan: TablePlan,
+  ctx: SyncContext,
+  batchSize: number,
+  statementTimeoutS: number,
+  /** Runs in each snapshot before its rows (delete detection, deletes.ts). */
+  beforeRows?: (client: pg.Client) => Promise<void>,
+): Promise<void> {
   const { table } = plan;
   const parsed = XminBookmark.safeParse(ctx.bookmark ?? {});
   const prior = parsed.success ? parsed.data : undefined;
@@ -187,6 +195,7 @@ export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncConte
       const { filenode: _, ...rest } = pass;
       pass = { ...rest, max_block: blocks, maxBlock: blocks, last: undefined, ...(h.filenode !== undefined ? { filenode: h.filenode } : {}) };
     }
+    await beforeRows?.(client);
     const p = pass;
     const where = p.from === undefined ? undefined : xminWindow(BigInt(p.from), h.xmax);
     const list = [selectList(plan, cols), ...(computed.length ? [xid8Of(h.xmax)] : [])].filter(Boolean);

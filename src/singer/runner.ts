@@ -309,9 +309,9 @@ async function syncStream(p: PlannedStream, run: RunScope): Promise<StreamSummar
       const written = writer.record(id, out, timeExtracted, version);
       return run.yieldEvery && records % run.yieldEvery === 0 ? written.then(nextTurn) : written;
     },
-    async saveBookmark(bookmark: Bookmark) {
+    async saveBookmark(bookmark: Bookmark, opts?: { now?: boolean }) {
       state.bookmarks[id] = bookmark;
-      if (sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
+      if (opts?.now || sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
     },
     activateVersion(version: number) {
       return writer.activateVersion({ stream: id, version });

@@ -81,9 +81,11 @@ export interface SyncContext {
   writeRecord(record: Record_, version?: number): Promise<void>;
   /**
    * Sets this stream's bookmark. Call it only once every record the bookmark
-   * covers has been passed to writeRecord; a STATE line is written when due.
+   * covers has been passed to writeRecord; a STATE line is written when due,
+   * or at once with `now` (a bookmark that must be in the state before the
+   * records that follow it reach the target).
    */
-  saveBookmark(bookmark: Bookmark): Promise<void>;
+  saveBookmark(bookmark: Bookmark, opts?: { now?: boolean }): Promise<void>;
   activateVersion(version: number): Promise<void>;
   /** Tells the person watching what the stream is on (a parent, a table); cheap to call. */
   progress(detail: string): void;
