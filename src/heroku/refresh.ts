@@ -20,8 +20,8 @@
 //   slots                  SLOTS × [read at (tap clock, epoch s), server watermark (epoch s)]
 //   credit, ran_at         the fractional share carried over, the last run's time
 //   pending                parents to read next run whatever their signals
-//   version                FULL_TABLE: the table version of the current lap;
-//                          ACTIVATE_VERSION once every slot was read under it
+//   version                snapshot streams (deletes.ts): the version of an unfinished pass
+//   versioned_from         snapshot streams: since when (epoch s) every record carries its pass's version
 // Times of records are compared only with Heroku's own times (the server
 // watermark is the newest timestamp of the parent listing, read before any
 // child), so the tap's clock never decides what is emitted.
@@ -42,6 +42,7 @@ export const RefreshBookmark = z.object({
   ran_at: z.number().int().min(0).optional(),
   pending: z.array(z.string(), { error: "expected a list of parents" }).optional(),
   parents: z.number().int().min(0).optional(),
+  versioned_from: z.number().int().min(0).optional(),
 });
 export type RefreshBookmark = z.infer<typeof RefreshBookmark>;
 
@@ -190,7 +191,7 @@ export function afterPass(
   credit: number,
   nowS: number,
   watermarkMs: number | undefined,
-): { fields: RefreshBookmark; emitFrom: string | undefined; lapSince: (versionMs: number) => boolean } {
+): { fields: RefreshBookmark & { slots: [number, number][] }; emitFrom: string | undefined } {
   const slots: [number, number][] = Array.from({ length: SLOTS }, (_, i) => (b.slots?.[i] ? [b.slots[i][0], b.slots[i][1]] : [0, 0]));
   const complete = new Array<boolean>(SLOTS).fill(true);
   let newest = ms(b.signal);
@@ -214,7 +215,5 @@ export function afterPass(
       parents: parents.length,
     },
     emitFrom: oldest > 0 ? new Date(oldest * 1000).toISOString() : undefined,
-    // FULL_TABLE: the lap of a table version ends once every slot was read since it began.
-    lapSince: (versionMs) => slots.every((s) => s[0] >= Math.floor(versionMs / 1000)),
   };
 }

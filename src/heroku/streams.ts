@@ -9,14 +9,16 @@
 //   top-level INCREMENTAL  {"replication_key": "updated_at", "replication_key_value": "<max>"}
 //   child INCREMENTAL      {"replication_key": "updated_at", "replication_key_value": "<cutoff>",
 //                           <refresh fields>, "done": ["<parent>", ...]}
-//   child FULL_TABLE       {<refresh fields>, "version": <ms>, "done": [...]}
+//   child FULL_TABLE       {<refresh fields>, "done": [...]}
 // A child stream reads only the parents refresh.ts picks (changed, new, or
 // due by its family's interval); its refresh fields (a signal cutoff, 48
 // slot times, a short `pending` list) replace the one-value-per-parent
 // `partitions` map of earlier versions, which is still read. `done` lists the
 // parents finished in an unfinished pass (skipped when it resumes; cleared
-// when it completes). A FULL_TABLE child keeps one table version per lap and
-// activates it once every parent was read under it. `<parent>` is the
+// when it completes), and `version` that pass's version. A snapshot child
+// (deletes.ts: every FULL_TABLE child, and the INCREMENTAL ones that are not
+// history) emits every child of each parent it reads under its pass's version
+// and activates the oldest slot's read time after each pass. `<parent>` is the
 // parent's path parameters joined by "/" (an app id; "<team id>/<member
 // email>" for team member apps).
 import { z } from "zod";
@@ -34,6 +36,7 @@ import { walk } from "./walk.ts";
 import type { Item } from "./walk.ts";
 import { afterPass, RefreshBookmark, signalOf } from "./refresh.ts";
 import type { RefreshSchedule } from "./schedule.ts";
+import { versioned, versionToActivate } from "./deletes.ts";
 
 /** How far Heroku's Date header may run ahead of the updated_at it stamps. */
 const SKEW_MS = 5 * 60_000;
@@ -62,6 +65,8 @@ export interface HerokuDeps {
   readonly onFanOut?: (stream: string) => Promise<void>;
   /** Whether this run's shard reads the stream at all: streams of no app belong to shard 1 (src/shard.ts). */
   readonly inShard?: (spec: HerokuStreamSpec) => boolean;
+  /** Whether other shards write the stream's table too: an ACTIVATE_VERSION of one shard would drop the others' rows. */
+  readonly sharesTable?: (spec: HerokuStreamSpec) => boolean;
 }
 
 export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
@@ -206,7 +211,11 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   const state = deps.schedule.bookmarkOf(spec, ctx.replicationMethod);
   const done = new Set(sameKind ? (previous.done ?? []) : []);
   const runS = deps.schedule.runS(state);
-  const version = key ? undefined : (sameKind ? previous.version : undefined) ?? runS * 1000;
+  // A snapshot stream: every record of the pass carries its version (kept when a stopped pass resumes).
+  const versions = versioned(spec, ctx.replicationMethod);
+  const version = versions ? (done.size > 0 ? previous.version : undefined) ?? runS * 1000 : undefined;
+  const passS = version !== undefined ? Math.floor(version / 1000) : runS;
+  const versionedFrom = state.versioned_from ?? runS;
   const keep = appFilter(spec, deps.settings);
   const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
 
@@ -233,7 +242,7 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   // Records updated before the stream's cutoff were emitted; a parent created since the last pass starts at start_date.
   const cutoff = state.signal ? Date.parse(state.signal) : undefined;
   const sinceFor = (row: ParentRow): string | undefined => {
-    if (!key) return undefined;
+    if (!key || versions) return undefined; // a snapshot emits every child it reads
     const created = typeof row.created_at === "string" ? Date.parse(row.created_at) : NaN;
     const isNew = cutoff === undefined || !Number.isFinite(created) || created > cutoff;
     return isNew ? ctx.startDate : newer(ctx.startDate, state.replication_key_value);
@@ -251,7 +260,8 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
     const carried = [...new Set([...(sameKind ? (previous.pending ?? []) : []), ...pending])];
     return {
       ...(sameKind ? previous : {}),
-      ...(key ? { replication_key: key } : { version }),
+      ...(key ? { replication_key: key } : {}),
+      ...(version !== undefined ? { version, versioned_from: versionedFrom } : {}),
       done: [...done],
       ...(carried.length ? { pending: carried } : {}),
     };
@@ -308,16 +318,19 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   );
   if (ctx.signal.aborted) return;
 
-  // The pass is complete: slots read in full move on, the cutoffs advance, the next pass starts afresh.
-  const after = afterPass(state, refresh, keyed.filter((p) => !gone.has(p.key)), done, [...pending], plan.credit, runS, watermark);
+  // The pass is complete: slots read in full move on (a snapshot's to the time of its version), the cutoffs
+  // advance, the next pass starts afresh.
+  const after = afterPass(state, refresh, keyed.filter((p) => !gone.has(p.key)), done, [...pending], plan.credit, passS, watermark);
   if (collect && complete && gone.size === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
-  if (key) {
-    await ctx.saveBookmark({ replication_key: key, ...(after.emitFrom ? { replication_key_value: after.emitFrom } : {}), ...after.fields });
-  } else if (after.lapSince(version!)) {
-    // Every parent was read under this version: rows of children that disappeared go.
-    await ctx.saveBookmark({ ...after.fields });
-    await ctx.activateVersion(version!);
-  } else await ctx.saveBookmark({ ...after.fields, version: version! });
+  const fields = { ...after.fields, ...(versions ? { versioned_from: versionedFrom } : {}) };
+  if (versions && !deps.sharesTable?.(spec)) {
+    // Every live child was emitted at its slot's last read, so with a version at least the oldest slot's:
+    // rows older than that are of children (or parents) that disappeared.
+    const activate = versionToActivate(state.slots, after.fields.slots, versionedFrom);
+    if (activate !== undefined) await ctx.activateVersion(activate);
+  }
+  if (key) await ctx.saveBookmark({ replication_key: key, ...(after.emitFrom ? { replication_key_value: after.emitFrom } : {}), ...fields });
+  else await ctx.saveBookmark(fields);
 }
 
 // ------------------------------------------------------------------ one object per parent

@@ -1,0 +1,161 @@
+// Deletes reach the target (src/heroku/deletes.ts): children removed on the
+// simulator between runs (a domain, a collaborator, a Labs feature, a
+// buildpack installation, a team member) and a whole app leave a target-side
+// mirror within their refresh interval, through the ACTIVATE_VERSION each
+// snapshot stream sends after a pass; history (releases) stays. The mirror
+// does what a Meltano SDK target does: upsert by key with the record's
+// version, drop rows with an older version on ACTIVATE_VERSION (a row without
+// a version is never dropped), and drop a row on `_sdc_deleted_at`. Requests
+// are counted for every run: the listings and one request per planned child
+// list, none for the deleted app once it is gone.
+import { describe, expect, it } from "vitest";
+import { startSimulator } from "../../simulator/index.ts";
+import type { Simulator } from "../../simulator/index.ts";
+import type { Message } from "../../src/singer/messages.ts";
+import { HISTORY } from "../../src/heroku/deletes.ts";
+import { BY_NAME, configFile, DEFINITIONS, discover, keyOf, lastState, matchPath, sync } from "./util.ts";
+import type { Rec } from "./util.ts";
+
+/** What a target holds: per stream, rows by key with the version they were written under. */
+class Mirror {
+  readonly tables = new Map<string, Map<string, { row: Rec; version: number | undefined }>>();
+
+  apply(messages: Message[]): void {
+    for (const m of messages) {
+      const table = this.tables.get(m.type === "RECORD" || m.type === "ACTIVATE_VERSION" ? m.stream : "") ?? new Map();
+      if (m.type === "RECORD") {
+        const row = m.record as Rec;
+        if (row._sdc_deleted_at) table.delete(keyOf(m.stream, row));
+        else table.set(keyOf(m.stream, row), { row, version: m.version });
+        this.tables.set(m.stream, table);
+      } else if (m.type === "ACTIVATE_VERSION") {
+        for (const [k, v] of table) if (v.version !== undefined && v.version < m.version) table.delete(k);
+        this.tables.set(m.stream, table);
+      }
+    }
+  }
+
+  keys(stream: string): string[] {
+    return [...(this.tables.get(stream)?.keys() ?? [])].sort();
+  }
+}
+
+/** The keys the simulator serves for a child stream, over every parent it lists now. */
+function served(sim: Simulator, stream: string): string[] {
+  const d = BY_NAME.get(stream)!;
+  const parentPath = BY_NAME.get(d.parent!)!.path;
+  const out: string[] = [];
+  for (const parent of sim.items(parentPath) as Rec[]) {
+    const [param, field] = Object.entries(d.params)[0]!;
+    for (const r of sim.items(d.path, { [param]: String(parent[field]) }) as Rec[]) {
+      const enriched: Rec = { ...r };
+      for (const [field, from] of Object.entries(d.parent_keys)) enriched[field] ??= parent[from];
+      out.push(keyOf(stream, enriched));
+    }
+  }
+  return out.sort();
+}
+
+const SNAPSHOTS = ["domains", "collaborators", "app_features", "buildpack_installations", "team_members"];
+
+describe("the deletes mechanism of each stream", () => {
+  it("is a version for every snapshot child stream and none for history", () => {
+    for (const s of SNAPSHOTS) expect(s in HISTORY, s).toBe(false);
+    expect("releases" in HISTORY).toBe(true);
+    // Every name in the history list is a child stream with a replication key (FULL_TABLE children always take versions).
+    for (const s of Object.keys(HISTORY)) {
+      const d = DEFINITIONS.find((x) => x.stream === s);
+      expect(d?.parent, s).toBeTruthy();
+      expect(d?.replication_key, s).toBeTruthy();
+    }
+  });
+});
+
+describe("a child removed on Heroku", () => {
+  it("leaves the target within its refresh interval, and every child of a deleted app with it; history stays", async () => {
+    const sim = await startSimulator({ apps: 24, perParent: 3, rateLimit: { bucket: 1e9, refillPerMinute: 1e9 } });
+    const intervalS = 8;
+    try {
+      const config = configFile({ api_url: sim.url, refresh_hours: { volatile: intervalS / 3600, activity: intervalS / 3600, daily: intervalS / 3600 } });
+      const catalog = await discover(config);
+      const streams = [...SNAPSHOTS, "releases"];
+      const mirror = new Mirror();
+      const first = await sync(config, catalog, streams);
+      expect(first.code, first.stderr).toBe(0);
+      mirror.apply(first.messages());
+      for (const s of SNAPSHOTS) expect(mirror.keys(s), s).toEqual(served(sim, s));
+      let state: unknown = lastState(first.messages());
+
+      // Removed between runs: one child of each snapshot stream, on different apps, and a whole app.
+      const apps = (sim.items("/apps") as Rec[]).map((a) => String(a.id));
+      const team = String((sim.items("/teams") as Rec[])[0]!.id);
+      const removed: Record<string, string> = {};
+      const take = (stream: string, path: string, params: Record<string, string>) => {
+        const item = (sim.items(path, params) as Rec[])[1]!;
+        const before = served(sim, stream);
+        // Buildpack installations have no id: the simulator finds one by its ordinal, on whichever app it meets first.
+        sim.remove(path, String(stream === "buildpack_installations" ? item.ordinal : item.id));
+        const after = new Set(served(sim, stream));
+        const gone = before.filter((k) => !after.has(k));
+        expect(gone, stream).toHaveLength(1);
+        removed[stream] = gone[0]!;
+      };
+      take("domains", "/apps/{app}/domains", { app: apps[2]! });
+      take("collaborators", "/apps/{app}/collaborators", { app: apps[5]! });
+      take("app_features", "/apps/{app}/features", { app: apps[9]! });
+      take("buildpack_installations", "/apps/{app}/buildpack-installations", { app: apps[13]! });
+      take("team_members", "/teams/{team}/members", { team });
+      const deletedApp = apps[17]!;
+      const releasesOfDeleted = mirror.keys("releases").filter((k) =>
+        (sim.items("/apps/{app}/releases", { app: deletedApp }) as Rec[]).some((r) => r.id === k)
+      );
+      expect(releasesOfDeleted.length).toBeGreaterThan(0);
+      sim.remove("/apps", deletedApp);
+      for (const s of SNAPSHOTS) expect(mirror.keys(s), s).not.toEqual(served(sim, s)); // the mirror is behind
+      const removedAt = Date.now();
+
+      const converged = new Map<string, number>();
+      let longestGap = 0;
+      let lastStart = removedAt;
+      while (Date.now() - removedAt < (intervalS + 6) * 1000) {
+        const startedAt = Date.now();
+        longestGap = Math.max(longestGap, startedAt - lastStart);
+        lastStart = startedAt;
+        sim.resetLog();
+        const run = await sync(config, catalog, streams, { state });
+        expect(run.code, run.stderr).toBe(0);
+        state = lastState(run.messages());
+        mirror.apply(run.messages());
+
+        // Requests: the token check (/account), /apps and /teams listed once each, and one request per child list the run planned.
+        const listings = sim.requests.filter((r) => !matchPath(r.path)?.d.parent).map((r) => r.path).sort();
+        expect(listings).toEqual(["/account", "/apps", "/teams"]);
+        const childLists = sim.requests.filter((r) => matchPath(r.path)?.d.parent).map((r) => r.path);
+        expect(new Set(childLists).size).toBe(childLists.length);
+        for (const s of streams) {
+          // Each stream says how many parents it reads when it does not read them all.
+          const told = new RegExp(`INFO ${s}: (\\d+) of \\d+ \\w+ to read`).exec(run.stderr)?.[1];
+          const planned = told === undefined ? sim.count(BY_NAME.get(BY_NAME.get(s)!.parent!)!.path) : Number(told);
+          expect(childLists.filter((p) => matchPath(p)!.d.stream === s).length, s).toBe(planned);
+        }
+        expect(childLists.filter((p) => p.includes(deletedApp))).toEqual([]);
+
+        for (const s of SNAPSHOTS) if (!converged.has(s) && mirror.keys(s).join() === served(sim, s).join()) converged.set(s, Date.now());
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      for (const s of SNAPSHOTS) {
+        expect(mirror.keys(s), s).toEqual(served(sim, s));
+        expect(mirror.keys(s), s).not.toContain(removed[s]);
+        // Within the interval, plus the time between two runs (a slot due just after a run waits for the next).
+        expect(converged.get(s)! - removedAt, s).toBeLessThanOrEqual(intervalS * 1000 + 2 * longestGap);
+      }
+      // The deleted app's children went with it; its releases are history and stay.
+      for (const s of ["domains", "collaborators", "app_features", "buildpack_installations"]) {
+        expect([...mirror.tables.get(s)!.values()].filter((v) => v.row.app_id === deletedApp), s).toEqual([]);
+      }
+      for (const k of releasesOfDeleted) expect(mirror.keys("releases")).toContain(k);
+    } finally {
+      await sim.close();
+    }
+  }, 120_000);
+});
