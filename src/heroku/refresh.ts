@@ -22,6 +22,8 @@
 //   pending                parents to read next run whatever their signals
 //   version                snapshot streams (deletes.ts): the version of an unfinished pass
 //   versioned_from         snapshot streams: since when (epoch s) every record carries its pass's version
+//   known                  per slot, how many parents the last pass listed and a hash of their keys
+//                          (arrivals.ts: parents that appear without being created)
 // Times of records are compared only with Heroku's own times (the server
 // watermark is the newest timestamp of the parent listing, read before any
 // child), so the tap's clock never decides what is emitted.
@@ -43,6 +45,7 @@ export const RefreshBookmark = z.object({
   pending: z.array(z.string(), { error: "expected a list of parents" }).optional(),
   parents: z.number().int().min(0).optional(),
   versioned_from: z.number().int().min(0).optional(),
+  known: z.string().regex(/^[A-Za-z0-9_-]*$/, { error: "expected base64url" }).optional(),
 });
 export type RefreshBookmark = z.infer<typeof RefreshBookmark>;
 
@@ -68,6 +71,12 @@ const ms = (v: unknown): number | undefined => {
   const t = Date.parse(v);
   return Number.isFinite(t) ? t : undefined;
 };
+
+/** Whether a parent was created after the cutoff (epoch ms), or has no creation time: new by its own record. */
+export function createdSince(row: ParentRow, cutoffMs: number | undefined): boolean {
+  const created = ms(row.created_at);
+  return cutoffMs === undefined || created === undefined || created > cutoffMs;
+}
 
 /** The newest of a parent's signal fields (epoch ms), or undefined when it has none. */
 export function signalOf(row: ParentRow, refresh: Refresh): number | undefined {
@@ -120,7 +129,7 @@ export interface StreamPlan {
   readonly credit: number;
 }
 
-/** Parents to read for a signal, and the slots due by the interval, for one child stream. */
+/** Parents to read for a signal (or because they `arrived`), and the slots due by the interval, for one child stream. */
 export function planStream(
   stream: string,
   refresh: Refresh,
@@ -128,6 +137,7 @@ export function planStream(
   b: RefreshState,
   intervalH: number,
   nowS: number,
+  arrived: ReadonlySet<string> = new Set(),
 ): StreamPlan {
   const cutoff = ms(b.signal);
   const pending = new Set(b.pending ?? []);
@@ -135,7 +145,7 @@ export function planStream(
   const perSlot = new Array<number>(SLOTS).fill(0);
   for (const p of parents) {
     const sig = signalOf(p.row, refresh);
-    if (!b.slots || cutoff === undefined || sig === undefined || sig > cutoff || pending.has(p.key)) signalled.add(p.key);
+    if (!b.slots || cutoff === undefined || sig === undefined || sig > cutoff || pending.has(p.key) || arrived.has(p.key)) signalled.add(p.key);
     else perSlot[slotOf(p.key)]!++;
   }
   const slots = b.slots ?? [];

@@ -34,9 +34,10 @@ import { appFilter, checkKey, childPath, enrich, newer, partitionKey, pool } fro
 import type { ParentRow } from "./records.ts";
 import { walk } from "./walk.ts";
 import type { Item } from "./walk.ts";
-import { afterPass, RefreshBookmark, signalOf } from "./refresh.ts";
+import { afterPass, createdSince, RefreshBookmark, signalOf, SLOTS } from "./refresh.ts";
 import type { RefreshSchedule } from "./schedule.ts";
 import { versioned, versionToActivate } from "./deletes.ts";
+import { knownParents } from "./arrivals.ts";
 
 /** How far Heroku's Date header may run ahead of the updated_at it stamps. */
 const SKEW_MS = 5 * 60_000;
@@ -233,18 +234,25 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   const plan = deps.schedule.todo(spec, parents);
   const keyed = parents.map((row) => ({ key: partitionKey(spec, row), row }));
   const todo = keyed.filter((p) => plan.read.has(p.key) && !done.has(p.key));
+  if (plan.arrived.size > 0) {
+    log.info(
+      `${spec.stream}: ${plan.arrived.size} ${parentName} new to the state though created before its last pass (transferred in, or added to the apps setting)${
+        plan.unclear ? ` or in ${plan.unclear} of ${SLOTS} refresh slots whose change is ambiguous` : ""
+      }: their children are read in full`,
+    );
+  }
   if (done.size > 0) log.info(`${spec.stream}: resuming an unfinished pass: ${done.size} ${parentName} done, ${todo.length} to go`);
   else if (todo.length < parents.length) {
     log.info(`${spec.stream}: ${todo.length} of ${parents.length} ${parentName} to read (changed, new, or due for refresh)`);
   }
   await deps.onFanOut?.(spec.stream);
 
-  // Records updated before the stream's cutoff were emitted; a parent created since the last pass starts at start_date.
+  // Records updated before the stream's cutoff were emitted; a parent created since the last pass, or new to
+  // the state without being created (arrivals.ts), starts at start_date.
   const cutoff = state.signal ? Date.parse(state.signal) : undefined;
-  const sinceFor = (row: ParentRow): string | undefined => {
+  const sinceFor = (pkey: string, row: ParentRow): string | undefined => {
     if (!key || versions) return undefined; // a snapshot emits every child it reads
-    const created = typeof row.created_at === "string" ? Date.parse(row.created_at) : NaN;
-    const isNew = cutoff === undefined || !Number.isFinite(created) || created > cutoff;
+    const isNew = createdSince(row, cutoff) || plan.arrived.has(pkey);
     return isNew ? ctx.startDate : newer(ctx.startDate, state.replication_key_value);
   };
   // Heroku's clock before the first child request (less a margin for the skew between its
@@ -278,7 +286,7 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
         log.warn(`${spec.stream}: a ${parentName} record lacks ${Object.values(spec.params).join(", ")}; skipped`);
         return;
       }
-      const since = sinceFor(parent);
+      const since = sinceFor(pkey, parent);
       const sinceMs = since ? Date.parse(since) : undefined;
       const result = { complete: true };
       try {
@@ -320,9 +328,10 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
 
   // The pass is complete: slots read in full move on (a snapshot's to the time of its version), the cutoffs
   // advance, the next pass starts afresh.
-  const after = afterPass(state, refresh, keyed.filter((p) => !gone.has(p.key)), done, [...pending], plan.credit, passS, watermark);
+  const listed = keyed.filter((p) => !gone.has(p.key));
+  const after = afterPass(state, refresh, listed, done, [...pending], plan.credit, passS, watermark);
   if (collect && complete && gone.size === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
-  const fields = { ...after.fields, ...(versions ? { versioned_from: versionedFrom } : {}) };
+  const fields = { ...after.fields, ...(versions ? { versioned_from: versionedFrom } : {}), known: knownParents(listed.map((p) => p.key)) };
   if (versions && !deps.sharesTable?.(spec)) {
     // Every live child was emitted at its slot's last read, so with a version at least the oldest slot's:
     // rows older than that are of children (or parents) that disappeared.
