@@ -62,7 +62,7 @@ export class RefreshSchedule {
     this.state = state;
   }
 
-  /** This run's time for a stream: after its last run's, even within the same second (laps and versions compare them). */
+  /** This run's time for a stream: after its last run's, even within the same second (slot times and versions compare them). */
   runS(b: RefreshState): number {
     return Math.max(this.nowS, (b.ran_at ?? -1) + 1);
   }

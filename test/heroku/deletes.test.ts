@@ -8,6 +8,7 @@
 // a version is never dropped), and drop a row on `_sdc_deleted_at`. Requests
 // are counted for every run: the listings and one request per planned child
 // list, none for the deleted app once it is gone.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../../simulator/index.ts";
 import type { Simulator } from "../../simulator/index.ts";
@@ -68,6 +69,19 @@ describe("the deletes mechanism of each stream", () => {
       expect(d?.parent, s).toBeTruthy();
       expect(d?.replication_key, s).toBeTruthy();
     }
+  });
+
+  it("is what the README says, stream by stream", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const listed = (title: string) => {
+      const at = readme.indexOf(title);
+      expect(at, title).toBeGreaterThan(0);
+      const item = readme.slice(at, Math.min(...["\n  - ", "\n\n"].map((end) => readme.indexOf(end, at)).filter((i) => i > 0)));
+      return [...item.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!).filter((s) => BY_NAME.has(s)).sort();
+    };
+    const snapshots = DEFINITIONS.filter((d) => d.parent && d.replication_key && !(d.stream in HISTORY)).map((d) => d.stream).sort();
+    expect(listed("**Snapshots: ACTIVATE_VERSION per refresh.**")).toEqual(snapshots);
+    expect(listed("**History: kept.**")).toEqual(Object.keys(HISTORY).sort());
   });
 });
 
