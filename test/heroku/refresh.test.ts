@@ -234,7 +234,11 @@ describe("the state", () => {
           ),
         })
           .length;
-      console.log(`state of 5,000 apps, every stream: ${size} bytes; none pending ${without(["pending"])}; without known ${without(["known"])}; one value per parent ${oldShape}`);
+      console.log(
+        `state of 5,000 apps, every stream: ${size} bytes; none pending ${without(["pending"])}; without known ${
+          without(["known"])
+        }; one value per parent ${oldShape}`,
+      );
     }
     expect(oldShape).toBeGreaterThan(10 * size); // what one value per parent would have taken
   });
