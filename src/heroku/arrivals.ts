@@ -14,7 +14,8 @@
 //                           parent of the slot is taken as new: reading
 //                           history again costs requests, never records lost
 // A parent taken as new is read now, whatever the budget, with its children's
-// whole history, and joins the stream's cutoff at the next pass.
+// whole history, and joins the stream's cutoff at the next pass. The same
+// tally tells a top-level list that an item went (streams.ts, trackTop).
 import { slotOf, SLOTS } from "./refresh.ts";
 
 /** Bytes a slot: its count modulo 256, then the XOR of its parents' key hashes. */
@@ -41,23 +42,42 @@ interface Tally {
   xor: number;
 }
 
-function tally(keys: Iterable<string>): Tally[] {
-  const out = Array.from({ length: SLOTS }, () => ({ count: 0, xor: 0 }));
-  for (const k of keys) {
-    const t = out[slotOf(k)]!;
+/** Keys tallied one at a time (a list walked page by page keeps no key), then encoded as the known-parents record. */
+export class KeyTally {
+  readonly slots: Tally[] = Array.from({ length: SLOTS }, () => ({ count: 0, xor: 0 }));
+
+  add(key: string): void {
+    const t = this.slots[slotOf(key)]!;
     t.count++;
-    t.xor = (t.xor ^ hashOf(k)) >>> 0;
+    t.xor = (t.xor ^ hashOf(key)) >>> 0;
   }
-  return out;
+
+  encode(): string {
+    let bytes = "";
+    for (const t of this.slots) {
+      bytes += String.fromCharCode(t.count & 0xff, t.xor >>> 24, (t.xor >>> 16) & 0xff, (t.xor >>> 8) & 0xff, t.xor & 0xff);
+    }
+    return btoa(bytes).replace(/\+/g, "-").replace(/\//g, "_");
+  }
+
+  /** Whether these keys are exactly the ones `known` recorded (as far as a count and a hash per slot tell). */
+  matches(known: string): boolean {
+    const before = parse(known);
+    return this.slots.every((t, i) => (t.count & 0xff) === before[i]!.count && t.xor === before[i]!.xor);
+  }
+}
+
+function tally(keys: Iterable<string>): Tally[] {
+  const t = new KeyTally();
+  for (const k of keys) t.add(k);
+  return t.slots;
 }
 
 /** The record of the parents a pass listed. */
 export function knownParents(keys: Iterable<string>): string {
-  let bytes = "";
-  for (const t of tally(keys)) {
-    bytes += String.fromCharCode(t.count & 0xff, t.xor >>> 24, (t.xor >>> 16) & 0xff, (t.xor >>> 8) & 0xff, t.xor & 0xff);
-  }
-  return btoa(bytes).replace(/\+/g, "-").replace(/\//g, "_");
+  const t = new KeyTally();
+  for (const k of keys) t.add(k);
+  return t.encode();
 }
 
 function parse(known: string): Tally[] {

@@ -13,6 +13,9 @@
 //              pipeline deployments, test runs): read from the cutoff only, no
 //              versions; they stay in the target when Heroku stops listing them
 //              (the app was deleted, the delivery expired), as a fact stays true.
+// Top-level INCREMENTAL lists are read whole and tallied like parents (arrivals.ts);
+// when an id went, the list is sent again whole under a new version, which is
+// activated (streams.ts, trackTop).
 // Tombstones (`_sdc_deleted_at`) would need the key of what disappeared, which
 // only the previous answer held: one key per child, 22 bytes each, is about
 // 330 KB for the domains of 5,000 apps alone, past the state's 256 KB bound for

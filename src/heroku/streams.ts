@@ -37,7 +37,7 @@ import type { Item } from "./walk.ts";
 import { afterPass, createdSince, RefreshBookmark, signalOf, SLOTS } from "./refresh.ts";
 import type { RefreshSchedule } from "./schedule.ts";
 import { versioned, versionToActivate } from "./deletes.ts";
-import { knownParents } from "./arrivals.ts";
+import { KeyTally, knownParents } from "./arrivals.ts";
 
 /** How far Heroku's Date header may run ahead of the updated_at it stamps. */
 const SKEW_MS = 5 * 60_000;
@@ -137,6 +137,8 @@ interface PageContext {
   readonly keep: (item: Item) => boolean;
   /** Rows the registry will hold when this stream is also a parent, or undefined. */
   readonly collect: ParentRow[] | undefined;
+  /** Called with every item in scope, written or not (the tally of a top-level list's ids). */
+  readonly seen?: (item: Item) => void;
 }
 
 /**
@@ -150,6 +152,7 @@ async function writePage(items: Item[], parent: ParentRow | undefined, p: PageCo
     enrich(p.spec, item, parent);
     if (!p.keep(item)) continue;
     p.collect?.push(p.deps.registry.project(p.spec.stream, item));
+    p.seen?.(item);
     if (!atOrAfter(item, p.key, p.sinceMs)) continue;
     checkKey(p.spec, item);
     await p.ctx.writeRecord(item, p.version);
@@ -182,23 +185,68 @@ async function syncTop(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContex
   const since = key ? (previous.replication_key === key ? previous.replication_key_value : undefined) ?? ctx.startDate : undefined;
   const sinceMs = since ? Date.parse(since) : undefined;
   const keep = appFilter(spec, deps.settings);
-  const version = key ? undefined : Date.now();
+  // An INCREMENTAL list read whole has its ids tallied, so that an item that went is seen (deletes.ts); its
+  // records carry the run's version, which a later swap activates. (Apps alone are read from the bookmark.)
+  const tracked = key !== undefined && !spec.query && !deps.sharesTable?.(spec) ? trackTop(spec, previous) : undefined;
+  const version = key ? tracked?.version : Date.now();
   const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
   let newest = since;
+  const save = (value: string) => ctx.saveBookmark({ replication_key: key, replication_key_value: value, ...tracked?.fields(false) });
 
   const result = { complete: true };
   for (const path of withQuery(spec, spec.path, ctx)) {
     for await (const page of walk(deps.client, spec, path, { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-      newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
+      newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect, seen: tracked?.seen }, newest);
       if (ctx.signal.aborted) return;
       // Ascending by the replication key: every record up to `newest` is written.
-      if (key && page.ordered && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+      if (key && page.ordered && newest) await save(newest);
     }
   }
   if (collect && result.complete) deps.registry.offer(spec.stream, collect);
+  if (tracked && result.complete && tracked.changed()) {
+    // Items went, or came without being created: every item again under a new version, then that version.
+    log.info(`${spec.stream}: some records went since the last run (or came without being created); reading the list again to send it whole`);
+    const swap = Date.now();
+    for (const path of withQuery(spec, spec.path, ctx)) {
+      for await (const page of walk(deps.client, spec, path, { key, everything: true, signal: ctx.signal }, { complete: true })) {
+        newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs: undefined, version: swap, keep, collect: undefined }, newest);
+        if (ctx.signal.aborted) return;
+      }
+    }
+    await ctx.activateVersion(swap);
+  }
   if (key) {
-    if (newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+    if (newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest, ...tracked?.fields(result.complete) });
   } else await ctx.activateVersion(version!);
+}
+
+/**
+ * The ids of a top-level list, tallied per slot as arrivals.ts does for parents:
+ * those not created since the last run must be the ones it recorded, or
+ * something went (or came without being created).
+ */
+function trackTop(spec: HerokuStreamSpec, previous: ApiBookmark) {
+  const cutoff = previous.signal === undefined ? undefined : Date.parse(previous.signal);
+  const old = new KeyTally();
+  const all = new KeyTally();
+  let created = cutoff;
+  return {
+    version: Date.now(),
+    seen: (item: Item) => {
+      const id = spec.key_properties.map((k) => String(item[k])).join("/");
+      all.add(id);
+      const row = { created_at: typeof item.created_at === "string" ? item.created_at : "" };
+      if (!createdSince(row, cutoff) || row.created_at === "") old.add(id);
+      const t = Date.parse(row.created_at);
+      if (Number.isFinite(t) && (created === undefined || t > created)) created = t;
+    },
+    changed: () => previous.known !== undefined && !old.matches(previous.known),
+    /** The record to keep: this run's when the walk was complete, else the last one. */
+    fields: (complete: boolean) =>
+      complete
+        ? { known: all.encode(), ...(created !== undefined ? { signal: new Date(created).toISOString() } : {}) }
+        : { ...(previous.known ? { known: previous.known } : {}), ...(previous.signal ? { signal: previous.signal } : {}) },
+  };
 }
 
 // ------------------------------------------------------------------ children

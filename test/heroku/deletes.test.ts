@@ -92,12 +92,15 @@ describe("a child removed on Heroku", () => {
     try {
       const config = configFile({ api_url: sim.url, refresh_hours: { volatile: intervalS / 3600, activity: intervalS / 3600, daily: intervalS / 3600 } });
       const catalog = await discover(config);
-      const streams = [...SNAPSHOTS, "releases"];
+      const streams = ["apps", "add_ons", ...SNAPSHOTS, "releases"];
+      const top: Record<string, string> = { apps: "/apps", add_ons: "/addons" };
+      const servedTop = (s: string) => (sim.items(top[s]!) as Rec[]).map((r) => String(r.id)).sort();
       const mirror = new Mirror();
       const first = await sync(config, catalog, streams);
       expect(first.code, first.stderr).toBe(0);
       mirror.apply(first.messages());
       for (const s of SNAPSHOTS) expect(mirror.keys(s), s).toEqual(served(sim, s));
+      for (const s of Object.keys(top)) expect(mirror.keys(s), s).toEqual(servedTop(s));
       let state: unknown = lastState(first.messages());
 
       // Removed between runs: one child of each snapshot stream, on different apps, and a whole app.
@@ -131,6 +134,7 @@ describe("a child removed on Heroku", () => {
       const converged = new Map<string, number>();
       let longestGap = 0;
       let lastStart = removedAt;
+      let runs = 0;
       while (Date.now() - removedAt < (intervalS + 6) * 1000) {
         const startedAt = Date.now();
         longestGap = Math.max(longestGap, startedAt - lastStart);
@@ -141,12 +145,23 @@ describe("a child removed on Heroku", () => {
         state = lastState(run.messages());
         mirror.apply(run.messages());
 
-        // Requests: the token check (/account), /apps and /teams listed once each, and one request per child list the run planned.
+        // Requests: the token check (/account), /addons, /apps and /teams listed once each (the first run
+        // after the app went reads /apps and /addons again, to send them whole), and one request per child
+        // list the run planned.
         const listings = sim.requests.filter((r) => !matchPath(r.path)?.d.parent).map((r) => r.path).sort();
-        expect(listings).toEqual(["/account", "/apps", "/teams"]);
+        if (runs++ === 0) {
+          expect(listings).toEqual(["/account", "/addons", "/addons", "/apps", "/apps", "/teams"]);
+          for (const s of Object.keys(top)) {
+            expect(run.stderr, s).toMatch(new RegExp(`INFO ${s}: some records went since the last run`));
+            expect(mirror.keys(s), s).toEqual(servedTop(s)); // the deleted app and its add-ons left at once
+          }
+        } else {
+          expect(listings).toEqual(["/account", "/addons", "/apps", "/teams"]);
+          expect(run.stderr).not.toMatch(/some records went/);
+        }
         const childLists = sim.requests.filter((r) => matchPath(r.path)?.d.parent).map((r) => r.path);
         expect(new Set(childLists).size).toBe(childLists.length);
-        for (const s of streams) {
+        for (const s of [...SNAPSHOTS, "releases"]) {
           // Each stream says how many parents it reads when it does not read them all.
           const told = new RegExp(`INFO ${s}: (\\d+) of \\d+ \\w+ to read`).exec(run.stderr)?.[1];
           const planned = told === undefined ? sim.count(BY_NAME.get(BY_NAME.get(s)!.parent!)!.path) : Number(told);
@@ -168,6 +183,8 @@ describe("a child removed on Heroku", () => {
         expect([...mirror.tables.get(s)!.values()].filter((v) => v.row.app_id === deletedApp), s).toEqual([]);
       }
       for (const k of releasesOfDeleted) expect(mirror.keys("releases")).toContain(k);
+      for (const s of Object.keys(top)) expect(mirror.keys(s), s).toEqual(servedTop(s));
+      expect(mirror.keys("apps")).not.toContain(deletedApp);
     } finally {
       await sim.close();
     }

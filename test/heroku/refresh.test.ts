@@ -207,7 +207,9 @@ describe("the state", () => {
     let oldShape = 0;
     for (const d of DEFINITIONS) {
       if (!d.parent) {
-        bookmarks[d.stream] = { replication_key: "updated_at", replication_key_value: "2026-11-30T11:59:59Z" };
+        // A list's ids, tallied to see one go (5,000 of them: every list as large as the apps).
+        const ids = d.replication_key ? { known: knownParents(parentsOf(d.stream, 5000).map((p) => p.key)), signal: "2026-11-30T11:00:00.000Z" } : {};
+        bookmarks[d.stream] = { replication_key: "updated_at", replication_key_value: "2026-11-30T11:59:59Z", ...ids };
         continue;
       }
       const parents = parentsOf(d.stream, 5000); // every child as if its parent had 5,000 rows: an upper bound
