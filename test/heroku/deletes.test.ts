@@ -7,14 +7,16 @@
 // version, drop rows with an older version on ACTIVATE_VERSION (a row without
 // a version is never dropped), and drop a row on `_sdc_deleted_at`. Requests
 // are counted for every run: the listings and one request per planned child
-// list, none for the deleted app once it is gone.
+// list, none for the deleted app once it is gone. The deleted app itself, and
+// its add-ons, leave the top-level lists in the next run. Shards send no
+// ACTIVATE_VERSION for app streams.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "../../simulator/index.ts";
 import type { Simulator } from "../../simulator/index.ts";
 import type { Message } from "../../src/singer/messages.ts";
 import { HISTORY } from "../../src/heroku/deletes.ts";
-import { BY_NAME, configFile, DEFINITIONS, discover, keyOf, lastState, matchPath, sync } from "./util.ts";
+import { BY_NAME, byType, configFile, DEFINITIONS, discover, keyOf, lastState, matchPath, sync } from "./util.ts";
 import type { Rec } from "./util.ts";
 
 /** What a target holds: per stream, rows by key with the version they were written under. */
@@ -189,4 +191,22 @@ describe("a child removed on Heroku", () => {
       await sim.close();
     }
   }, 120_000);
+});
+
+describe("shards", () => {
+  it("send no ACTIVATE_VERSION for app streams, whose table other shards write too; shard 1 still does for the account's", async () => {
+    const sim = await startSimulator({ apps: 12, perParent: 2 });
+    try {
+      const config = configFile({ api_url: sim.url, shard: { index: 1, count: 2 } });
+      const catalog = await discover(config);
+      const run = await sync(config, catalog, ["add_ons", "domains", "team_members"]);
+      expect(run.code, run.stderr).toBe(0);
+      const activated = new Set(byType(run.messages(), "ACTIVATE_VERSION").map((m) => m.stream));
+      expect(activated.has("domains")).toBe(false);
+      expect(activated.has("team_members")).toBe(true);
+      expect((lastState(run.messages()).bookmarks.add_ons as Rec).known).toBeUndefined(); // no tally of a shared list
+    } finally {
+      await sim.close();
+    }
+  });
 });
