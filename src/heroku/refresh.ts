@@ -20,8 +20,10 @@
 //   slots                  SLOTS × [read at (tap clock, epoch s), server watermark (epoch s)]
 //   credit, ran_at         the fractional share carried over, the last run's time
 //   pending                parents to read next run whatever their signals
-//   version                FULL_TABLE: the table version of the current lap;
-//                          ACTIVATE_VERSION once every slot was read under it
+//   version                snapshot streams (deletes.ts): the version of an unfinished pass
+//   versioned_from         snapshot streams: since when (epoch s) every record carries its pass's version
+//   known                  per slot, how many parents the last pass listed and a hash of their keys
+//                          (arrivals.ts: parents that appear without being created)
 // Times of records are compared only with Heroku's own times (the server
 // watermark is the newest timestamp of the parent listing, read before any
 // child), so the tap's clock never decides what is emitted.
@@ -42,6 +44,8 @@ export const RefreshBookmark = z.object({
   ran_at: z.number().int().min(0).optional(),
   pending: z.array(z.string(), { error: "expected a list of parents" }).optional(),
   parents: z.number().int().min(0).optional(),
+  versioned_from: z.number().int().min(0).optional(),
+  known: z.string().regex(/^[A-Za-z0-9_-]*$/, { error: "expected base64url" }).optional(),
 });
 export type RefreshBookmark = z.infer<typeof RefreshBookmark>;
 
@@ -67,6 +71,12 @@ const ms = (v: unknown): number | undefined => {
   const t = Date.parse(v);
   return Number.isFinite(t) ? t : undefined;
 };
+
+/** Whether a parent was created after the cutoff (epoch ms), or has no creation time: new by its own record. */
+export function createdSince(row: ParentRow, cutoffMs: number | undefined): boolean {
+  const created = ms(row.created_at);
+  return cutoffMs === undefined || created === undefined || created > cutoffMs;
+}
 
 /** The newest of a parent's signal fields (epoch ms), or undefined when it has none. */
 export function signalOf(row: ParentRow, refresh: Refresh): number | undefined {
@@ -119,7 +129,7 @@ export interface StreamPlan {
   readonly credit: number;
 }
 
-/** Parents to read for a signal, and the slots due by the interval, for one child stream. */
+/** Parents to read for a signal (or because they `arrived`), and the slots due by the interval, for one child stream. */
 export function planStream(
   stream: string,
   refresh: Refresh,
@@ -127,6 +137,7 @@ export function planStream(
   b: RefreshState,
   intervalH: number,
   nowS: number,
+  arrived: ReadonlySet<string> = new Set(),
 ): StreamPlan {
   const cutoff = ms(b.signal);
   const pending = new Set(b.pending ?? []);
@@ -134,7 +145,7 @@ export function planStream(
   const perSlot = new Array<number>(SLOTS).fill(0);
   for (const p of parents) {
     const sig = signalOf(p.row, refresh);
-    if (!b.slots || cutoff === undefined || sig === undefined || sig > cutoff || pending.has(p.key)) signalled.add(p.key);
+    if (!b.slots || cutoff === undefined || sig === undefined || sig > cutoff || pending.has(p.key) || arrived.has(p.key)) signalled.add(p.key);
     else perSlot[slotOf(p.key)]!++;
   }
   const slots = b.slots ?? [];
@@ -190,7 +201,7 @@ export function afterPass(
   credit: number,
   nowS: number,
   watermarkMs: number | undefined,
-): { fields: RefreshBookmark; emitFrom: string | undefined; lapSince: (versionMs: number) => boolean } {
+): { fields: RefreshBookmark & { slots: [number, number][] }; emitFrom: string | undefined } {
   const slots: [number, number][] = Array.from({ length: SLOTS }, (_, i) => (b.slots?.[i] ? [b.slots[i][0], b.slots[i][1]] : [0, 0]));
   const complete = new Array<boolean>(SLOTS).fill(true);
   let newest = ms(b.signal);
@@ -214,7 +225,5 @@ export function afterPass(
       parents: parents.length,
     },
     emitFrom: oldest > 0 ? new Date(oldest * 1000).toISOString() : undefined,
-    // FULL_TABLE: the lap of a table version ends once every slot was read since it began.
-    lapSince: (versionMs) => slots.every((s) => s[0] >= Math.floor(versionMs / 1000)),
   };
 }

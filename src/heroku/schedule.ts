@@ -12,7 +12,8 @@ import type { State } from "../singer/state.ts";
 import type { HerokuStreamSpec } from "./definitions.ts";
 import { partitionKey } from "./records.ts";
 import type { ParentRow } from "./records.ts";
-import { allocate, migrate, planStream, slotOf, SLOTS } from "./refresh.ts";
+import { allocate, createdSince, migrate, planStream, slotOf, SLOTS } from "./refresh.ts";
+import { arrivals } from "./arrivals.ts";
 import type { RefreshState, StreamPlan } from "./refresh.ts";
 
 /** The bucket Heroku gives an account. */
@@ -31,6 +32,10 @@ export interface StreamTodo {
   readonly credit: number;
   /** Requests this plan costs (one per parent to read). */
   readonly requests: number;
+  /** Parents new to the state though not created since its last pass (arrivals.ts): read with their children's whole history. */
+  readonly arrived: Set<string>;
+  /** Slots whose change could not be told apart: every parent of them is in `arrived`. */
+  readonly unclear: number;
 }
 
 export class RefreshSchedule {
@@ -57,7 +62,7 @@ export class RefreshSchedule {
     this.state = state;
   }
 
-  /** This run's time for a stream: after its last run's, even within the same second (laps and versions compare them). */
+  /** This run's time for a stream: after its last run's, even within the same second (slot times and versions compare them). */
   runS(b: RefreshState): number {
     return Math.max(this.nowS, (b.ran_at ?? -1) + 1);
   }
@@ -77,13 +82,15 @@ export class RefreshSchedule {
     if (known) return known;
     const siblings = this.planned.filter((p) => this.specs.get(p.id)?.parent === spec.parent && this.specs.get(p.id)?.refresh);
     if (!siblings.some((p) => p.id === spec.stream)) siblings.push({ id: spec.stream, method: spec.replication_key ? "INCREMENTAL" : "FULL_TABLE" });
-    const plans = new Map<string, { plan: StreamPlan; keyed: { key: string; row: ParentRow }[] }>();
+    const plans = new Map<string, { plan: StreamPlan; keyed: { key: string; row: ParentRow }[]; arrived: ReturnType<typeof arrivals> }>();
     for (const s of siblings) {
       const sp = this.specs.get(s.id)!;
       const keyed = parents.map((row) => ({ key: partitionKey(sp, row), row }));
       const interval = this.settings.refresh_hours[sp.refresh!.family];
       const b = this.bookmarkOf(sp, s.method);
-      plans.set(s.id, { plan: planStream(s.id, sp.refresh!, keyed, b, interval, this.runS(b)), keyed });
+      const cutoff = b.signal === undefined ? undefined : Date.parse(b.signal);
+      const arrived = arrivals(b.known, keyed.filter((p) => !createdSince(p.row, cutoff)).map((p) => p.key));
+      plans.set(s.id, { plan: planStream(s.id, sp.refresh!, keyed, b, interval, this.runS(b), arrived.keys), keyed, arrived });
     }
     this.base ??= this.requestsSoFar();
     const mandatory = [...plans.values()].reduce((n, p) => n + p.plan.signalled.size, 0);
@@ -99,11 +106,11 @@ export class RefreshSchedule {
         }) leaves ${overdue.length} overdue slots of ${streams} for later runs`,
       );
     }
-    for (const [id, { plan, keyed }] of plans) {
+    for (const [id, { plan, keyed, arrived }] of plans) {
       const slots = new Set(chosen.filter((c) => c.stream === id).map((c) => c.slot));
       const read = new Set(plan.signalled);
       for (const p of keyed) if (slots.has(slotOf(p.key))) read.add(p.key);
-      this.todos.set(id, { read, credit: plan.credit, requests: read.size });
+      this.todos.set(id, { read, credit: plan.credit, requests: read.size, arrived: arrived.keys, unclear: arrived.unclear });
     }
     return this.todos.get(spec.stream)!;
   }

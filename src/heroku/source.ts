@@ -37,7 +37,9 @@ export async function openHeroku(settings: Settings, client: HerokuClient): Prom
     logEstimate("the child streams", await estimate(rest, specs, registry, undefined, schedule), client, pace);
   };
   return {
-    streams: definitions.map((d) => herokuStream(d, { client, settings, registry, schedule, onFanOut, inShard })),
+    streams: definitions.map((d) =>
+      herokuStream(d, { client, settings, registry, schedule, onFanOut, inShard, sharesTable: (s) => settings.shard.count > 1 && isAppScoped(s, specs) })
+    ),
     prepare: async (plan, state) => {
       planned = plan.map((p) => p.stream.id).filter((id) => specs.has(id) && inShard(specs.get(id)!));
       registry.plan(planned);

@@ -9,15 +9,17 @@
 //   top-level INCREMENTAL  {"replication_key": "updated_at", "replication_key_value": "<max>"}
 //   child INCREMENTAL      {"replication_key": "updated_at", "replication_key_value": "<cutoff>",
 //                           <refresh fields>, "done": ["<parent>", ...]}
-//   child FULL_TABLE       {<refresh fields>, "version": <ms>, "done": [...]}
+//   child FULL_TABLE       {<refresh fields>, "done": [...]}
 // A child stream reads only the parents refresh.ts picks (changed, new, or
 // due by its family's interval); its refresh fields (a signal cutoff, 48
 // slot times, a short `pending` list) replace the one-value-per-parent
 // `partitions` map of earlier versions, which is still read (and the Meltano
 // SDK's `partitions` list is read as it: fromSdkPartitions). `done` lists the
 // parents finished in an unfinished pass (skipped when it resumes; cleared
-// when it completes). A FULL_TABLE child keeps one table version per lap and
-// activates it once every parent was read under it. `<parent>` is the
+// when it completes), and `version` that pass's version. A snapshot child
+// (deletes.ts: every FULL_TABLE child, and the INCREMENTAL ones that are not
+// history) emits every child of each parent it reads under its pass's version
+// and activates the oldest slot's read time after each pass. `<parent>` is the
 // parent's path parameters joined by "/" (an app id; "<team id>/<member
 // email>" for team member apps).
 import { z } from "zod";
@@ -35,8 +37,10 @@ import { appFilter, checkKey, childPath, enrich, newer, partitionKey, pool } fro
 import type { ParentRow } from "./records.ts";
 import { walk } from "./walk.ts";
 import type { Item } from "./walk.ts";
-import { afterPass, RefreshBookmark, signalOf } from "./refresh.ts";
+import { afterPass, createdSince, RefreshBookmark, signalOf, SLOTS } from "./refresh.ts";
 import type { RefreshSchedule } from "./schedule.ts";
+import { versioned, versionToActivate } from "./deletes.ts";
+import { KeyTally, knownParents } from "./arrivals.ts";
 
 /** How far Heroku's Date header may run ahead of the updated_at it stamps. */
 const SKEW_MS = 5 * 60_000;
@@ -65,6 +69,8 @@ export interface HerokuDeps {
   readonly onFanOut?: (stream: string) => Promise<void>;
   /** Whether this run's shard reads the stream at all: streams of no app belong to shard 1 (src/shard.ts). */
   readonly inShard?: (spec: HerokuStreamSpec) => boolean;
+  /** Whether other shards write the stream's table too: an ACTIVATE_VERSION of one shard would drop the others' rows. */
+  readonly sharesTable?: (spec: HerokuStreamSpec) => boolean;
 }
 
 export function herokuStream(spec: HerokuStreamSpec, deps: HerokuDeps): Stream {
@@ -154,6 +160,8 @@ interface PageContext {
   readonly keep: (item: Item) => boolean;
   /** Rows the registry will hold when this stream is also a parent, or undefined. */
   readonly collect: ParentRow[] | undefined;
+  /** Called with every item in scope, written or not (the tally of a top-level list's ids). */
+  readonly seen?: (item: Item) => void;
 }
 
 /**
@@ -167,6 +175,7 @@ async function writePage(items: Item[], parent: ParentRow | undefined, p: PageCo
     enrich(p.spec, item, parent);
     if (!p.keep(item)) continue;
     p.collect?.push(p.deps.registry.project(p.spec.stream, item));
+    p.seen?.(item);
     if (!atOrAfter(item, p.key, p.sinceMs)) continue;
     checkKey(p.spec, item);
     await p.ctx.writeRecord(item, p.version);
@@ -199,23 +208,68 @@ async function syncTop(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncContex
   const since = key ? (previous.replication_key === key ? previous.replication_key_value : undefined) ?? ctx.startDate : undefined;
   const sinceMs = since ? Date.parse(since) : undefined;
   const keep = appFilter(spec, deps.settings);
-  const version = key ? undefined : Date.now();
+  // An INCREMENTAL list read whole has its ids tallied, so that an item that went is seen (deletes.ts); its
+  // records carry the run's version, which a later swap activates. (Apps alone are read from the bookmark.)
+  const tracked = key !== undefined && !spec.query && !deps.sharesTable?.(spec) ? trackTop(spec, previous) : undefined;
+  const version = key ? tracked?.version : Date.now();
   const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
   let newest = since;
+  const save = (value: string) => ctx.saveBookmark({ replication_key: key, replication_key_value: value, ...tracked?.fields(false) });
 
   const result = { complete: true };
   for (const path of withQuery(spec, spec.path, ctx)) {
     for await (const page of walk(deps.client, spec, path, { key, since, everything: collect !== undefined, signal: ctx.signal }, result)) {
-      newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect }, newest);
+      newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs, version, keep, collect, seen: tracked?.seen }, newest);
       if (ctx.signal.aborted) return;
       // Ascending by the replication key: every record up to `newest` is written.
-      if (key && page.ordered && newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+      if (key && page.ordered && newest) await save(newest);
     }
   }
   if (collect && result.complete) deps.registry.offer(spec.stream, collect);
+  if (tracked && result.complete && tracked.changed()) {
+    // Items went, or came without being created: every item again under a new version, then that version.
+    log.info(`${spec.stream}: some records went since the last run (or came without being created); reading the list again to send it whole`);
+    const swap = Date.now();
+    for (const path of withQuery(spec, spec.path, ctx)) {
+      for await (const page of walk(deps.client, spec, path, { key, everything: true, signal: ctx.signal }, { complete: true })) {
+        newest = await writePage(page.items, undefined, { spec, deps, ctx, key, sinceMs: undefined, version: swap, keep, collect: undefined }, newest);
+        if (ctx.signal.aborted) return;
+      }
+    }
+    await ctx.activateVersion(swap);
+  }
   if (key) {
-    if (newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest });
+    if (newest) await ctx.saveBookmark({ replication_key: key, replication_key_value: newest, ...tracked?.fields(result.complete) });
   } else await ctx.activateVersion(version!);
+}
+
+/**
+ * The ids of a top-level list, tallied per slot as arrivals.ts does for parents:
+ * those not created since the last run must be the ones it recorded, or
+ * something went (or came without being created).
+ */
+function trackTop(spec: HerokuStreamSpec, previous: ApiBookmark) {
+  const cutoff = previous.signal === undefined ? undefined : Date.parse(previous.signal);
+  const old = new KeyTally();
+  const all = new KeyTally();
+  let created = cutoff;
+  return {
+    version: Date.now(),
+    seen: (item: Item) => {
+      const id = spec.key_properties.map((k) => String(item[k])).join("/");
+      all.add(id);
+      const row = { created_at: typeof item.created_at === "string" ? item.created_at : "" };
+      if (!createdSince(row, cutoff) || row.created_at === "") old.add(id);
+      const t = Date.parse(row.created_at);
+      if (Number.isFinite(t) && (created === undefined || t > created)) created = t;
+    },
+    changed: () => previous.known !== undefined && !old.matches(previous.known),
+    /** The record to keep: this run's when the walk was complete, else the last one. */
+    fields: (complete: boolean) =>
+      complete
+        ? { known: all.encode(), ...(created !== undefined ? { signal: new Date(created).toISOString() } : {}) }
+        : { ...(previous.known ? { known: previous.known } : {}), ...(previous.signal ? { signal: previous.signal } : {}) },
+  };
 }
 
 // ------------------------------------------------------------------ children
@@ -229,7 +283,11 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   const state = deps.schedule.bookmarkOf(spec, ctx.replicationMethod);
   const done = new Set(sameKind ? (previous.done ?? []) : []);
   const runS = deps.schedule.runS(state);
-  const version = key ? undefined : (sameKind ? previous.version : undefined) ?? runS * 1000;
+  // A snapshot stream: every record of the pass carries its version (kept when a stopped pass resumes).
+  const versions = versioned(spec, ctx.replicationMethod);
+  const version = versions ? (done.size > 0 ? previous.version : undefined) ?? runS * 1000 : undefined;
+  const passS = version !== undefined ? Math.floor(version / 1000) : runS;
+  const versionedFrom = state.versioned_from ?? runS;
   const keep = appFilter(spec, deps.settings);
   const collect = deps.registry.needs(spec.stream) && !deps.registry.has(spec.stream) ? ([] as ParentRow[]) : undefined;
 
@@ -247,18 +305,25 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   const plan = deps.schedule.todo(spec, parents);
   const keyed = parents.map((row) => ({ key: partitionKey(spec, row), row }));
   const todo = keyed.filter((p) => plan.read.has(p.key) && !done.has(p.key));
+  if (plan.arrived.size > 0) {
+    log.info(
+      `${spec.stream}: ${plan.arrived.size} ${parentName} new to the state though created before its last pass (transferred in, or added to the apps setting)${
+        plan.unclear ? ` or in ${plan.unclear} of ${SLOTS} refresh slots whose change is ambiguous` : ""
+      }: their children are read in full`,
+    );
+  }
   if (done.size > 0) log.info(`${spec.stream}: resuming an unfinished pass: ${done.size} ${parentName} done, ${todo.length} to go`);
   else if (todo.length < parents.length) {
     log.info(`${spec.stream}: ${todo.length} of ${parents.length} ${parentName} to read (changed, new, or due for refresh)`);
   }
   await deps.onFanOut?.(spec.stream);
 
-  // Records updated before the stream's cutoff were emitted; a parent created since the last pass starts at start_date.
+  // Records updated before the stream's cutoff were emitted; a parent created since the last pass, or new to
+  // the state without being created (arrivals.ts), starts at start_date.
   const cutoff = state.signal ? Date.parse(state.signal) : undefined;
-  const sinceFor = (row: ParentRow): string | undefined => {
-    if (!key) return undefined;
-    const created = typeof row.created_at === "string" ? Date.parse(row.created_at) : NaN;
-    const isNew = cutoff === undefined || !Number.isFinite(created) || created > cutoff;
+  const sinceFor = (pkey: string, row: ParentRow): string | undefined => {
+    if (!key || versions) return undefined; // a snapshot emits every child it reads
+    const isNew = createdSince(row, cutoff) || plan.arrived.has(pkey);
     return isNew ? ctx.startDate : newer(ctx.startDate, state.replication_key_value);
   };
   // Heroku's clock before the first child request (less a margin for the skew between its
@@ -274,7 +339,8 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
     const carried = [...new Set([...(sameKind ? (previous.pending ?? []) : []), ...pending])];
     return {
       ...(sameKind ? previous : {}),
-      ...(key ? { replication_key: key } : { version }),
+      ...(key ? { replication_key: key } : {}),
+      ...(version !== undefined ? { version, versioned_from: versionedFrom } : {}),
       done: [...done],
       ...(carried.length ? { pending: carried } : {}),
     };
@@ -291,7 +357,7 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
         log.warn(`${spec.stream}: a ${parentName} record lacks ${Object.values(spec.params).join(", ")}; skipped`);
         return;
       }
-      const since = sinceFor(parent);
+      const since = sinceFor(pkey, parent);
       const sinceMs = since ? Date.parse(since) : undefined;
       const result = { complete: true };
       try {
@@ -331,16 +397,20 @@ async function syncChild(spec: HerokuStreamSpec, deps: HerokuDeps, ctx: SyncCont
   );
   if (ctx.signal.aborted) return;
 
-  // The pass is complete: slots read in full move on, the cutoffs advance, the next pass starts afresh.
-  const after = afterPass(state, refresh, keyed.filter((p) => !gone.has(p.key)), done, [...pending], plan.credit, runS, watermark);
+  // The pass is complete: slots read in full move on (a snapshot's to the time of its version), the cutoffs
+  // advance, the next pass starts afresh.
+  const listed = keyed.filter((p) => !gone.has(p.key));
+  const after = afterPass(state, refresh, listed, done, [...pending], plan.credit, passS, watermark);
   if (collect && complete && gone.size === 0 && todo.length === parents.length) deps.registry.offer(spec.stream, collect);
-  if (key) {
-    await ctx.saveBookmark({ replication_key: key, ...(after.emitFrom ? { replication_key_value: after.emitFrom } : {}), ...after.fields });
-  } else if (after.lapSince(version!)) {
-    // Every parent was read under this version: rows of children that disappeared go.
-    await ctx.saveBookmark({ ...after.fields });
-    await ctx.activateVersion(version!);
-  } else await ctx.saveBookmark({ ...after.fields, version: version! });
+  const fields = { ...after.fields, ...(versions ? { versioned_from: versionedFrom } : {}), known: knownParents(listed.map((p) => p.key)) };
+  if (versions && !deps.sharesTable?.(spec)) {
+    // Every live child was emitted at its slot's last read, so with a version at least the oldest slot's:
+    // rows older than that are of children (or parents) that disappeared.
+    const activate = versionToActivate(state.slots, after.fields.slots, versionedFrom);
+    if (activate !== undefined) await ctx.activateVersion(activate);
+  }
+  if (key) await ctx.saveBookmark({ replication_key: key, ...(after.emitFrom ? { replication_key_value: after.emitFrom } : {}), ...fields });
+  else await ctx.saveBookmark(fields);
 }
 
 // ------------------------------------------------------------------ one object per parent

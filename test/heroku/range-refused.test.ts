@@ -102,8 +102,13 @@ describe("a Range Heroku refuses (416)", () => {
       expect(got.apps!.length).toBeLessThan(10);
 
       const newest = (sim.items("/apps") as Rec[]).map((a) => String(a.updated_at)).sort().at(-1);
-      expect(serverSide(lastState(refused.messages()).bookmarks)).toEqual(serverSide(lastState(accepted.messages()).bookmarks));
-      expect(lastState(refused.messages()).bookmarks.apps).toEqual({ replication_key: "updated_at", replication_key_value: newest });
+      // The record of the list's ids (deletes) moves only with a walk of the whole list, which the refused run made.
+      const replication = (b: Record<string, Rec>) => {
+        const { known: _k, signal: _s, ...rest } = serverSide(b).apps!;
+        return rest;
+      };
+      expect(replication(lastState(refused.messages()).bookmarks)).toEqual(replication(lastState(accepted.messages()).bookmarks));
+      expect(replication(lastState(refused.messages()).bookmarks)).toEqual({ replication_key: "updated_at", replication_key_value: newest });
     } finally {
       await sim.close();
     }

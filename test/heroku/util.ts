@@ -110,13 +110,13 @@ export function configFile(values: Record<string, unknown>): string {
 
 /**
  * Bookmarks without what the tap's own clock writes (when each refresh slot
- * was read, when the run was, the share carried over): two runs at different
+ * was read, when the run was, since when records carry versions, the share carried over): two runs at different
  * times that read the same data agree on everything else.
  */
 export function serverSide(bookmarks: Record<string, Rec>): Record<string, Rec> {
   const out: Record<string, Rec> = {};
   for (const [stream, b] of Object.entries(bookmarks)) {
-    const { ran_at: _r, credit: _c, slots, ...rest } = b as Rec & { slots?: [number, number][] };
+    const { ran_at: _r, credit: _c, versioned_from: _v, slots, ...rest } = b as Rec & { slots?: [number, number][] };
     out[stream] = slots ? { ...rest, slots: slots.map((s) => s[1]) } : rest;
   }
   return out;

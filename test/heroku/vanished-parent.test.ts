@@ -108,7 +108,11 @@ describe("a parent that vanishes during the run", () => {
       expect(three.code, three.stderr).toBe(0);
       expect(three.stderr).not.toMatch(/ is gone \(404/);
       expect(sim.requests.filter((r) => r.status === 404)).toEqual([]);
-      expect(serverSide(lastState(three.messages()).bookmarks)).toEqual(serverSide(stateTwo.bookmarks));
+      // Only the record of the apps' ids moves: run 2 listed the second app before it went, run 3 does not, and
+      // sends the apps again whole so that the target drops it.
+      expect(three.stderr).toMatch(/INFO apps: some records went since the last run/);
+      const ids = (b: Record<string, Rec>) => ({ ...serverSide(b), apps: { ...serverSide(b).apps, known: undefined } });
+      expect(ids(lastState(three.messages()).bookmarks)).toEqual(ids(stateTwo.bookmarks));
     } finally {
       await sim.close();
     }
