@@ -25,6 +25,17 @@ export interface TablePlan {
   readonly deletes?: DeleteSettings;
 }
 
+/** What every read of a table takes besides the table and its context. */
+export interface ReadOptions {
+  /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
+  readonly batchSize: number;
+  readonly statementTimeoutS: number;
+  /** Runs in each snapshot before its rows: delete detection's key read (deletes.ts). */
+  readonly beforeRows?: (client: pg.Client) => Promise<void>;
+  /** Given each written row's key, in key order: delete detection's fallback keeps them. */
+  readonly onKey?: (key: string[]) => void;
+}
+
 const MAX_RECONNECTS = 3;
 
 /** The columns to read: the selected ones, the key and the replication key, in table order. */

@@ -58,6 +58,7 @@ export function tableStreams(
   taken: Set<string>,
 ): Stream[] {
   const lookup = (oid: number) => intro.types.get(oid);
+  const limits = { batchSize: settings.batch_size, statementTimeoutS: settings.statement_timeout_s };
   return intro.tables.map((table) => {
     let id = streamIdOf(db.alias, table.schema, table.name);
     for (let n = 2; taken.has(id); n++) id = `${db.alias}-${part(table.schema)}-${part(table.name)}_${n}`;
@@ -98,7 +99,7 @@ export function tableStreams(
       group: db.alias,
       // The database's tables are read concurrently within its budget, each on a session of its own.
       parallel: pool.size,
-      sync: (ctx) => pool.use((session) => syncTable(session, plan, ctx, settings.batch_size, settings.statement_timeout_s)),
+      sync: (ctx) => pool.use((session) => syncTable(session, plan, ctx, limits)),
     } satisfies Stream;
   });
 }

@@ -19,7 +19,7 @@ import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import { quoteLiteral } from "./copy.ts";
 import { ChunkSize, copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
-import type { CtidPass, TablePlan } from "./read.ts";
+import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import { syncXmin, XMIN_KEY } from "./xmin.ts";
 import { DeletesBookmark, DeleteTracking } from "./deletes.ts";
 
@@ -55,15 +55,15 @@ export type { TablePlan } from "./read.ts";
 
 const TIME_TYPES = new Set(["date", "timestamp", "timestamptz"]);
 
-export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, batchSize: number, statementTimeoutS = 600): Promise<void> {
+export async function syncTable(session: Session, plan: TablePlan, ctx: SyncContext, limits: ReadOptions): Promise<void> {
   try {
     if (ctx.replicationMethod === "INCREMENTAL") {
       // Delete detection: a hook inside the read's snapshot, then the fallback's FULL_TABLE pass when one is due.
-      const deletes = DeleteTracking.for(plan, ctx, { batchSize, statementTimeoutS });
+      const deletes = DeleteTracking.for(plan, ctx, limits);
       const read = ctx.replicationKey === XMIN_KEY ? syncXmin : incremental;
-      await read(session, plan, deletes?.ctx ?? ctx, batchSize, statementTimeoutS, deletes?.beforeRows);
-      await deletes?.afterPass((c, onKey) => fullTable(session, plan, c, batchSize, statementTimeoutS, onKey));
-    } else await fullTable(session, plan, ctx, batchSize, statementTimeoutS);
+      await read(session, plan, deletes?.ctx ?? ctx, { ...limits, ...(deletes ? { beforeRows: deletes.beforeRows } : {}) });
+      await deletes?.afterPass((c, onKey) => fullTable(session, plan, c, { ...limits, ...(onKey ? { onKey } : {}) }));
+    } else await fullTable(session, plan, ctx, limits);
   } catch (e) {
     if (e instanceof Unreachable) throw new StreamSkipped(e.message);
     // Database errors fail this stream; anything else (stdout closed, a bug) is not ours to soften.
@@ -75,15 +75,7 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
 /** `(a, b)` for a key, `('1'::int8, 'x'::text)` for its values: COPY takes no bound parameters. */
 const keyTuple = (cols: readonly Column[], values: readonly string[]) => `(${values.map((v, i) => `${quoteLiteral(v)}::${cols[i]!.castType}`).join(", ")})`;
 
-async function fullTable(
-  session: Session,
-  plan: TablePlan,
-  ctx: SyncContext,
-  batchSize: number,
-  statementTimeoutS: number,
-  /** Given each written row's key, in key order (delete detection's fallback keeps them). */
-  onKey?: (key: string[]) => void,
-): Promise<void> {
+async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, onKey }: ReadOptions): Promise<void> {
   const { table } = plan;
   const pk = table.primaryKey;
   const prior = FullTableBookmark.safeParse(ctx.bookmark ?? {});
@@ -193,15 +185,7 @@ async function fullTable(
   await ctx.saveBookmark({ version });
 }
 
-async function incremental(
-  session: Session,
-  plan: TablePlan,
-  ctx: SyncContext,
-  batchSize: number,
-  statementTimeoutS: number,
-  /** Runs in each snapshot before its rows (delete detection). */
-  beforeRows?: (client: pg.Client) => Promise<void>,
-): Promise<void> {
+async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, beforeRows }: ReadOptions): Promise<void> {
   const { table } = plan;
   const key = ctx.replicationKey!;
   const keyCol = table.columns.find((c) => c.name === key);

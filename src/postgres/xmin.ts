@@ -19,7 +19,7 @@ import { RawJson } from "../singer/messages.ts";
 import { RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import { copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
-import type { CtidPass, TablePlan } from "./read.ts";
+import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import type { Session } from "./session.ts";
 
 /** The virtual replication key every table offers. */
@@ -152,15 +152,7 @@ export function windowStart(prior: XminBookmark | undefined, h: Horizon): { from
 const sameServer = (a: Server | undefined, b: Server | undefined) =>
   a === undefined || b === undefined || (a.system_identifier === b.system_identifier && a.timeline === b.timeline);
 
-export async function syncXmin(
-  session: Session,
-  plan: TablePlan,
-  ctx: SyncContext,
-  batchSize: number,
-  statementTimeoutS: number,
-  /** Runs in each snapshot before its rows (delete detection, deletes.ts). */
-  beforeRows?: (client: pg.Client) => Promise<void>,
-): Promise<void> {
+export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, beforeRows }: ReadOptions): Promise<void> {
   const { table } = plan;
   const parsed = XminBookmark.safeParse(ctx.bookmark ?? {});
   const prior = parsed.success ? parsed.data : undefined;
