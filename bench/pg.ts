@@ -29,7 +29,7 @@
 //     (/usr/bin/psql, Debian's postgresql-client; without it there is no floor)
 //     to `wc -c`, through the same path.
 // Then, on loopback, peak RSS for each launch path (--launch): the bin (its
-// shebang passes --max-semi-space-size=1), `node bin/tap-heroku.js` and
+// shebang passes --max-semi-space-size=4), `node bin/tap-heroku.js` and
 // `node dist/main.js` (no flag), Deno on src/, and the single binary if built.
 // Run with Deno (it imports TypeScript): deno run -A bench/pg.ts. The Node
 // runs need a current dist/ (npm run build).

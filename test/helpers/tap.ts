@@ -40,8 +40,8 @@ export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "
 export function command(runtime: RuntimeName): [string, string[]] {
   if (runtime === "node") return [join(ROOT, "bin/tap-heroku.js"), []]; // executed directly, as users do: its shebang sets Node's flags
   if (runtime === "binary") return [BINARY, []];
-  // What the bin's shebang does (`env -S node --max-semi-space-size=1`), with that Node.
-  if (runtime === "node22" || runtime === "node24") return [nodeExecutable(runtime), ["--max-semi-space-size=1", join(ROOT, "bin/tap-heroku.js")]];
+  // What the bin's shebang does (`env -S node --max-semi-space-size=4`), with that Node.
+  if (runtime === "node22" || runtime === "node24") return [nodeExecutable(runtime), ["--max-semi-space-size=4", join(ROOT, "bin/tap-heroku.js")]];
   return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, join(ROOT, "src/main.ts")]];
 }
 
