@@ -9,10 +9,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import pg from "pg";
-
-interface Catalog {
-  streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[];
-}
+import { type Catalog, selecting } from "../test/heroku/util.ts";
 
 export interface CaptureBench {
   readonly launcher: [string, string[]];
@@ -66,21 +63,9 @@ function runTap(b: CaptureBench, catalogFile: string, stateFile: string | undefi
 
 /** The catalog selecting `table` only, with the given method and key. */
 function catalogFile(b: CaptureBench, method: string, key: string | undefined, name: string): string {
-  const selected = {
-    streams: b.catalog.streams.map((s) => ({
-      ...s,
-      metadata: s.metadata.map((m) =>
-        m.breadcrumb.length === 0
-          ? {
-            ...m,
-            metadata: { ...m.metadata, selected: s.tap_stream_id.endsWith(`-public-${b.table}`), "replication-method": method, "replication-key": key },
-          }
-          : m
-      ),
-    })),
-  };
+  const id = b.catalog.streams.find((s) => s.tap_stream_id.endsWith(`-public-${b.table}`))!.tap_stream_id;
   const file = join(b.dir, `catalog-${name}.json`);
-  writeFileSync(file, JSON.stringify(selected));
+  writeFileSync(file, JSON.stringify(selecting(b.catalog, [id], { [id]: method }, key ? { [id]: key } : {})));
   return file;
 }
 

@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import pg from "pg";
+import { type Catalog, selecting } from "../test/heroku/util.ts";
 
 interface Measure {
   seconds: number;
@@ -82,31 +83,11 @@ export async function benchDeletes(b: DeletesBench): Promise<void> {
       c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
       c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`--discover exited with ${code}`))));
     });
-    const catalog = JSON.parse(discovered) as { streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[] };
+    const catalog = JSON.parse(discovered) as Catalog;
     const stream = catalog.streams.find((s) => s.tap_stream_id.endsWith(`-public-${TABLE}`))!.tap_stream_id;
     const catalogFor = (method: string) => {
       const file = join(b.dir, `catalog-deletes-${method}.json`);
-      writeFileSync(
-        file,
-        JSON.stringify({
-          streams: catalog.streams.map((s) => ({
-            ...s,
-            metadata: s.metadata.map((m) =>
-              m.breadcrumb.length === 0
-                ? {
-                  ...m,
-                  metadata: {
-                    ...m.metadata,
-                    selected: s.tap_stream_id === stream,
-                    "replication-method": method,
-                    ...(method === "INCREMENTAL" ? { "replication-key": "updated_at" } : {}),
-                  },
-                }
-                : m
-            ),
-          })),
-        }),
-      );
+      writeFileSync(file, JSON.stringify(selecting(catalog, [stream], { [stream]: method }, method === "INCREMENTAL" ? { [stream]: "updated_at" } : {})));
       return file;
     };
     const full = catalogFor("FULL_TABLE");

@@ -45,6 +45,7 @@ import { startSimulator } from "../simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
 import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";
+import { type Catalog, selecting } from "../test/heroku/util.ts";
 import { benchCapture } from "./capture.ts";
 import { benchDeletes } from "./pg-deletes.ts";
 
@@ -206,9 +207,7 @@ async function main() {
     writeFileSync(config, JSON.stringify({ token: "test-token", api_url: sim.url, apps: [app], postgres: { batch_size: BATCH, schemas: ["public"] } }));
     const [cmd, pre] = command(RUNTIME);
     // Not execFileSync: the simulator answering the tap lives in this process.
-    const catalog = JSON.parse(await output(cmd, [...pre, "--config", config, "--discover"])) as {
-      streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[];
-    };
+    const catalog = JSON.parse(await output(cmd, [...pre, "--config", config, "--discover"])) as Catalog;
 
     const psql = (() => {
       try {
@@ -227,24 +226,8 @@ async function main() {
 
     const catalogFiles = new Map<string, string>();
     for (const { table } of tables) {
-      const selected = {
-        streams: catalog.streams.map((s) => ({
-          ...s,
-          metadata: s.metadata.map((m) =>
-            m.breadcrumb.length === 0
-              ? {
-                ...m,
-                metadata: {
-                  ...m.metadata,
-                  selected: s.tap_stream_id.endsWith(`-public-${table}`),
-                  "replication-method": METHOD,
-                  ...(METHOD === "INCREMENTAL" ? { "replication-key": "updated_at" } : {}),
-                },
-              }
-              : m
-          ),
-        })),
-      };
+      const id = catalog.streams.find((s) => s.tap_stream_id.endsWith(`-public-${table}`))!.tap_stream_id;
+      const selected = selecting(catalog, [id], { [id]: METHOD }, METHOD === "INCREMENTAL" ? { [id]: "updated_at" } : {});
       const catalogFile = join(dir, `catalog-${table}.json`);
       writeFileSync(catalogFile, JSON.stringify(selected));
       catalogFiles.set(table, catalogFile);
@@ -413,9 +396,7 @@ async function parallelCase(databaseUrl: string, sim: Awaited<ReturnType<typeof 
     return file;
   };
   const [cmd, pre] = command(RUNTIME);
-  const catalog = JSON.parse(await output(cmd, [...pre, "--config", configFor(budgets[0]!), "--discover"])) as {
-    streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[];
-  };
+  const catalog = JSON.parse(await output(cmd, [...pre, "--config", configFor(budgets[0]!), "--discover"])) as Catalog;
   for (const s of catalog.streams) s.metadata[0]!.metadata.selected = names.some((t) => s.tap_stream_id.endsWith(`-public-${t}`));
   const catalogFile = join(dir, "catalog-parallel.json");
   writeFileSync(catalogFile, JSON.stringify(catalog));

@@ -232,9 +232,11 @@ export interface CtidPass {
 }
 
 /** TID range scans read only the blocks asked for from PostgreSQL 14 on; before, `ctid >=` filters a full scan. */
+export const TID_RANGE_SCANS = 140000;
+
 export async function tidRanges(client: pg.Client): Promise<boolean> {
   const r = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  return Number(r.rows[0]!.v) >= 140000;
+  return Number(r.rows[0]!.v) >= TID_RANGE_SCANS;
 }
 
 export const blockOf = (ctid: string | undefined) => (ctid === undefined ? 0 : Number(/^\((\d+),/.exec(ctid)![1]));

@@ -18,7 +18,7 @@ import type { SyncContext } from "../singer/stream.ts";
 import { RawJson } from "../singer/messages.ts";
 import { RunError } from "../errors.ts";
 import { log } from "../log.ts";
-import { copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
+import { copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, TID_RANGE_SCANS } from "./read.ts";
 import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import type { Session } from "./session.ts";
 
@@ -68,6 +68,8 @@ interface Horizon {
   readonly standby: boolean;
   readonly server: Server | undefined;
   readonly filenode: string | undefined;
+  /** server_version_num. */
+  readonly version: number;
 }
 
 /** The row's 32-bit xmin as a number (xid has no cast to integers). */
@@ -95,8 +97,9 @@ export function xid8Of(xmax: bigint): string {
 /** The first statement of a snapshot: it fixes the snapshot the bookmark is taken from. */
 async function horizon(client: pg.Client, plan: TablePlan): Promise<Horizon> {
   const v = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  const version = Number(v.rows[0]!.v);
   // xid8 and pg_current_snapshot() from PostgreSQL 13; the txid_ functions before (also 64-bit).
-  const [snap, lo, hi] = Number(v.rows[0]!.v) >= 130000
+  const [snap, lo, hi] = version >= 130000
     ? ["pg_current_snapshot()", "pg_snapshot_xmin", "pg_snapshot_xmax"]
     : ["txid_current_snapshot()", "txid_snapshot_xmin", "txid_snapshot_xmax"];
   const r = await client.query<{ xmin: string; xmax: string; standby: string; system: string | null; timeline: string | null; filenode: string | null }>(
@@ -116,6 +119,7 @@ async function horizon(client: pg.Client, plan: TablePlan): Promise<Horizon> {
     standby: ["t", "true"].includes(row.standby),
     server: row.system !== null && row.timeline !== null ? { system_identifier: row.system, timeline: Number(row.timeline) } : undefined,
     filenode: row.filenode ?? undefined,
+    version,
   };
 }
 
@@ -192,7 +196,7 @@ export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncConte
     const where = p.from === undefined ? undefined : xminWindow(BigInt(p.from), h.xmax);
     const list = [selectList(plan, cols), ...(computed.length ? [xid8Of(h.xmax)] : [])].filter(Boolean);
     const write = (row: (string | null)[]) => ctx.writeRecord(new RawJson(encoder.encode(row)), p.version);
-    if (table.kind === "r" && (await tidRanges(client))) {
+    if (table.kind === "r" && h.version >= TID_RANGE_SCANS) {
       stopped = await readCtidRanges(client, {
         signal: ctx.signal,
         select: `SELECT ${[...list, "ctid::text"].join(", ")} FROM ${fromClause(table)}`,

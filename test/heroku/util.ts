@@ -15,7 +15,8 @@ export const USAGE = DEFINITIONS.filter((d) => d.query !== null).map((d) => d.st
 export type Catalog = { streams: Array<{ tap_stream_id: string; metadata: Array<{ breadcrumb: string[]; metadata: Record<string, unknown> }> }> };
 export type Rec = Record<string, unknown>;
 
-export function selecting(catalog: Catalog, ids: readonly string[], methods: Record<string, string> = {}): Catalog {
+/** The catalog with exactly `ids` selected, and a replication method and key for the streams named in `methods` and `keys`. */
+export function selecting(catalog: Catalog, ids: readonly string[], methods: Record<string, string> = {}, keys: Record<string, string> = {}): Catalog {
   return {
     streams: catalog.streams.map((s) => ({
       ...s,
@@ -27,6 +28,7 @@ export function selecting(catalog: Catalog, ids: readonly string[], methods: Rec
               ...m.metadata,
               selected: ids.includes(s.tap_stream_id),
               ...(methods[s.tap_stream_id] ? { "replication-method": methods[s.tap_stream_id] } : {}),
+              ...(keys[s.tap_stream_id] ? { "replication-key": keys[s.tap_stream_id] } : {}),
             },
           }
           : m

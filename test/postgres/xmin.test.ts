@@ -232,7 +232,7 @@ describe("a bookmark that cannot be trusted", () => {
   });
 });
 
-const horizonAt = (xmax: bigint) => ({ xmin: xmax, xmax, standby: false, server: undefined, filenode: undefined });
+const horizonAt = (xmax: bigint) => ({ xmin: xmax, xmax, standby: false, server: undefined, filenode: undefined, version: 180000 });
 
 describe("the 32-bit window", () => {
   /** Which of `xs` (raw 32-bit xmin values) the window selects, evaluated by PostgreSQL itself. */
