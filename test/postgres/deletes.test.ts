@@ -15,6 +15,7 @@ import type { OpenDatabase } from "../../src/postgres/database.ts";
 import type { Message } from "../../src/singer/messages.ts";
 import type { State } from "../../src/singer/state.ts";
 import { runtime } from "../../src/runtime.ts";
+import { random } from "../helpers/random.ts";
 
 const DB = "tap_pg_deletes";
 const SCRIPT = `
@@ -48,18 +49,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.session.close();
 });
-
-/** A seeded generator, so a failing round repeats. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Shape {
   readonly table: string;

@@ -6,24 +6,13 @@ import { describe, expect, it } from "vitest";
 import { Buffer } from "node:buffer";
 import { intKeys, IntRangeReader, IntRangeWriter, parse36, verbatimKey, VerbatimWriter } from "../../src/postgres/key-set.ts";
 import { intKey } from "../../src/postgres/deletes.ts";
+import { random } from "../helpers/random.ts";
 
 const encode = (keys: Iterable<bigint>) => {
   const w = new IntRangeWriter();
   for (const k of keys) w.add(k);
   return w.finish();
 };
-
-/** A seeded generator, so a failure repeats. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("integer key ranges", () => {
   it("round-trip exactly, int8 at both ends and across zero", () => {
