@@ -260,8 +260,9 @@ export async function groupDatabases(
 
 async function identify(session: Session): Promise<Identity> {
   const client = await session.open();
-  const r = await client.query<{ follower: string; db: string; dboid: string } & DatabaseFacts>(
-    `SELECT pg_is_in_recovery()::text AS follower, current_database() AS db,
+  const r = await client.query<{ follower: string; db: string; dboid: string; system_readable: string } & DatabaseFacts>(
+    `SELECT pg_is_in_recovery()::text AS follower,
+            pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')::text AS system_readable, current_database() AS db,
             (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = current_database()) AS dboid,
             current_setting('server_version') AS version,
             pg_catalog.pg_database_size(current_database())::text AS size_bytes,
@@ -293,12 +294,15 @@ async function identify(session: Session): Promise<Identity> {
     db_limit: row.db_limit,
   };
   let system = "";
-  try {
-    // A physical follower shares the leader's system identifier; reading it may need pg_monitor.
-    const s = await client.query<{ id: string }>("SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()");
-    system = s.rows[0]?.id ?? "";
-  } catch {
-    // Heroku database names are random and a follower keeps its leader's: name and oid suffice.
+  // Asked only where the credential may: a refused query would cost a round trip for nothing.
+  if (row.system_readable === "true") {
+    try {
+      // A physical follower shares the leader's system identifier; reading it may need pg_monitor.
+      const s = await client.query<{ id: string }>("SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()");
+      system = s.rows[0]?.id ?? "";
+    } catch {
+      // Heroku database names are random and a follower keeps its leader's: name and oid suffice.
+    }
   }
   return { follower: row.follower === "true", key: `${system}/${row.db}/${row.dboid}`, facts };
 }
