@@ -98,13 +98,14 @@ export const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.
 
 /**
  * Rows per keyset chunk. The first chunk is batch_size rows; chunks grow while
- * they finish well within the target time and shrink when one runs long (a
+ * they finish well within the target time (toward it, at the rate seen) and shrink when one runs long (a
  * slow target holds the statement open), so the round trip per chunk costs
  * little even at 60 ms RTT while every statement stays far below
  * statement_timeout.
  */
 export class ChunkSize {
   private static readonly MAX = 2_000_000;
+  private static readonly GROWTH = 16;
   rows: number;
   private readonly targetMs: number;
 
@@ -121,7 +122,11 @@ export class ChunkSize {
   /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data. */
   observe(rows: number, ms: number, bytes = 0): void {
     if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
-    else if (rows >= this.rows && ms < this.targetMs / 2) this.rows = Math.min(ChunkSize.MAX, this.rows * 4);
+    // A full, quick chunk: the next one is sized to the target at the rate just seen (the rate counts the
+    // round trip, so it errs small), growing at most 16-fold, so few statements, and so few round trips, read a table.
+    else if (rows >= this.rows && ms < this.targetMs / 2) {
+      this.rows = Math.min(ChunkSize.MAX, this.rows * ChunkSize.GROWTH, Math.max(this.rows * 2, Math.floor((rows * this.targetMs) / Math.max(ms, 1))));
+    }
     if (rows > 0 && bytes > 0) this.rows = Math.max(1, Math.min(this.rows, Math.floor(this.maxBytes / (bytes / rows))));
   }
 }
@@ -179,6 +184,8 @@ function isRecoveryConflict(e: unknown): boolean {
   return sqlState(e) === "40001" && /conflict with recovery/i.test(e instanceof Error ? e.message : "");
 }
 
+const SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0";
+
 /**
  * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
  * consistent snapshot). When the connection is lost, it reconnects and runs the
@@ -197,11 +204,10 @@ export async function inSnapshot(
     const progress = { made: false };
     try {
       const client = attempt === 0 ? await session.open() : await session.reopen(signal);
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
-      await client.query("SET LOCAL enable_sort = off");
-      // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
-      await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
+      // One round trip for the three. Rows come in index order or none: a server sort could spill to
+      // temp files on Heroku's small disk. One process scans: a parallel TID range scan (PostgreSQL 18)
+      // would not return rows in ctid order.
+      await client.query(SNAPSHOT);
       try {
         await pass(client, progress);
         await client.query("COMMIT");

@@ -5,22 +5,24 @@ import { describe, expect, it } from "vitest";
 import { ChunkSize } from "../../src/postgres/read.ts";
 
 describe("ChunkSize", () => {
-  it("grows while chunks are quick and shrinks when one runs long", () => {
-    const c = new ChunkSize(1000, 600, Infinity);
+  it("grows toward the target time at the rate seen, at most 16-fold, and shrinks when one runs long", () => {
+    const c = new ChunkSize(1000, 600, Infinity); // target: 2 s
     c.observe(1000, 10);
-    expect(c.rows).toBe(4000);
-    c.observe(4000, 10, 4000 * 500);
-    expect(c.rows).toBe(16000);
-    c.observe(16000, 10_000);
-    expect(c.rows).toBe(8000);
-    for (let i = 0; i < 5; i++) c.observe(c.rows, 10_000);
+    expect(c.rows).toBe(16000); // the rate says 200,000 rows in 2 s; growth is capped
+    c.observe(16000, 400);
+    expect(c.rows).toBe(80000); // 16,000 rows in 0.4 s: 80,000 in 2 s
+    c.observe(80000, 1500);
+    expect(c.rows).toBe(80000); // within the target: kept
+    c.observe(80000, 10_000);
+    expect(c.rows).toBe(40000);
+    for (let i = 0; i < 8; i++) c.observe(c.rows, 10_000);
     expect(c.rows).toBe(1000); // never below the first chunk
   });
 
   it("caps a chunk at its byte budget from the bytes per row seen, wide rows below the first chunk", () => {
     const c = new ChunkSize(5000, 600, 8 * 1024 * 1024);
     c.observe(5000, 10, 5000 * 400); // 400-byte rows: growth stops at 8 MB
-    expect(c.rows).toBe(20000);
+    expect(c.rows).toBe(Math.floor((8 * 1024 * 1024) / 400));
     for (let i = 0; i < 5; i++) c.observe(c.rows, 10, c.rows * 400);
     expect(c.rows).toBe(Math.floor((8 * 1024 * 1024) / 400));
     c.observe(c.rows, 10, c.rows * 4 * 1024 * 1024); // 4 MB rows: two a chunk

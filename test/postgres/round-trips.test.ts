@@ -1,0 +1,50 @@
+// Round trips: across a network every statement the tap waits for costs a
+// round trip (60 ms at 60 ms RTT) on top of the data, so a table read sends
+// few: the catalog in one query of five statements, the snapshot's BEGIN and
+// its settings in one, and keyset chunks that grow toward their target time
+// at the rate seen. A proxy that sees every statement counts them.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalogFor, createDatabase, openDb, recordsOf, runInProcess } from "./helpers.ts";
+import { startPgProxy } from "../reliability/pg-proxy.ts";
+import type { PgProxy } from "../reliability/pg-proxy.ts";
+
+const ROWS = 50_000;
+let proxy: PgProxy;
+let url: string;
+
+beforeAll(async () => {
+  url = await createDatabase(
+    "tap_round_trips",
+    `CREATE TABLE wide (id bigint PRIMARY KEY, name text, at timestamptz);
+     INSERT INTO wide SELECT i, 'n' || i, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${ROWS}) i;`,
+  );
+  const u = new URL(url);
+  proxy = await startPgProxy({ host: u.hostname, port: Number(u.port) });
+}, 120_000);
+afterAll(() => proxy?.close());
+
+describe("round trips of a table read", () => {
+  it("introspects in one statement, opens the snapshot in one, and reads 50,000 rows in at most 3 chunks from batch_size 1,000", async () => {
+    proxy.statements.length = 0;
+    const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
+    try {
+      expect(proxy.statements).toHaveLength(1); // columns, keys, types and the rest of the catalog at once
+      expect(proxy.statements[0]).toContain("pg_attribute");
+      expect(db.streams.map((s) => s.id)).toEqual(["fixture-public-wide"]);
+
+      proxy.statements.length = 0;
+      const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-wide": { method: "FULL_TABLE" } }));
+      expect(recordsOf(run.messages, "fixture-public-wide")).toHaveLength(ROWS);
+      const [snapshot, ...rest] = proxy.statements;
+      expect(snapshot).toMatch(/^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0$/);
+      const copies = rest.filter((s) => s.startsWith("COPY"));
+      // 1,000 rows, then up to 16,000, then the rest: growing fourfold, as before, took four.
+      expect(copies.length).toBeGreaterThanOrEqual(2);
+      expect(copies.length).toBeLessThanOrEqual(3);
+      // The snapshot, the table's last key, the chunks, COMMIT: nothing else waits for the server.
+      expect(rest.filter((s) => !s.startsWith("COPY"))).toEqual([expect.stringMatching(/ORDER BY .* DESC LIMIT 1$/), "COMMIT"]);
+    } finally {
+      await db.session.close();
+    }
+  });
+});
