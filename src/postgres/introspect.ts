@@ -25,6 +25,8 @@ export interface Table {
   readonly rowEstimate: number;
   readonly columns: readonly Column[];
   readonly primaryKey: readonly string[];
+  /** Columns that lead a plain btree index (no predicate): reading in their order needs no sort. */
+  readonly indexed: readonly string[];
 }
 
 export interface Introspection {
@@ -78,6 +80,14 @@ SELECT i.indrelid::int8::text AS rel, a.attname AS name
  WHERE i.indisprimary AND i.indrelid = ANY($1::oid[])
  ORDER BY i.indrelid, k.pos`;
 
+const INDEXED = `
+SELECT DISTINCT i.indrelid::int8::text AS rel, a.attname AS name
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+  JOIN pg_catalog.pg_am am ON am.oid = c.relam
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+ WHERE am.amname = 'btree' AND i.indpred IS NULL AND i.indrelid = ANY($1::oid[])`;
+
 const TYPES = `
 SELECT t.oid::int8::text AS oid, t.typname AS name, n.nspname AS schema, t.typtype AS typtype,
        t.typcategory AS category, t.typelem::int8::text AS elem, t.typbasetype::int8::text AS base, t.typdelim AS delim
@@ -103,7 +113,7 @@ SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid 
 }
 
 export async function introspect(client: pg.Client, filter: SchemaFilter): Promise<Introspection> {
-  // One simple-protocol query of five statements: one round trip, however far the server is.
+  // One simple-protocol query of six statements: one round trip, however far the server is.
   const wanted = wantedRelations(filter);
   const results = (await client.query<Row>(
     [
@@ -111,18 +121,13 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
       RELATIONS,
       COLUMNS.replace("$1::oid[]", `ARRAY(${wanted})`),
       PRIMARY_KEYS.replace("$1::oid[]", `ARRAY(${wanted})`),
+      INDEXED.replace("$1::oid[]", `ARRAY(${wanted})`),
       TYPES,
     ].join(";\n"),
   )) as unknown as pg.QueryResult<Row>[];
-  const [db, relations, cols, pks, types] = results as [
-    pg.QueryResult<Row>,
-    pg.QueryResult<Row>,
-    pg.QueryResult<Row>,
-    pg.QueryResult<Row>,
-    pg.QueryResult<Row>,
-  ];
-  const database = String(db.rows[0]!.db);
-  const rels = relations.rows.filter((r) => {
+  const [db, relations, cols, pks, indexes, types] = results.map((r) => r.rows) as [Row[], Row[], Row[], Row[], Row[], Row[]];
+  const database = String(db[0]!.db);
+  const rels = relations.filter((r) => {
     const schema = String(r.schema);
     return (!filter.schemas || filter.schemas.includes(schema)) && !filter.exclude.includes(schema);
   });
@@ -137,8 +142,9 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
     if (!ok) deny(r);
     return ok;
   });
-  const columns = groupBy(cols.rows, (r) => String(r.rel));
-  const keys = groupBy(pks.rows, (r) => String(r.rel));
+  const columns = groupBy(cols, (r) => String(r.rel));
+  const keys = groupBy(pks, (r) => String(r.rel));
+  const indexed = groupBy(indexes, (r) => String(r.rel));
   const tables: Table[] = [];
   for (const r of readable) {
     const all = columns.get(String(r.oid)) ?? [];
@@ -165,10 +171,11 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
       })),
       // A key the credential cannot read in full cannot be a key.
       primaryKey: primaryKey.every((k) => readableNames.has(k)) ? primaryKey : [],
+      indexed: (indexed.get(String(r.oid)) ?? []).map((i) => String(i.name)).filter((n) => readableNames.has(n)),
     });
   }
   const typeMap = new Map<number, PgType>();
-  for (const t of types.rows) {
+  for (const t of types) {
     typeMap.set(Number(t.oid), {
       oid: Number(t.oid),
       name: String(t.name),

@@ -205,70 +205,50 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const quoted = quoteIdent(key);
 
   const onLost = (why: string) => log.warn(`${plan.stream}: ${why}; reconnecting and continuing from the bookmark`);
-  const keyText = plan.types.get(key)!.select(quoted);
   const lit = (v: string) => `${quoteLiteral(v)}::${keyCol.castType}`;
   const chunk = new ChunkSize(batchSize, statementTimeoutS);
-  let indexed: boolean | undefined;
+  // Without an index on the key, the one COPY below sorts (as any ordered read
+  // would); with one, the read goes in chunks of the index, each its own statement.
+  const indexed = table.indexed.includes(key);
+  const from_ = fromClause(table);
   const pass = async (client: pg.Client, progress: { made: boolean }) => {
-    // Without an index on the key, the one COPY below sorts (as any ordered read
-    // would); with one, the read goes in chunks of the index, each its own statement.
-    indexed ??= await keyIsIndexed(client, table, key);
     await beforeRows?.(client);
     // Rows whose key is NULL can never be bookmarked and are not read. Rows come
     // in key order, so any written key resumes with `>=`: the bookmark moves every
     // batch_size rows as they stream.
     let lower = from === undefined ? `${quoted} IS NOT NULL` : `${quoted} >= ${lit(from)}`;
     for (;;) {
-      // A chunk ends at the key chunk.rows rows ahead, with every row tied with it.
-      let upper: string | undefined;
-      if (indexed) {
-        const r = await client.query({
-          text: `SELECT ${keyText} FROM ${fromClause(table)} WHERE ${lower} ORDER BY ${quoted} OFFSET ${chunk.rows - 1} LIMIT 1`,
-          rowMode: "array",
-          types: RAW_TYPES,
-        });
-        upper = (r.rows[0] as string[] | undefined)?.[0];
-      }
-      const where = ` WHERE ${lower}` + (upper === undefined ? "" : ` AND ${quoted} <= ${lit(upper)}`);
+      // A chunk ends at the key chunk.rows rows ahead, with every row tied with it;
+      // the server finds that key itself (a subquery on the index), so a chunk is one
+      // round trip. Fewer rows than that left: the chunk takes them all and is the last.
+      const limit = chunk.rows;
+      const bound = `(SELECT ${quoted} FROM ${from_} WHERE ${lower} ORDER BY ${quoted} OFFSET ${limit - 1} LIMIT 1)`;
+      const where = ` WHERE ${lower}` + (indexed ? ` AND ${quoted} <= coalesce(${bound}, (SELECT max(${quoted}) FROM ${from_}))` : "");
       const started = performance.now();
       let n = 0;
+      let last: string | undefined;
       const got = await copyRows(
         client,
         ctx.signal,
-        `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`,
+        `COPY (SELECT ${selectList(plan, cols)} FROM ${from_}${where} ORDER BY ${quoted}) TO STDOUT`,
         cols.length,
         (row) => {
           if (ctx.signal.aborted) return; // stopping: rows already received are not written
           const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
-          from = row[keyIdx]!;
+          from = last = row[keyIdx]!;
           progress.made = true;
           if (++n % batchSize !== 0) return written;
           return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
         },
       );
-      if (upper === undefined || ctx.signal.aborted) return;
+      if (!indexed || n < limit || last === undefined || ctx.signal.aborted) return;
       chunk.observe(n, performance.now() - started, got.bytes);
-      lower = `${quoted} > ${lit(upper)}`;
+      lower = `${quoted} > ${lit(last)}`;
     }
   };
   await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass));
   encoder.warnLost(plan.stream);
   if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
-}
-
-/** Whether a plain btree index leads with `column`, so reading in its order needs no sort. */
-async function keyIsIndexed(client: pg.Client, table: Table, column: string): Promise<boolean> {
-  const r = await client.query<{ indexed: boolean }>(
-    `SELECT EXISTS (
-       SELECT 1 FROM pg_catalog.pg_index i
-         JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-         JOIN pg_catalog.pg_am am ON am.oid = c.relam
-         JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-        WHERE i.indrelid = $1::regclass AND a.attname = $2 AND am.amname = 'btree' AND i.indpred IS NULL
-     ) AS indexed`,
-    [fromClause(table), column],
-  );
-  return ["t", "true"].includes(String(r.rows[0]?.indexed)); // the session reads every value as text
 }
 
 function toObject(keys: readonly string[], values: readonly string[]): Record<string, string> {

@@ -16,7 +16,8 @@ beforeAll(async () => {
   url = await createDatabase(
     "tap_round_trips",
     `CREATE TABLE wide (id bigint PRIMARY KEY, name text, at timestamptz);
-     INSERT INTO wide SELECT i, 'n' || i, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, ${ROWS}) i;`,
+     INSERT INTO wide SELECT i, 'n' || i, '2026-01-01'::timestamptz + (i / 3) * interval '1 second' FROM generate_series(1, ${ROWS}) i;
+     CREATE INDEX ON wide (at);`,
   );
   const u = new URL(url);
   proxy = await startPgProxy({ host: u.hostname, port: Number(u.port) });
@@ -43,6 +44,25 @@ describe("round trips of a table read", () => {
       expect(copies.length).toBeLessThanOrEqual(3);
       // The snapshot, the table's last key, the chunks, COMMIT: nothing else waits for the server.
       expect(rest.filter((s) => !s.startsWith("COPY"))).toEqual([expect.stringMatching(/ORDER BY .* DESC LIMIT 1$/), "COMMIT"]);
+    } finally {
+      await db.session.close();
+    }
+  });
+
+  it("reads INCREMENTAL chunks of an indexed key in one statement each: the server finds each chunk's last key", async () => {
+    const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
+    try {
+      proxy.statements.length = 0;
+      const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-wide": { method: "INCREMENTAL", key: "at" } }));
+      const ids = recordsOf(run.messages, "fixture-public-wide").map((r) => (r.record as { id: number }).id);
+      expect(ids).toHaveLength(ROWS); // ties (three rows a second) never split across chunks
+      expect(new Set(ids).size).toBe(ROWS);
+      const [snapshot, ...rest] = proxy.statements;
+      expect(snapshot).toMatch(/^BEGIN /);
+      const copies = rest.filter((s) => s.startsWith("COPY"));
+      expect(copies.length).toBeGreaterThanOrEqual(2);
+      expect(copies.length).toBeLessThanOrEqual(3);
+      expect(rest.filter((s) => !s.startsWith("COPY"))).toEqual(["COMMIT"]);
     } finally {
       await db.session.close();
     }
