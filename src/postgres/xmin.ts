@@ -94,20 +94,43 @@ export function xid8Of(xmax: bigint): string {
   return `(CASE WHEN ${RAW} < ${hi} THEN ${base} ELSE ${base - TWO_32} END + ${RAW})::text`;
 }
 
+/** What a session may ask of its server: asked once per connection, as neither changes during it. */
+interface ServerAccess {
+  readonly version: number;
+  /** Whether the credential may call pg_control_system() and pg_control_checkpoint() (PUBLIC may by default; a server may revoke it). */
+  readonly control: boolean;
+}
+const access = new WeakMap<pg.Client, Promise<ServerAccess>>();
+
+function serverAccess(client: pg.Client): Promise<ServerAccess> {
+  let a = access.get(client);
+  if (!a) {
+    a = client.query<{ v: string; control: string }>(
+      `SELECT current_setting('server_version_num') AS v,
+              (has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+               AND has_function_privilege('pg_catalog.pg_control_checkpoint()', 'EXECUTE'))::text AS control`,
+    ).then((r) => ({ version: Number(r.rows[0]!.v), control: ["t", "true"].includes(r.rows[0]!.control) }));
+    access.set(client, a);
+    a.catch(() => access.delete(client));
+  }
+  return a;
+}
+
 /** The first statement of a snapshot: it fixes the snapshot the bookmark is taken from. */
 async function horizon(client: pg.Client, plan: TablePlan): Promise<Horizon> {
-  const v = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  const version = Number(v.rows[0]!.v);
+  const { version, control } = await serverAccess(client);
   // xid8 and pg_current_snapshot() from PostgreSQL 13; the txid_ functions before (also 64-bit).
   const [snap, lo, hi] = version >= 130000
     ? ["pg_current_snapshot()", "pg_snapshot_xmin", "pg_snapshot_xmax"]
     : ["txid_current_snapshot()", "txid_snapshot_xmin", "txid_snapshot_xmax"];
+  // Not a CASE on the privilege: PostgreSQL checks a function's EXECUTE right when it plans the
+  // call, so a call the CASE never reaches still fails the query (tested with the right revoked).
+  const identity = control
+    ? `(SELECT system_identifier::text FROM pg_catalog.pg_control_system()) AS system,
+       (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()) AS timeline`
+    : "NULL AS system, NULL AS timeline";
   const r = await client.query<{ xmin: string; xmax: string; standby: string; system: string | null; timeline: string | null; filenode: string | null }>(
-    `SELECT ${lo}(s)::text AS xmin, ${hi}(s)::text AS xmax, pg_is_in_recovery()::text AS standby,
-       CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
-         THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
-       CASE WHEN has_function_privilege('pg_catalog.pg_control_checkpoint()', 'EXECUTE')
-         THEN (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()) END AS timeline,
+    `SELECT ${lo}(s)::text AS xmin, ${hi}(s)::text AS xmax, pg_is_in_recovery()::text AS standby, ${identity},
        pg_catalog.pg_relation_filenode($1::regclass)::text AS filenode
      FROM ${snap} AS s`,
     [fromClause(plan.table)],

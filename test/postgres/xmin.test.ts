@@ -130,6 +130,37 @@ describe("INCREMENTAL on _sdc_xmin", () => {
     }
   });
 
+  it("reads with a credential that may not call pg_control_system(): the bookmark then names no server", async () => {
+    // Function rights live in each database's catalog: revoked here, they stay as they are elsewhere.
+    const locked = await createDatabase(
+      "tap_xmin_locked",
+      `CREATE TABLE t (id int8 PRIMARY KEY, v text);
+       INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 300) i;
+       REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC;
+       DROP ROLE IF EXISTS tap_xmin_plain;
+       CREATE ROLE tap_xmin_plain LOGIN PASSWORD 'plain-secret';
+       GRANT SELECT ON t TO tap_xmin_plain;`,
+    );
+    const u = new URL(locked);
+    u.username = "tap_xmin_plain";
+    u.password = "plain-secret";
+    const plain = await openDb(u.toString(), "fixture");
+    try {
+      const stream = "fixture-public-t";
+      const catalog = catalogFor(plain.streams, { [stream]: { method: "INCREMENTAL", key: "_sdc_xmin" } });
+      const first = await runInProcess(plain.streams, catalog);
+      expect(recordsOf(first.messages, stream)).toHaveLength(300);
+      const bookmark = first.lastState!.bookmarks[stream] as Record<string, unknown>;
+      expect(bookmark.replication_key_value).toMatch(/^\d+$/);
+      expect(bookmark).not.toHaveProperty("server");
+      await sql(locked, "UPDATE t SET v = 'changed' WHERE id = 7");
+      const again = await runInProcess(plain.streams, catalog, first.lastState!);
+      expect(recordsOf(again.messages, stream).map((r) => r.record)).toEqual([{ id: 7, v: "changed" }]);
+    } finally {
+      await plain.session.close();
+    }
+  });
+
   it("carries _sdc_xmin when selected: the 64-bit id of the writing transaction", async () => {
     const [{ xid }] = (await sql<{ xid: string }>(url, "UPDATE int_key SET v = 'marked' WHERE id = 42 RETURNING pg_current_xact_id()::text AS xid")) as [
       { xid: string },
