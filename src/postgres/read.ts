@@ -198,18 +198,21 @@ export async function inSnapshot(
   signal: AbortSignal,
   /** Called before a retry, with why the read was interrupted. */
   onLost: (why: string) => void,
-  pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
+  pass: (client: pg.Client, progress: { made: boolean }, first: readonly pg.QueryResultRow[] | undefined) => Promise<void>,
+  /** A query whose rows the pass needs before any other, sent with BEGIN in the same round trip; undefined: none (asked before each attempt). */
+  first?: () => string | undefined,
 ): Promise<void> {
   for (let attempt = 0;; attempt++) {
     const progress = { made: false };
     try {
       const client = attempt === 0 ? await session.open() : await session.reopen(signal);
-      // One round trip for the three. Rows come in index order or none: a server sort could spill to
-      // temp files on Heroku's small disk. One process scans: a parallel TID range scan (PostgreSQL 18)
-      // would not return rows in ctid order.
-      await client.query(SNAPSHOT);
+      // One round trip for the snapshot, its settings and the pass's first query. Rows come in index
+      // order or none: a server sort could spill to temp files on Heroku's small disk. One process
+      // scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
+      const query = first?.();
+      const opened = (await client.query(query ? `${SNAPSHOT}; ${query}` : SNAPSHOT)) as unknown as pg.QueryResult[];
       try {
-        await pass(client, progress);
+        await pass(client, progress, query ? opened.at(-1)!.rows : undefined);
         await client.query("COMMIT");
       } catch (e) {
         await client.query("ROLLBACK").catch(() => undefined);

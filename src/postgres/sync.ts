@@ -12,7 +12,7 @@ import type { SyncContext } from "../singer/stream.ts";
 import { RawJson } from "../singer/messages.ts";
 import { RunError, StreamSkipped } from "../errors.ts";
 import { log } from "../log.ts";
-import { isConnectionLost, RAW_TYPES, sqlState } from "./connect.ts";
+import { isConnectionLost, sqlState } from "./connect.ts";
 import type { Column, Table } from "./introspect.ts";
 import { Unreachable } from "./session.ts";
 import type { Session } from "./session.ts";
@@ -115,7 +115,14 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
     }
   };
   const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
-  const pass = async (client: pg.Client, progress: { made: boolean }) => {
+  // The pass's last key bounds it (and its resumes); it comes with the snapshot's BEGIN, in the same round trip.
+  const lastKey = () =>
+    pk.length > 0 && max === undefined
+      ? `SELECT ${pkCols.map((c, i) => `${plan.types.get(c.name)!.select(quoteIdent(c.name))} AS k${i}`).join(", ")} FROM ${fromClause(table)} ORDER BY ${
+        pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")
+      } LIMIT 1`
+      : undefined;
+  const pass = async (client: pg.Client, progress: { made: boolean }, first: readonly pg.QueryResultRow[] | undefined) => {
     if (pk.length === 0 && (table.kind === "r" || table.kind === "m") && (await tidRanges(client))) {
       const p = ctidPass ??= await startCtidPass(client, table, bm, version, plan.stream);
       version = p.version;
@@ -143,15 +150,9 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       return;
     }
     if (max === undefined) {
-      const r = await client.query({
-        text: `SELECT ${pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ")} FROM ${fromClause(table)} ORDER BY ${
-          pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")
-        } LIMIT 1`,
-        rowMode: "array",
-        types: RAW_TYPES,
-      });
-      max = r.rows[0] as string[] | undefined;
-      if (max === undefined) return; // an empty table: the pass is complete
+      const row = first?.[0];
+      if (row === undefined) return; // an empty table: the pass is complete
+      max = pkCols.map((_, i) => String(row[`k${i}`]));
     }
     for (;;) {
       const limit = chunk.rows;
@@ -177,7 +178,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       if (n < limit) break;
     }
   };
-  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass))) stopped = true;
+  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass, lastKey))) stopped = true;
   if (stopped && last !== undefined && max !== undefined) await bookmark();
   encoder.warnLost(plan.stream);
   if (stopped) return;

@@ -17,7 +17,9 @@ beforeAll(async () => {
     "tap_round_trips",
     `CREATE TABLE wide (id bigint PRIMARY KEY, name text, at timestamptz);
      INSERT INTO wide SELECT i, 'n' || i, '2026-01-01'::timestamptz + (i / 3) * interval '1 second' FROM generate_series(1, ${ROWS}) i;
-     CREATE INDEX ON wide (at);`,
+     CREATE INDEX ON wide (at);
+     CREATE TABLE small (id int PRIMARY KEY, name text);
+     INSERT INTO small SELECT i, 'n' || i FROM generate_series(1, 500) i;`,
   );
   const u = new URL(url);
   proxy = await startPgProxy({ host: u.hostname, port: Number(u.port) });
@@ -31,19 +33,20 @@ describe("round trips of a table read", () => {
     try {
       expect(proxy.statements).toHaveLength(1); // columns, keys, types and the rest of the catalog at once
       expect(proxy.statements[0]).toContain("pg_attribute");
-      expect(db.streams.map((s) => s.id)).toEqual(["fixture-public-wide"]);
+      expect(db.streams.map((s) => s.id)).toEqual(["fixture-public-small", "fixture-public-wide"]);
 
       proxy.statements.length = 0;
       const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-wide": { method: "FULL_TABLE" } }));
       expect(recordsOf(run.messages, "fixture-public-wide")).toHaveLength(ROWS);
       const [snapshot, ...rest] = proxy.statements;
-      expect(snapshot).toMatch(/^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0$/);
+      expect(snapshot).toMatch(/^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; /);
       const copies = rest.filter((s) => s.startsWith("COPY"));
       // 1,000 rows, then up to 16,000, then the rest: growing fourfold, as before, took four.
       expect(copies.length).toBeGreaterThanOrEqual(2);
       expect(copies.length).toBeLessThanOrEqual(3);
-      // The snapshot, the table's last key, the chunks, COMMIT: nothing else waits for the server.
-      expect(rest.filter((s) => !s.startsWith("COPY"))).toEqual([expect.stringMatching(/ORDER BY .* DESC LIMIT 1$/), "COMMIT"]);
+      // The snapshot with the table's last key, the chunks, COMMIT: nothing else waits for the server.
+      expect(snapshot).toMatch(/; SELECT .* ORDER BY .* DESC LIMIT 1$/);
+      expect(rest.filter((s) => !s.startsWith("COPY"))).toEqual(["COMMIT"]);
     } finally {
       await db.session.close();
     }
@@ -63,6 +66,18 @@ describe("round trips of a table read", () => {
       expect(copies.length).toBeGreaterThanOrEqual(2);
       expect(copies.length).toBeLessThanOrEqual(3);
       expect(rest.filter((s) => !s.startsWith("COPY"))).toEqual(["COMMIT"]);
+    } finally {
+      await db.session.close();
+    }
+  });
+
+  it("reads a table that fits in one chunk with three statements: the snapshot, one COPY, COMMIT", async () => {
+    const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
+    try {
+      proxy.statements.length = 0;
+      const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-small": { method: "FULL_TABLE" } }));
+      expect(recordsOf(run.messages, "fixture-public-small")).toHaveLength(500);
+      expect(proxy.statements.map((s) => s.split(" ")[0])).toEqual(["BEGIN", "COPY", "COMMIT"]);
     } finally {
       await db.session.close();
     }
