@@ -75,9 +75,34 @@ export function clientConfig(url: string, settings: PostgresSettings): pg.Client
   };
 }
 
+/** The run-time parameters each server reported (ParameterStatus), by session, kept current as the server re-reports them. */
+const reported = new WeakMap<pg.Client, Map<string, string>>();
+
+/**
+ * Whether the server is a hot standby, as it reports itself (`in_hot_standby`,
+ * PostgreSQL 14+, re-reported on promotion): known without a round trip.
+ * Undefined before 14; ask pg_is_in_recovery() there.
+ */
+export function reportedStandby(client: pg.Client): boolean | undefined {
+  const v = reported.get(client)?.get("in_hot_standby");
+  return v === undefined ? undefined : v === "on";
+}
+
+interface ParameterStatus {
+  readonly parameterName: string;
+  readonly parameterValue: string;
+}
+
 /** Connects; the caller ends the client. */
 export async function connect(url: string, settings: PostgresSettings): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(url, settings));
+  const params = new Map<string, string>();
+  reported.set(client, params);
+  // pg's Connection emits every backend message by name; the Client keeps none of these.
+  (client as unknown as { connection: { on(event: "parameterStatus", f: (m: ParameterStatus) => void): void } }).connection.on(
+    "parameterStatus",
+    (m) => params.set(m.parameterName, m.parameterValue),
+  );
   // An error on an idle client (server restart) must not crash the process;
   // the next query fails and the caller decides.
   client.on("error", () => undefined);

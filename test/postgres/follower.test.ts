@@ -12,6 +12,8 @@ import { startSimulator } from "../../simulator/index.ts";
 import type { Simulator } from "../../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import { aliasOf } from "../../src/postgres/streams.ts";
+import { connect, reportedStandby } from "../../src/postgres/connect.ts";
+import { PostgresSettings } from "../../src/config.ts";
 import { rawFields, sql } from "./helpers.ts";
 
 const DB = "tap_follower";
@@ -132,6 +134,18 @@ async function sync(config: string, catalog: string, runtime: (typeof RUNTIMES)[
 }
 
 describe.each(RUNTIMES)("a leader and its real follower (hot standby), on %s", (runtime) => {
+  it("says it is a standby without a query: in_hot_standby, reported at connect", async () => {
+    const settings = PostgresSettings.parse({ ssl: "no-verify" });
+    const onStandby = await connect(inDb(standby!.url, READER), settings);
+    const onPrimary = await connect(inDb(primary!.url, READER), settings);
+    try {
+      expect([reportedStandby(onStandby), reportedStandby(onPrimary)]).toEqual([true, false]);
+    } finally {
+      await onStandby.end();
+      await onPrimary.end();
+    }
+  });
+
   it("is one database, read from the standby by default: exactly the primary's rows, replicated ones included", async () => {
     const d = await discover(configs.default, runtime);
     expect(d.metadata).toMatchObject({ "database-name": DB, "heroku-addon": leader, "heroku-read-from": follower });
