@@ -88,6 +88,18 @@ export function reportedStandby(client: pg.Client): boolean | undefined {
   return v === undefined ? undefined : v === "on";
 }
 
+/**
+ * The server's version as server_version_num has it (140011 for 14.11), from
+ * the server_version it reports at connect, read the way libpq's
+ * PQserverVersion reads it; undefined if it reported none.
+ */
+export function reportedVersion(client: pg.Client): number | undefined {
+  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(reported.get(client)?.get("server_version") ?? "");
+  if (!m) return undefined;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+  return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
+}
+
 interface ParameterStatus {
   readonly parameterName: string;
   readonly parameterValue: string;

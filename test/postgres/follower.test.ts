@@ -12,7 +12,7 @@ import { startSimulator } from "../../simulator/index.ts";
 import type { Simulator } from "../../simulator/index.ts";
 import { runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import { aliasOf } from "../../src/postgres/streams.ts";
-import { connect, reportedStandby } from "../../src/postgres/connect.ts";
+import { connect, reportedStandby, reportedVersion } from "../../src/postgres/connect.ts";
 import { PostgresSettings } from "../../src/config.ts";
 import { rawFields, sql } from "./helpers.ts";
 
@@ -134,12 +134,14 @@ async function sync(config: string, catalog: string, runtime: (typeof RUNTIMES)[
 }
 
 describe.each(RUNTIMES)("a leader and its real follower (hot standby), on %s", (runtime) => {
-  it("says it is a standby without a query: in_hot_standby, reported at connect", async () => {
+  it("says it is a standby, and its version, without a query: in_hot_standby and server_version, reported at connect", async () => {
     const settings = PostgresSettings.parse({ ssl: "no-verify" });
     const onStandby = await connect(inDb(standby!.url, READER), settings);
     const onPrimary = await connect(inDb(primary!.url, READER), settings);
     try {
       expect([reportedStandby(onStandby), reportedStandby(onPrimary)]).toEqual([true, false]);
+      const [{ v }] = (await onPrimary.query("SELECT current_setting('server_version_num') AS v")).rows as [{ v: string }];
+      expect(reportedVersion(onPrimary)).toBe(Number(v));
     } finally {
       await onStandby.end();
       await onPrimary.end();
