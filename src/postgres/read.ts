@@ -8,7 +8,7 @@ import type pg from "pg";
 import type { SyncContext } from "../singer/stream.ts";
 import { log } from "../log.ts";
 import { runtime } from "../runtime.ts";
-import { isConnectionLost, sqlState } from "./connect.ts";
+import { isConnectionLost, reportedVersion, sqlState } from "./connect.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
@@ -244,8 +244,15 @@ export interface CtidPass {
 export const TID_RANGE_SCANS = 140000;
 
 export async function tidRanges(client: pg.Client): Promise<boolean> {
+  return (await serverVersion(client)) >= TID_RANGE_SCANS;
+}
+
+/** server_version_num: as the server reported it at connect, or asked for where it did not (a round trip). */
+export async function serverVersion(client: pg.Client): Promise<number> {
+  const known = reportedVersion(client);
+  if (known !== undefined) return known;
   const r = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  return Number(r.rows[0]!.v) >= TID_RANGE_SCANS;
+  return Number(r.rows[0]!.v);
 }
 
 export const blockOf = (ctid: string | undefined) => (ctid === undefined ? 0 : Number(/^\((\d+),/.exec(ctid)![1]));

@@ -18,7 +18,19 @@ import type { SyncContext } from "../singer/stream.ts";
 import { RawJson } from "../singer/messages.ts";
 import { RunError } from "../errors.ts";
 import { log } from "../log.ts";
-import { copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, TID_RANGE_SCANS } from "./read.ts";
+import {
+  copyRows,
+  fromClause,
+  inSnapshot,
+  readColumns,
+  readCtidRanges,
+  RowEncoder,
+  selectList,
+  serverVersion,
+  stoppable,
+  tableBlocks,
+  TID_RANGE_SCANS,
+} from "./read.ts";
 import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import type { Session } from "./session.ts";
 
@@ -105,11 +117,13 @@ const access = new WeakMap<pg.Client, Promise<ServerAccess>>();
 function serverAccess(client: pg.Client): Promise<ServerAccess> {
   let a = access.get(client);
   if (!a) {
-    a = client.query<{ v: string; control: string }>(
-      `SELECT current_setting('server_version_num') AS v,
-              (has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
-               AND has_function_privilege('pg_catalog.pg_control_checkpoint()', 'EXECUTE'))::text AS control`,
-    ).then((r) => ({ version: Number(r.rows[0]!.v), control: ["t", "true"].includes(r.rows[0]!.control) }));
+    a = Promise.all([
+      serverVersion(client),
+      client.query<{ control: string }>(
+        `SELECT (has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                 AND has_function_privilege('pg_catalog.pg_control_checkpoint()', 'EXECUTE'))::text AS control`,
+      ),
+    ]).then(([version, r]) => ({ version, control: ["t", "true"].includes(r.rows[0]!.control) }));
     access.set(client, a);
     a.catch(() => access.delete(client));
   }
