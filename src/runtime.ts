@@ -2,6 +2,7 @@
 // The rest of the tap sees one small interface: arguments, environment,
 // stdout as an async byte sink with backpressure, stderr lines, signals, exit.
 import process from "node:process";
+import v8 from "node:v8";
 
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -76,6 +77,13 @@ function denoRuntime(d: DenoGlobal): Runtime {
 }
 
 function nodeRuntime(): Runtime {
+  // undici parses HTTP with llhttp compiled to WebAssembly, and V8 optimizes its
+  // hot functions with TurboFan on background threads: at the first API request
+  // those compiles took 32-37 MB of native memory for about 50 ms, the peak of a
+  // whole table sync on Node 20 and 22. Liftoff's baseline code parses the few
+  // replies as well. Wasm flags are read when a module is compiled, so unlike the
+  // heap's sizes this one applies from here, whichever way Node was started.
+  v8.setFlagsFromString("--liftoff-only");
   let broken: Error | undefined;
   process.stdout.on("error", (e) => (broken = e));
   return {
