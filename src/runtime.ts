@@ -19,7 +19,7 @@ export interface Runtime {
    * what it asks the server for instead.
    */
   readonly tlsReadsWhilePaused: boolean;
-  /** Writes bytes to stdout; resolves once the sink can take more. Rejects on EPIPE. */
+  /** Writes bytes to stdout; resolves once they are written (the caller may then reuse them). Rejects on EPIPE. */
   writeStdout(bytes: Uint8Array): Promise<void>;
   /** Whether an error means the reader of stdout has gone (EPIPE on Node, BrokenPipe on Deno). */
   isBrokenPipe(e: unknown): boolean;
