@@ -78,13 +78,15 @@ function denoRuntime(d: DenoGlobal): Runtime {
 }
 
 function nodeRuntime(): Runtime {
-  // undici parses HTTP with llhttp compiled to WebAssembly, and V8 optimizes its
-  // hot functions with TurboFan on background threads: at the first API request
-  // those compiles took 32-37 MB of native memory for about 50 ms, the peak of a
-  // whole table sync on Node 20 and 22. Liftoff's baseline code parses the few
-  // replies as well. Wasm flags are read when a module is compiled, so unlike the
-  // heap's sizes this one applies from here, whichever way Node was started.
-  v8.setFlagsFromString("--liftoff-only");
+  // undici parses HTTP with llhttp compiled to WebAssembly, and V8 recompiles
+  // its hot functions with TurboFan on background threads: at the first API
+  // requests those compiles took 15-37 MB of native memory for about 50 ms, the
+  // peak of a whole table sync (discovery alone: 112-116 MB on Node 20-24, 79-95
+  // MB without). Liftoff's baseline code parses the replies well enough. Wasm
+  // tiering is decided when a function runs, so unlike the heap's sizes this
+  // applies from here, however Node was started; a budget no run spends does it
+  // on Node 20, 22 and 24 alike (`--liftoff-only`, set here, Node 24 ignores).
+  v8.setFlagsFromString("--wasm-tiering-budget=2147483647");
   let broken: Error | undefined;
   process.stdout.on("error", (e) => (broken = e));
   const collect = offHeapCollector();
