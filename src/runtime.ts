@@ -81,7 +81,7 @@ function nodeRuntime(): Runtime {
   // undici parses HTTP with llhttp compiled to WebAssembly, and V8 recompiles
   // its hot functions with TurboFan on background threads: at the first API
   // requests those compiles took 15-37 MB of native memory for about 50 ms, the
-  // peak of a whole table sync (discovery alone: 112-116 MB on Node 20-24, 79-95
+  // peak of a whole table sync (discovery alone: 107-116 MB on Node 20-24, 82-98
   // MB without). Liftoff's baseline code parses the replies well enough. Wasm
   // tiering is decided when a function runs, so unlike the heap's sizes this
   // applies from here, however Node was started; a budget no run spends does it
@@ -143,13 +143,14 @@ const OFF_HEAP_SLACK = 8 * 1024 * 1024;
 /**
  * Node frees a Buffer's off-heap memory only with its object, and an object
  * that lived through two young collections waits for a full one. A table read
- * allocates little in the old generation, so V8 started none for minutes, while
+ * allocates little in the old generation, so V8 started none in a whole read, while
  * a few of the TLS socket's reads were promoted each second (on Node 24 each
  * 8 KB read is a view of a 64 KB block that lives as long as any of them): on
  * the bin's 5,000,000-row read, 14-28 MB of dead buffers by its end on Node 24,
  * growing with the table. So when the memory of ArrayBuffers has grown by 8 MB
- * since the last collection, one full collection frees it (about twice a
- * 5,000,000-row read; V8 offers no other way to ask for one than exposing gc).
+ * since the last collection, one full collection frees it (once, 25 ms, in that
+ * read; none at 1,000,000 rows). V8 offers no other way to ask for one than
+ * exposing gc, which it does only to contexts made after the flag is set.
  */
 function offHeapCollector(): () => void {
   let gc: (() => void) | undefined;
