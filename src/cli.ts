@@ -204,7 +204,7 @@ async function run(o: Options): Promise<number> {
 
 async function sync(settings: Settings, source: Source, plan: readonly PlannedStream[], state: State, mapper?: StreamMapper): Promise<number> {
   const batches = settings.batch_config ? new BatchFiles(settings.batch_config, TAP.name) : undefined;
-  const writer = writerFor(mapper, (bytes) => runtime.writeStdout(bytes), undefined, batches);
+  const writer = writerFor(mapper, (bytes) => runtime.writeStdout(bytes), undefined, batches, { reuseChunks: true });
   const stop = new AbortController();
   let signalled: "SIGINT" | "SIGTERM" | undefined;
   const off = runtime.onSignal((signal) => {

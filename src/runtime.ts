@@ -2,6 +2,8 @@
 // The rest of the tap sees one small interface: arguments, environment,
 // stdout as an async byte sink with backpressure, stderr lines, signals, exit.
 import process from "node:process";
+import v8 from "node:v8";
+import vm from "node:vm";
 
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -18,7 +20,7 @@ export interface Runtime {
    * what it asks the server for instead.
    */
   readonly tlsReadsWhilePaused: boolean;
-  /** Writes bytes to stdout; resolves once the sink can take more. Rejects on EPIPE. */
+  /** Writes bytes to stdout; resolves once they are written (the caller may then reuse them). Rejects on EPIPE. */
   writeStdout(bytes: Uint8Array): Promise<void>;
   /** Whether an error means the reader of stdout has gone (EPIPE on Node, BrokenPipe on Deno). */
   isBrokenPipe(e: unknown): boolean;
@@ -76,8 +78,19 @@ function denoRuntime(d: DenoGlobal): Runtime {
 }
 
 function nodeRuntime(): Runtime {
+  // undici parses HTTP with llhttp compiled to WebAssembly, and V8 recompiles
+  // its hot functions with TurboFan on background threads: at the first API
+  // requests those compiles took 15-37 MB of native memory for about 50 ms, the
+  // peak of a whole table sync (discovery alone: 107-116 MB on Node 20-24, 82-98
+  // MB without). Liftoff's baseline code parses the replies well enough. Wasm
+  // tiering is decided when a function runs, so unlike the heap's sizes this
+  // applies from here, however Node was started; a budget no run spends does it
+  // on Node 20, 22 and 24 alike (`--liftoff-only`, set here, Node 24 ignores).
+  v8.setFlagsFromString("--wasm-tiering-budget=2147483647");
   let broken: Error | undefined;
   process.stdout.on("error", (e) => (broken = e));
+  const collect = offHeapCollector();
+  let sinceCheck = 0;
   return {
     name: "node",
     version: process.versions.node,
@@ -88,6 +101,11 @@ function nodeRuntime(): Runtime {
     stderrIsTTY: Boolean(process.stderr.isTTY),
     tlsReadsWhilePaused: false,
     writeStdout(bytes) {
+      sinceCheck += bytes.length;
+      if (sinceCheck >= CHECK_EVERY) {
+        sinceCheck = 0;
+        collect();
+      }
       return new Promise((resolve, reject) => {
         if (broken) return reject(broken);
         // The callback fires once the chunk is handed to the OS (or fails),
@@ -114,6 +132,37 @@ function nodeRuntime(): Runtime {
       // Keep the contract of `never` while the write drains.
       return undefined as never;
     },
+  };
+}
+
+/** Bytes written to stdout between two looks at the off-heap memory. */
+const CHECK_EVERY = 1024 * 1024;
+/** Off-heap growth that calls for a full collection. */
+const OFF_HEAP_SLACK = 8 * 1024 * 1024;
+
+/**
+ * Node frees a Buffer's off-heap memory only with its object, and an object
+ * that lived through two young collections waits for a full one. A table read
+ * allocates little in the old generation, so V8 started none in a whole read, while
+ * a few of the TLS socket's reads were promoted each second (on Node 24 each
+ * 8 KB read is a view of a 64 KB block that lives as long as any of them): on
+ * the bin's 5,000,000-row read, 14-28 MB of dead buffers by its end on Node 24,
+ * growing with the table. So when the memory of ArrayBuffers has grown by 8 MB
+ * since the last collection, one full collection frees it (once, 25 ms, in that
+ * read; none at 1,000,000 rows). V8 offers no other way to ask for one than
+ * exposing gc, which it does only to contexts made after the flag is set.
+ */
+function offHeapCollector(): () => void {
+  let gc: (() => void) | undefined;
+  let limit = OFF_HEAP_SLACK;
+  return () => {
+    if (process.memoryUsage().arrayBuffers <= limit) return;
+    if (!gc) {
+      v8.setFlagsFromString("--expose-gc");
+      gc = vm.runInNewContext("gc") as () => void;
+    }
+    gc();
+    limit = process.memoryUsage().arrayBuffers + OFF_HEAP_SLACK;
   };
 }
 

@@ -33,6 +33,42 @@ describe("MessageWriter", () => {
     expect(messages.at(-1)).toEqual({ type: "STATE", value: { bookmarks: { s: { i: 19_999 } } } });
   });
 
+  it("with reuseChunks, encodes every chunk into one buffer, writes chunks one at a time in order, and splits a longer line between characters", async () => {
+    const buffers = new Set<ArrayBufferLike>();
+    const pieces: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const writer = new MessageWriter(
+      async (bytes) => {
+        buffers.add(bytes.buffer);
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        pieces.push(new TextDecoder().decode(bytes)); // each piece alone: a character cut in two would decode as U+FFFD
+        await new Promise((r) => setTimeout(r, 0));
+        inFlight--;
+      },
+      64,
+      undefined,
+      { reuseChunks: true },
+    );
+    // Lines of 3-byte and 4-byte characters far longer than the 3 x 64 + 1024-byte buffer, and
+    // records handed over without waiting (as streams running beside each other do).
+    const long = "é€😀x".repeat(400);
+    const written: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) written.push(writer.record(i % 2 ? "a" : "b", { i, pad: i % 40 === 0 ? long : "y" }, "2026-01-01T00:00:00.000Z"));
+    await Promise.all(written);
+    await writer.state({ bookmarks: {} });
+
+    expect(buffers.size).toBe(1);
+    expect(maxInFlight).toBe(1);
+    const text = pieces.join("");
+    expect(text).not.toContain("\uFFFD");
+    const messages = parseMessages(text);
+    expect(messages.slice(0, -1).map((m) => (m.type === "RECORD" ? m.record.i : -1))).toEqual([...Array(300).keys()]);
+    expect(messages.filter((m) => m.type === "RECORD" && m.record.pad === long)).toHaveLength(8);
+    expect(messages.at(-1)).toEqual({ type: "STATE", value: { bookmarks: {} } });
+  });
+
   it("writes pre-encoded JSON as it is, so big numbers keep every digit", async () => {
     let out = "";
     const writer = new MessageWriter(async (b) => void (out += new TextDecoder().decode(b)));
