@@ -17,6 +17,7 @@ import type { Bookmark } from "../singer/state.ts";
 import { RawJson } from "../singer/messages.ts";
 import { log } from "../log.ts";
 import { copyFields, CopyOut, quoteLiteral } from "./copy.ts";
+import { chunkTargetMs } from "./statement-bound.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { ColumnType } from "./types.ts";
 import { quoteIdent } from "./types.ts";
@@ -62,6 +63,7 @@ export interface KeyedTable {
 export interface ReadLimits {
   readonly batchSize: number;
   readonly statementTimeoutS: number;
+  readonly maxStatementS: number;
 }
 
 const INTEGER_TYPES = new Set(["int2", "int4", "int8"]);
@@ -196,7 +198,7 @@ async function readKeys<K>(
   const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
   const select = pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ");
   const from = `${quoteIdent(plan.table.schema)}.${quoteIdent(plan.table.name)}`;
-  const targetMs = Math.min(2000, limits.statementTimeoutS * 100);
+  const targetMs = chunkTargetMs(limits);
   // Keys are narrow: chunks start larger than row chunks and grow while quick.
   let rows = limits.batchSize * 10;
   let last: K | undefined;

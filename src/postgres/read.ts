@@ -14,7 +14,8 @@ import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import type { ColumnType } from "./types.ts";
 import type { DeleteSettings } from "./deletes.ts";
-import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
+import { CopyStopped, quoteLiteral } from "./copy.ts";
+import { Statements } from "./statement-bound.ts";
 
 /** A table with everything needed to read it, computed once. */
 export interface TablePlan {
@@ -30,6 +31,8 @@ export interface ReadOptions {
   /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
   readonly batchSize: number;
   readonly statementTimeoutS: number;
+  /** postgres.max_statement_s: no chunk statement runs longer (statement-bound.ts). */
+  readonly maxStatementS: number;
   /** Runs in each snapshot before its rows: delete detection's key read (deletes.ts). */
   readonly beforeRows?: (client: pg.Client) => Promise<void>;
   /** Given each written row's key, in key order: delete detection's fallback keeps them. */
@@ -101,26 +104,26 @@ export const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.
  * they finish well within the target time and shrink when one runs long (a
  * slow target holds the statement open), so the round trip per chunk costs
  * little even at 60 ms RTT while every statement stays far below
- * statement_timeout.
+ * max_statement_s. A chunk cut at that bound halves it, below the first
+ * chunk's size if need be, so a read always moves on.
  */
 export class ChunkSize {
   private static readonly MAX = 2_000_000;
   rows: number;
-  private readonly targetMs: number;
 
   constructor(
     private readonly minRows: number,
-    statementTimeoutS: number,
+    private readonly targetMs: number,
     /** Bytes one chunk may bring at most; finite where the socket cannot be paused (see CHUNK_BYTES). */
     private readonly maxBytes = CHUNK_BYTES,
   ) {
     this.rows = minRows;
-    this.targetMs = Math.min(2000, (statementTimeoutS * 1000) / 10);
   }
 
-  /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data. */
-  observe(rows: number, ms: number, bytes = 0): void {
-    if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
+  /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data; `cut` at the bound. */
+  observe(rows: number, ms: number, bytes = 0, cut = false): void {
+    if (cut) this.rows = Math.max(1, Math.floor(this.rows / 2));
+    else if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
     else if (rows >= this.rows && ms < this.targetMs / 2) this.rows = Math.min(ChunkSize.MAX, this.rows * 4);
     if (rows > 0 && bytes > 0) this.rows = Math.max(1, Math.min(this.rows, Math.floor(this.maxBytes / (bytes / rows))));
   }
@@ -133,29 +136,6 @@ export class ChunkSize {
  * pause() holds (Node), the socket bounds memory and chunks are sized by time.
  */
 export const CHUNK_BYTES = runtime.tlsReadsWhilePaused ? 2 * 1024 * 1024 : Infinity;
-
-/**
- * Streams one COPY statement, each row's fields to `row`; resolves with the rows
- * and bytes received. A stop (`signal`) ends the read at once with CopyStopped, closing the
- * session, instead of reading the rest of a chunk or of a keyless table.
- */
-export async function copyRows(
-  client: pg.Client,
-  signal: AbortSignal,
-  text: string,
-  n: number,
-  row: (fields: (string | null)[]) => Promise<void> | void,
-): Promise<{ rows: number; bytes: number }> {
-  const copy = new CopyOut(text, (buf) => copyFields(buf, n), row);
-  const stop = () => copy.abort();
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    void client.query(copy);
-    return { rows: await copy.done, bytes: copy.bytes };
-  } finally {
-    signal.removeEventListener("abort", stop);
-  }
-}
 
 /** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
 export async function stoppable(session: Session, read: () => Promise<void>): Promise<boolean> {
@@ -179,49 +159,101 @@ function isRecoveryConflict(e: unknown): boolean {
   return sqlState(e) === "40001" && /conflict with recovery/i.test(e instanceof Error ? e.message : "");
 }
 
+/** How a pass over a table runs its statements. */
+export interface SnapshotOptions {
+  /** Names the table in log lines. */
+  readonly stream: string;
+  readonly maxStatementS: number;
+  /**
+   * The pass stays correct with each chunk in its own snapshot: then on a
+   * follower it gets them (see inSnapshot). Reads whose order or bookmark
+   * needs one snapshot (ctid order, _sdc_xmin, delete detection's key read)
+   * pass false.
+   */
+  readonly perChunkOnFollower: boolean;
+}
+
+/** Whether a session is on a follower, asked once per session (a promotion during a read only makes it a leader read in chunks). */
+const standbys = new WeakMap<pg.Client, boolean>();
+
+async function inRecovery(client: pg.Client): Promise<boolean> {
+  let standby = standbys.get(client);
+  if (standby === undefined) {
+    const r = await client.query<{ r: string }>("SELECT pg_is_in_recovery()::text AS r");
+    standby = ["t", "true"].includes(r.rows[0]!.r);
+    standbys.set(client, standby);
+  }
+  return standby;
+}
+
 /**
- * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
- * consistent snapshot). When the connection is lost, it reconnects and runs the
- * pass again: each pass continues from the bookmark the previous one left. A
- * pass that made progress resets the reconnect budget; MAX_RECONNECTS attempts
- * in a row without progress give up.
+ * Runs one pass over a table. On a leader, and for passes that need it, the
+ * pass is one REPEATABLE READ READ ONLY transaction: one consistent snapshot,
+ * kept through statements cut at max_statement_s (statement-bound.ts). On a
+ * follower, a pass that allows it (`perChunkOnFollower`) runs each statement
+ * in its own snapshot instead, outside any transaction: between chunks the
+ * session holds no snapshot, so replay never waits for it and only a single
+ * chunk longer than max_standby_streaming_delay could meet a conflict.
+ *
+ * When the connection is lost, or a follower cancels the read (a conflict with
+ * recovery), it reconnects and runs the pass again: each pass continues from
+ * the bookmark the previous one left. A pass that made progress resets the
+ * reconnect budget; MAX_RECONNECTS attempts in a row without progress give up.
  */
 export async function inSnapshot(
   session: Session,
   signal: AbortSignal,
   /** Called before a retry, with why the read was interrupted. */
   onLost: (why: string) => void,
-  pass: (client: pg.Client, progress: { made: boolean }) => Promise<void>,
+  opts: SnapshotOptions,
+  pass: (statements: Statements, progress: { made: boolean }) => Promise<void>,
 ): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    const progress = { made: false };
-    try {
-      const client = attempt === 0 ? await session.open() : await session.reopen(signal);
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
-      await client.query("SET LOCAL enable_sort = off");
-      // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
-      await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
+  let cuts = 0;
+  try {
+    for (let attempt = 0;; attempt++) {
+      const progress = { made: false };
       try {
-        await pass(client, progress);
-        await client.query("COMMIT");
+        const client = attempt === 0 ? await session.open() : await session.reopen(signal);
+        const perChunk = opts.perChunkOnFollower && (await inRecovery(client));
+        // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
+        // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
+        await client.query(
+          perChunk
+            ? "SET enable_sort = off; SET max_parallel_workers_per_gather = 0"
+            : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0",
+        );
+        const statements = new Statements(client, perChunk ? "chunk" : "table", opts.maxStatementS * 1000);
+        try {
+          await pass(statements, progress);
+          await client.query(perChunk ? RESET : "COMMIT");
+        } catch (e) {
+          await client.query(perChunk ? RESET : "ROLLBACK").catch(() => undefined);
+          throw e;
+        } finally {
+          cuts += statements.cuts;
+        }
+        return;
       } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw e;
+        // A run that is stopping does not reconnect: the state already covers what was written.
+        const conflict = isRecoveryConflict(e);
+        if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
+        if (progress.made) attempt = 0;
+        await session.reset();
+        onLost(
+          conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
+        );
       }
-      return;
-    } catch (e) {
-      // A run that is stopping does not reconnect: the state already covers what was written.
-      const conflict = isRecoveryConflict(e);
-      if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
-      if (progress.made) attempt = 0;
-      await session.reset();
-      onLost(
-        conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
+    }
+  } finally {
+    if (cuts > 0) {
+      log.info(
+        `${opts.stream}: ${cuts} statement(s) reached postgres.max_statement_s (${opts.maxStatementS} s) while the target was reading slowly, and were cut; each next one went on after the last row written`,
       );
     }
   }
 }
+
+const RESET = "RESET enable_sort; RESET max_parallel_workers_per_gather";
 
 /** Where a ctid-range pass stands. */
 export interface CtidPass {
@@ -252,7 +284,8 @@ export interface CtidRead {
   readonly where?: string;
   readonly pass: CtidPass;
   readonly batchSize: number;
-  readonly statementTimeoutS: number;
+  /** What a range aims at, in ms (chunkTargetMs). */
+  readonly targetMs: number;
   readonly progress: { made: boolean };
   /** Writes one row; resolves when the output can take more. */
   write(fields: (string | null)[]): Promise<void> | void;
@@ -264,12 +297,13 @@ export interface CtidRead {
  * Reads the blocks after `pass.last` up to `pass.maxBlock` in ranges: `ctid >=
  * (a,0) AND ctid < (b,0)` is a TID range scan (PostgreSQL 14+), rows come in
  * physical order, and pass.last is the ctid of the last row written, so a pass
- * resumes right after it. Blocks per range grow while quick, like key chunks.
+ * resumes right after it, and so does the range after one cut at
+ * max_statement_s. Blocks per range grow while quick, like key chunks.
  * Resolves true when a stop ended the read, with the bookmark saved.
  */
-export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<boolean> {
+export async function readCtidRanges(statements: Statements, r: CtidRead): Promise<boolean> {
   const p = r.pass;
-  const blocks = new ChunkSize(128, r.statementTimeoutS);
+  const blocks = new ChunkSize(128, r.targetMs);
   let from = blockOf(p.last);
   while (from < p.maxBlock) {
     const to = Math.min(p.maxBlock, from + blocks.rows);
@@ -277,7 +311,7 @@ export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<bo
       (r.where ? ` AND (${r.where})` : "");
     const started = performance.now();
     let n = 0;
-    const got = await copyRows(client, r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
+    const got = await statements.copy(r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
       if (r.signal.aborted) return; // stopping: rows already received are not written
       const written = r.write(row);
       p.last = row[r.fields - 1]!;
@@ -288,6 +322,13 @@ export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<bo
     if (r.signal.aborted) {
       await r.save();
       return true;
+    }
+    if (got.cut) {
+      // Cut at max_statement_s: the next range starts after the last row written.
+      await r.save();
+      blocks.observe(to - from, performance.now() - started, got.bytes, true);
+      from = blockOf(p.last);
+      continue;
     }
     p.last = `(${to - 1},65535)`; // every row of the range's blocks is written
     await r.save();

@@ -18,7 +18,9 @@ import { Unreachable } from "./session.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import { quoteLiteral } from "./copy.ts";
-import { ChunkSize, copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
+import { ChunkSize, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
+import { chunkTargetMs } from "./statement-bound.ts";
+import type { Statements } from "./statement-bound.ts";
 import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import { syncXmin, XMIN_KEY } from "./xmin.ts";
 import { DeletesBookmark, DeleteTracking } from "./deletes.ts";
@@ -75,7 +77,8 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
 /** `(a, b)` for a key, `('1'::int8, 'x'::text)` for its values: COPY takes no bound parameters. */
 const keyTuple = (cols: readonly Column[], values: readonly string[]) => `(${values.map((v, i) => `${quoteLiteral(v)}::${cols[i]!.castType}`).join(", ")})`;
 
-async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, onKey }: ReadOptions): Promise<void> {
+async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, limits: ReadOptions): Promise<void> {
+  const { batchSize, onKey } = limits;
   const { table } = plan;
   const pk = table.primaryKey;
   const prior = FullTableBookmark.safeParse(ctx.bookmark ?? {});
@@ -93,7 +96,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
   const pkCols = pk.map((k) => table.columns.find((c) => c.name === k)!);
   const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
   const select = `SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}`;
-  const chunk = new ChunkSize(batchSize, statementTimeoutS);
+  const chunk = new ChunkSize(batchSize, chunkTargetMs(limits));
 
   let stopped = false;
   let ctidPass: (CtidPass & { readonly version: number }) | undefined;
@@ -115,18 +118,19 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
     }
   };
   const bookmark = () => ctx.saveBookmark({ version, last_pk_fetched: toObject(pk, last!), max_pk_values: toObject(pk, max!) });
-  const pass = async (client: pg.Client, progress: { made: boolean }) => {
+  const pass = async (statements: Statements, progress: { made: boolean }) => {
+    const { client } = statements;
     if (pk.length === 0 && (table.kind === "r" || table.kind === "m") && (await tidRanges(client))) {
       const p = ctidPass ??= await startCtidPass(client, table, bm, version, plan.stream);
       version = p.version;
       // A table without a key, in block ranges of its heap; the bookmark is the ctid of the last row written.
-      stopped = await readCtidRanges(client, {
+      stopped = await readCtidRanges(statements, {
         signal: ctx.signal,
         select: `SELECT ${[selectList(plan, cols), "ctid::text"].filter(Boolean).join(", ")} FROM ${fromClause(table)}`,
         fields: cols.length + 1,
         pass: p,
         batchSize,
-        statementTimeoutS,
+        targetMs: chunkTargetMs(limits),
         progress,
         write: (row) => ctx.writeRecord(new RawJson(encoder.encode(row)), p.version),
         save: () => saveCtid(p),
@@ -134,12 +138,12 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       return;
     }
     if (pk.length === 0) {
-      // One COPY of the whole table (a view, a partitioned table, or PostgreSQL before 14).
-      await copyRows(client, ctx.signal, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
+      // One COPY of the whole table (a view, a partitioned table, or PostgreSQL before 14): not bounded, it cannot resume part way.
+      await statements.copy(ctx.signal, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         progress.made = true;
         return ctx.writeRecord(new RawJson(encoder.encode(row)), version);
-      });
+      }, false);
       return;
     }
     if (max === undefined) {
@@ -159,7 +163,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       const started = performance.now();
       let n = 0;
       // The bookmark moves every batch_size rows within a chunk too: any written key is a valid resume point.
-      const got = await copyRows(client, ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
+      const got = await statements.copy(ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         const written = ctx.writeRecord(new RawJson(encoder.encode(row)), version);
         last = pkIdx.map((i) => row[i]!);
@@ -173,11 +177,14 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
         stopped = true;
         return;
       }
-      chunk.observe(n, performance.now() - started, got.bytes);
-      if (n < limit) break;
+      chunk.observe(n, performance.now() - started, got.bytes, got.cut);
+      // A chunk cut at max_statement_s goes on after the last key written.
+      if (!got.cut && n < limit) break;
     }
   };
-  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass))) stopped = true;
+  // Keyset chunks may each have their own snapshot on a follower: key order gives each key at most once.
+  const opts = { stream: plan.stream, maxStatementS: limits.maxStatementS, perChunkOnFollower: pk.length > 0 };
+  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, opts, pass))) stopped = true;
   if (stopped && last !== undefined && max !== undefined) await bookmark();
   encoder.warnLost(plan.stream);
   if (stopped) return;
@@ -185,7 +192,8 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
   await ctx.saveBookmark({ version });
 }
 
-async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, beforeRows }: ReadOptions): Promise<void> {
+async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, limits: ReadOptions): Promise<void> {
+  const { batchSize, beforeRows } = limits;
   const { table } = plan;
   const key = ctx.replicationKey!;
   const keyCol = table.columns.find((c) => c.name === key);
@@ -207,9 +215,12 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const onLost = (why: string) => log.warn(`${plan.stream}: ${why}; reconnecting and continuing from the bookmark`);
   const keyText = plan.types.get(key)!.select(quoted);
   const lit = (v: string) => `${quoteLiteral(v)}::${keyCol.castType}`;
-  const chunk = new ChunkSize(batchSize, statementTimeoutS);
+  const chunk = new ChunkSize(batchSize, chunkTargetMs(limits));
   let indexed: boolean | undefined;
-  const pass = async (client: pg.Client, progress: { made: boolean }) => {
+  /** Rows written in a row whose key is `from`: a chunk cut among them goes on past them. */
+  let ties = 0;
+  const pass = async (statements: Statements, progress: { made: boolean }) => {
+    const { client } = statements;
     // Without an index on the key, the one COPY below sorts (as any ordered read
     // would); with one, the read goes in chunks of the index, each its own statement.
     indexed ??= await keyIsIndexed(client, table, key);
@@ -218,6 +229,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
     // in key order, so any written key resumes with `>=`: the bookmark moves every
     // batch_size rows as they stream.
     let lower = from === undefined ? `${quoted} IS NOT NULL` : `${quoted} >= ${lit(from)}`;
+    let offset = 0;
     for (;;) {
       // A chunk ends at the key chunk.rows rows ahead, with every row tied with it.
       let upper: string | undefined;
@@ -232,26 +244,43 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
       const where = ` WHERE ${lower}` + (upper === undefined ? "" : ` AND ${quoted} <= ${lit(upper)}`);
       const started = performance.now();
       let n = 0;
-      const got = await copyRows(
-        client,
+      const got = await statements.copy(
         ctx.signal,
-        `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`,
+        `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}${offset ? ` OFFSET ${offset}` : ""}) TO STDOUT`,
         cols.length,
         (row) => {
           if (ctx.signal.aborted) return; // stopping: rows already received are not written
           const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
-          from = row[keyIdx]!;
+          const k = row[keyIdx]!;
+          // Equal text is an equal key; an equal key in other text (1.0, 1.00) only undercounts, which sends a row again, never loses one.
+          ties = k === from ? ties + 1 : 1;
+          from = k;
           progress.made = true;
           if (++n % batchSize !== 0) return written;
           return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
         },
+        // Without an index the one COPY sorts the rest of the table: it cannot resume part way cheaply.
+        indexed === true,
       );
-      if (upper === undefined || ctx.signal.aborted) return;
-      chunk.observe(n, performance.now() - started, got.bytes);
+      if (ctx.signal.aborted) return;
+      chunk.observe(n, performance.now() - started, got.bytes, got.cut);
+      if (got.cut) {
+        // Cut at max_statement_s: go on after the last row written. Rows tied with its key come
+        // in the index's order, the same in the same snapshot, so the ones written are skipped.
+        if (n > 0) {
+          lower = `${quoted} >= ${lit(from!)}`;
+          offset = ties;
+        }
+        continue;
+      }
+      if (upper === undefined) return;
       lower = `${quoted} > ${lit(upper)}`;
+      offset = 0;
     }
   };
-  await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass));
+  // One snapshot on a follower too: a cut among tied keys resumes by their order, which only one snapshot keeps.
+  const opts = { stream: plan.stream, maxStatementS: limits.maxStatementS, perChunkOnFollower: false };
+  await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, opts, pass));
   encoder.warnLost(plan.stream);
   if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
 }
