@@ -6,7 +6,7 @@
 // transaction) the savepoint keeps the transaction and its snapshot, outside
 // one nothing is left to roll back. A chunk that ends in time is not cut.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
+import type pg from "pg";
 import { connect } from "../../src/postgres/connect.ts";
 import { Statements } from "../../src/postgres/statement-bound.ts";
 import { createDatabase, pgSettings, sql } from "./helpers.ts";
@@ -18,8 +18,11 @@ let url: string;
 let client: pg.Client;
 
 beforeAll(async () => {
-  url = await createDatabase(DB, `CREATE TABLE wide (id int PRIMARY KEY, v text, pad text);
-     INSERT INTO wide SELECT i, 'old', repeat('x', 2000) FROM generate_series(1, ${ROWS}) i;`);
+  url = await createDatabase(
+    DB,
+    `CREATE TABLE wide (id int PRIMARY KEY, v text, pad text);
+     INSERT INTO wide SELECT i, 'old', repeat('x', 2000) FROM generate_series(1, ${ROWS}) i;`,
+  );
   client = await connect(url, pgSettings({ ssl: "no-verify" }));
 });
 afterAll(async () => {
@@ -28,7 +31,7 @@ afterAll(async () => {
 
 const COPY = "COPY (SELECT id, v FROM wide ORDER BY id) TO STDOUT";
 const WIDE = "COPY (SELECT id, v, pad FROM wide ORDER BY id) TO STDOUT";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What the server says about the session now: its state and how long its statement has run. */
 async function backend(pid: number): Promise<{ state: string; age: number }> {
