@@ -215,19 +215,23 @@ export async function inSnapshot(
       try {
         const client = attempt === 0 ? await session.open() : await session.reopen(signal);
         const perChunk = opts.perChunkOnFollower && (await inRecovery(client));
-        // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
-        // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
-        await client.query(
-          perChunk
-            ? "SET enable_sort = off; SET max_parallel_workers_per_gather = 0"
-            : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0",
-        );
+        // Per-chunk snapshots have no transaction to scope settings: the session's, reset at the end.
+        if (perChunk) {
+          await client.query("SET enable_sort = off");
+          await client.query("SET max_parallel_workers_per_gather = 0");
+        } else {
+          await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+          // Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
+          await client.query("SET LOCAL enable_sort = off");
+          // One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
+          await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
+        }
         const statements = new Statements(client, perChunk ? "chunk" : "table", opts.maxStatementS * 1000);
         try {
           await pass(statements, progress);
-          await client.query(perChunk ? RESET : "COMMIT");
+          await end(client, perChunk ? "RESET" : "COMMIT");
         } catch (e) {
-          await client.query(perChunk ? RESET : "ROLLBACK").catch(() => undefined);
+          await end(client, perChunk ? "RESET" : "ROLLBACK").catch(() => undefined);
           throw e;
         } finally {
           cuts += statements.cuts;
@@ -253,7 +257,15 @@ export async function inSnapshot(
   }
 }
 
-const RESET = "RESET enable_sort; RESET max_parallel_workers_per_gather";
+/** Ends a pass: its transaction, or the session settings a pass of per-chunk snapshots made (the session serves other reads next). */
+async function end(client: pg.Client, how: "COMMIT" | "ROLLBACK" | "RESET"): Promise<void> {
+  if (how !== "RESET") {
+    await client.query(how);
+    return;
+  }
+  await client.query("RESET enable_sort");
+  await client.query("RESET max_parallel_workers_per_gather");
+}
 
 /** Where a ctid-range pass stands. */
 export interface CtidPass {
