@@ -217,7 +217,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
   const lit = (v: string) => `${quoteLiteral(v)}::${keyCol.castType}`;
   const chunk = new ChunkSize(batchSize, chunkTargetMs(limits));
   let indexed: boolean | undefined;
-  /** Rows written in a row whose key is `from`: a chunk cut among them goes on past them. */
+  /** Rows written in a row in this pass whose key is `from`: a chunk cut among them goes on past them. */
   let ties = 0;
   const pass = async (statements: Statements, progress: { made: boolean }) => {
     const { client } = statements;
@@ -230,6 +230,8 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
     // batch_size rows as they stream.
     let lower = from === undefined ? `${quoted} IS NOT NULL` : `${quoted} >= ${lit(from)}`;
     let offset = 0;
+    // Counted from this pass's start: a new snapshot sends the rows tied with the bookmark again.
+    ties = 0;
     for (;;) {
       // A chunk ends at the key chunk.rows rows ahead, with every row tied with it.
       let upper: string | undefined;
