@@ -49,6 +49,8 @@ export class Statements {
   /** Statements cut at the bound so far. */
   cuts = 0;
   private savepoint = false;
+  /** When the last cancel request went out (performance.now()). */
+  private cancelledAt = -Infinity;
 
   constructor(
     readonly client: pg.Client,
@@ -80,7 +82,9 @@ export class Statements {
     let cancelled: Promise<void> | undefined;
     const timer = bounded
       ? setTimeout(() => {
-        if (copy.cut()) cancelled = cancelStatement(this.client, CANCEL_TIMEOUT_MS);
+        if (!copy.cut()) return;
+        this.cancelledAt = performance.now();
+        cancelled = cancelStatement(this.client, CANCEL_TIMEOUT_MS);
       }, this.maxMs)
       : undefined;
     let failure: unknown;
@@ -98,9 +102,13 @@ export class Statements {
       await cancelled;
       this.cuts++;
     }
+    // A cancel that a pooler (PgBouncer) forwarded late may land on the next chunk: that one is cut as well.
+    const late = !cancelled && bounded && performance.now() - this.cancelledAt < CANCEL_TIMEOUT_MS;
     if (failure !== undefined) {
-      if (!cancelled || !isOurCancel(failure)) throw failure;
+      if (!(cancelled || late) || !isOurCancel(failure)) throw failure;
       if (guard) await this.client.query("ROLLBACK TO SAVEPOINT chunk");
+      if (late) this.cuts++;
+      return { rows: copy.rows, bytes: copy.bytes, cut: true };
     }
     return { rows: copy.rows, bytes: copy.bytes, cut: cancelled !== undefined };
   }
