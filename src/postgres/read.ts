@@ -34,7 +34,7 @@ export interface ReadOptions {
   /** postgres.max_statement_s: no chunk statement runs longer (statement-bound.ts). */
   readonly maxStatementS: number;
   /** Runs in each snapshot before its rows: delete detection's key read (deletes.ts). */
-  readonly beforeRows?: (client: pg.Client) => Promise<void>;
+  readonly beforeRows?: (statements: Statements) => Promise<void>;
   /** Given each written row's key, in key order: delete detection's fallback keeps them. */
   readonly onKey?: (key: string[]) => void;
 }

@@ -65,18 +65,30 @@ export class Statements {
    * statement is cut at the bound (the caller can continue after the last row
    * it was given); a read that cannot resume part way passes false.
    */
-  async copy(
+  copy(
     signal: AbortSignal,
     text: string,
     n: number,
     row: (fields: (string | null)[]) => Promise<void> | void,
     bounded = true,
   ): Promise<CopyResult> {
+    return this.copyDecoded(signal, text, (buf) => copyFields(buf, n), row, bounded);
+  }
+
+  /** copy() with another decoder of each row (a key read decodes integer keys from the bytes). */
+  async copyDecoded<T>(
+    signal: AbortSignal,
+    text: string,
+    /** Decodes a row at once: the Buffer is a slice of pg's read buffer, which pg reuses. */
+    decode: (row: Buffer) => T,
+    row: (value: T) => Promise<void> | void,
+    bounded = true,
+  ): Promise<CopyResult> {
     const guard = bounded && this.scope === "table";
     // RELEASE first: one savepoint at a time, however many chunks (each would otherwise nest a subtransaction).
     const prefix = guard ? [...(this.savepoint ? ["RELEASE SAVEPOINT chunk"] : []), "SAVEPOINT chunk"] : [];
     this.savepoint ||= guard;
-    const copy = new CopyOut([...prefix, text].join("; "), (buf) => copyFields(buf, n), row, prefix.length);
+    const copy = new CopyOut([...prefix, text].join("; "), decode, row, prefix.length);
     const stop = () => copy.abort();
     signal.addEventListener("abort", stop, { once: true });
     let cancelled: Promise<void> | undefined;

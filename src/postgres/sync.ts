@@ -224,7 +224,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
     // Without an index on the key, the one COPY below sorts (as any ordered read
     // would); with one, the read goes in chunks of the index, each its own statement.
     indexed ??= await keyIsIndexed(client, table, key);
-    await beforeRows?.(client);
+    await beforeRows?.(statements);
     // Rows whose key is NULL can never be bookmarked and are not read. Rows come
     // in key order, so any written key resumes with `>=`: the bookmark moves every
     // batch_size rows as they stream.

@@ -195,7 +195,7 @@ export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncConte
       const { filenode: _, ...rest } = pass;
       pass = { ...rest, max_block: blocks, maxBlock: blocks, last: undefined, ...(h.filenode !== undefined ? { filenode: h.filenode } : {}) };
     }
-    await beforeRows?.(client);
+    await beforeRows?.(statements);
     const p = pass;
     const where = p.from === undefined ? undefined : xminWindow(BigInt(p.from), h.xmax);
     const list = [selectList(plan, cols), ...(computed.length ? [xid8Of(h.xmax)] : [])].filter(Boolean);
