@@ -23,9 +23,9 @@ import { copyFields, CopyOut } from "./copy.ts";
 export type SnapshotScope = "table" | "chunk";
 
 export interface CopyResult {
-  /** Rows received (and handed over, unless the statement was cut). */
+  /** Rows received before any cut (all handed over, unless the cut dropped those still queued). */
   readonly rows: number;
-  /** Bytes of the rows handed over. */
+  /** Bytes of those rows. */
   readonly bytes: number;
   /** The statement reached the bound: rows after the last one handed over were dropped. */
   readonly cut: boolean;
