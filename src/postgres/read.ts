@@ -251,7 +251,7 @@ export async function inSnapshot(
   } finally {
     if (cuts > 0) {
       log.info(
-        `${opts.stream}: ${cuts} statement(s) reached postgres.max_statement_s (${opts.maxStatementS} s) while the target was reading slowly, and were cut; each next one went on after the last row written`,
+        `${opts.stream}: ${cuts} statement(s) reached postgres.max_statement_s (${opts.maxStatementS} s) and were cut (a target reading slowly, or a slow server); each next one went on after the last row written`,
       );
     }
   }
