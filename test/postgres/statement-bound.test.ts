@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { connect } from "../../src/postgres/connect.ts";
 import { Statements } from "../../src/postgres/statement-bound.ts";
+import { cancelStatement } from "../../src/postgres/cancel.ts";
 import { catalogFor, createDatabase, openDb, pgSettings, recordsOf, runInProcess, sql } from "./helpers.ts";
 import { vi } from "vitest";
 import { runtime } from "../../src/runtime.ts";
@@ -132,6 +133,27 @@ describe("a statement cut at max_statement_s", () => {
     expect(got.rows).toBe(0);
     expect(performance.now() - started).toBeLessThan(2000);
     expect((await backend(pid)).state).toBe("idle");
+  });
+});
+
+describe("a cancel that arrives late (a pooler such as PgBouncer forwards it after the cut chunk ended)", () => {
+  it("cuts the chunk it lands on, and in one snapshot the transaction goes on", async () => {
+    const statements = new Statements(client, "table", 800);
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    try {
+      expect((await slowRead(statements, WIDE, 5)).got.cut).toBe(true);
+      // The next chunk: the stray cancel lands while it runs, before its own bound.
+      const running = statements.copy(new AbortController().signal, "COPY (SELECT pg_sleep(0.5)) TO STDOUT", 1, () => undefined);
+      await sleep(100);
+      await cancelStatement(client, 5000);
+      const got = await running;
+      expect(got.cut).toBe(true);
+      expect(statements.cuts).toBe(2);
+      expect((await client.query<{ one: string }>("SELECT 1 AS one")).rows[0]!.one).toBe("1");
+      await client.query("COMMIT");
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+    }
   });
 });
 
