@@ -42,6 +42,12 @@ export const PostgresSettings = z.object({
   schemas: z.array(z.string()).meta({ examples: [["public"]] }).optional().describe("Only these PostgreSQL schemas."),
   exclude_schemas: z.array(z.string()).meta({ examples: [["audit"]] }).default([]).describe("Leave out these PostgreSQL schemas."),
   statement_timeout_s: positive("seconds").default(600).describe("Statement timeout of the tap's read-only sessions."),
+  max_statement_s: positive("seconds")
+    .meta({ examples: [5] })
+    .default(15)
+    .describe(
+      "No chunk of a table read runs longer: one the target reads too slowly is cut there and the next goes on after the last row written. Keep it under a follower's max_standby_streaming_delay (30 s by default).",
+    ),
   connect_timeout_s: positive("seconds").default(15).describe(
     "Give up on an unreachable database after this long; after a lost connection, reconnecting is retried for 4 times this long.",
   ),

@@ -207,6 +207,11 @@ describe("bad input: one line on stderr, exit 2, no stack trace", () => {
       /c\.json: field "postgres\.max_connections": Too small: expected number to be >=1$/,
     ],
     [
+      "postgres.max_statement_s of 0",
+      async () => ["--config", tempFiles({ "c.json": { ...good(), postgres: { max_statement_s: 0 } } })["c.json"]!],
+      /c\.json: field "postgres\.max_statement_s": expected a number of seconds$/,
+    ],
+    [
       "a delete detection state limit of 0 KB",
       async () => ["--config", tempFiles({ "c.json": { ...good(), postgres: { detect_deletes: true, detect_deletes_max_kb: 0 } } })["c.json"]!],
       /c\.json: field "postgres\.detect_deletes_max_kb": .*0/,

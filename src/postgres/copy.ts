@@ -10,6 +10,9 @@
 // meanwhile are queued and the socket is paused. Memory holds at most one
 // socket read of rows, not the table, however slow the consumer.
 //
+// A read may be cut (statement-bound.ts): from then on no row is handed over
+// and the rest of the statement is read and dropped at wire speed.
+//
 // COPY takes no bound parameters: callers inline values with quoteLiteral().
 import type pg from "pg";
 
@@ -44,12 +47,16 @@ export class CopyOut<T> implements pg.Submittable {
   private failure: unknown;
   private finished = false;
   private settled = false;
+  private dropping = false;
+  private completed = 0;
 
   constructor(
     private readonly text: string,
     /** Decodes a row at once: the Buffer is a slice of pg's read buffer, which pg reuses. */
     private readonly decode: (row: Buffer) => T,
     private readonly onRow: CopyRowHandler<T>,
+    /** Statements in `text` before the COPY (a savepoint): it is running once they completed. */
+    private readonly before = 0,
   ) {
     this.done = new Promise((res, rej) => {
       this.resolve = res;
@@ -65,7 +72,8 @@ export class CopyOut<T> implements pg.Submittable {
   }
 
   handleCopyData(msg: { chunk: Buffer }): void {
-    if (this.failure !== undefined) return; // failed: the rest is read and dropped, the session stays usable
+    // Failed or cut: the rest is read and dropped, the session stays usable.
+    if (this.failure !== undefined || this.dropping) return;
     this.rows++;
     this.bytes += msg.chunk.length;
     let row: T;
@@ -130,7 +138,26 @@ export class CopyOut<T> implements pg.Submittable {
     this.maybeEnd();
   }
 
-  handleCommandComplete(): void {}
+  /**
+   * Hands over no more rows: those queued are dropped and the rest of the
+   * statement is read and dropped as fast as it comes, so a backend blocked
+   * writing to us moves on (and a cancel can take effect). A row whose
+   * handler is under way still settles before `done`. False when the
+   * statement had already ended, or not begun (the statements before it run):
+   * then nothing is cut and every row is handed over.
+   */
+  cut(): boolean {
+    if (this.finished || this.settled || this.completed < this.before) return false;
+    this.dropping = true;
+    this.queue.length = 0;
+    this.head = 0;
+    this.resume();
+    return true;
+  }
+
+  handleCommandComplete(): void {
+    this.completed++;
+  }
   handleCopyInResponse(connection: unknown): void {
     (connection as Connection).sendCopyFail("tap-heroku only reads");
   }

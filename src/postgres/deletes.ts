@@ -11,12 +11,13 @@
 // incremental records carry the version of the last such pass, so the target
 // drops at the next pass the rows that have gone.
 import { z } from "zod";
-import type pg from "pg";
 import type { SyncContext } from "../singer/stream.ts";
 import type { Bookmark } from "../singer/state.ts";
 import { RawJson } from "../singer/messages.ts";
 import { log } from "../log.ts";
-import { copyFields, CopyOut, quoteLiteral } from "./copy.ts";
+import { copyFields, quoteLiteral } from "./copy.ts";
+import { chunkTargetMs } from "./statement-bound.ts";
+import type { Statements } from "./statement-bound.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { ColumnType } from "./types.ts";
 import { quoteIdent } from "./types.ts";
@@ -62,6 +63,7 @@ export interface KeyedTable {
 export interface ReadLimits {
   readonly batchSize: number;
   readonly statementTimeoutS: number;
+  readonly maxStatementS: number;
 }
 
 const INTEGER_TYPES = new Set(["int2", "int4", "int8"]);
@@ -87,7 +89,7 @@ const sameKey = (a: readonly string[], b: readonly string[]) => a.length === b.l
  * returned as it is: afterPass decides about its FULL_TABLE pass.
  */
 export async function detectDeletes(
-  client: pg.Client,
+  statements: Statements,
   plan: KeyedTable,
   ctx: SyncContext,
   prior: DeletesBookmark | undefined,
@@ -138,7 +140,7 @@ export async function detectDeletes(
       keep(k);
     };
     const read = { decode: intKey, text: (k: bigint) => [k.toString()] };
-    await readKeys(client, plan, pkCols, ctx.signal, limits, () => overflow && !usable, read, (k) => {
+    await readKeys(statements, plan, pkCols, ctx.signal, limits, () => overflow && !usable, read, (k) => {
       seen++;
       // Rows come in ascending key order: kept keys below this one are gone.
       if (before !== undefined && before.current !== undefined && before.current < k) return gone(k);
@@ -154,7 +156,7 @@ export async function detectDeletes(
     const before = usable ? new Set(prior!.keys!.map((k) => verbatimId(verbatimKey(k)))) : undefined;
     const now = new VerbatimWriter();
     const read = { decode: (buf: Buffer) => copyFields(buf, pkCols.length) as string[], text: (k: string[]) => k };
-    await readKeys(client, plan, pkCols, ctx.signal, limits, () => overflow && !usable, read, (key) => {
+    await readKeys(statements, plan, pkCols, ctx.signal, limits, () => overflow && !usable, read, (key) => {
       seen++;
       before?.delete(verbatimId(key));
       if (overflow) return;
@@ -184,7 +186,7 @@ export async function detectDeletes(
  * `read.text` gives a key's values back as text for the next chunk's start.
  */
 async function readKeys<K>(
-  client: pg.Client,
+  statements: Statements,
   plan: KeyedTable,
   pkCols: readonly Column[],
   signal: AbortSignal,
@@ -196,7 +198,7 @@ async function readKeys<K>(
   const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
   const select = pkCols.map((c) => plan.types.get(c.name)!.select(quoteIdent(c.name))).join(", ");
   const from = `${quoteIdent(plan.table.schema)}.${quoteIdent(plan.table.name)}`;
-  const targetMs = Math.min(2000, limits.statementTimeoutS * 100);
+  const targetMs = chunkTargetMs(limits);
   // Keys are narrow: chunks start larger than row chunks and grow while quick.
   let rows = limits.batchSize * 10;
   let last: K | undefined;
@@ -205,11 +207,17 @@ async function readKeys<K>(
     const where = lastText ? ` WHERE (${keyList}) > (${lastText.map((v, i) => `${quoteLiteral(v)}::${pkCols[i]!.castType}`).join(", ")})` : "";
     const text = `COPY (SELECT ${select} FROM ${from}${where} ORDER BY ${keyList} LIMIT ${rows}) TO STDOUT`;
     const started = performance.now();
-    const n = await copy(client, signal, text, read.decode, (key) => {
+    let n = 0;
+    // A chunk cut at max_statement_s (a slow target holding up the tombstones) goes on after the last key handed over.
+    const got = await statements.copyDecoded(signal, text, read.decode, (key) => {
       last = key;
+      n++;
       return row(key);
     });
-    if (n < rows || enough()) return;
+    if (got.cut) rows = Math.max(1, Math.floor(rows / 2));
+    else if (n < rows) return;
+    if (enough()) return;
+    if (got.cut) continue;
     const ms = performance.now() - started;
     if (ms > targetMs * 2) rows = Math.max(limits.batchSize, Math.floor(rows / 2));
     else if (ms < targetMs / 2) rows = Math.min(2_000_000, rows * 4);
@@ -230,25 +238,6 @@ export function intKey(buf: Buffer): bigint {
   let n = 0;
   for (let i = from; i < end; i++) n = n * 10 + (buf[i]! - 48);
   return BigInt(neg ? -n : n);
-}
-
-/** One COPY statement; a stop closes it at once (CopyStopped), as every read of the tap does. */
-async function copy<K>(
-  client: pg.Client,
-  signal: AbortSignal,
-  text: string,
-  decode: (row: Buffer) => K,
-  row: (key: K) => Promise<void> | void,
-): Promise<number> {
-  const c = new CopyOut(text, decode, row);
-  const stop = () => c.abort();
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    void client.query(c);
-    return await c.done;
-  } finally {
-    signal.removeEventListener("abort", stop);
-  }
 }
 
 /**
@@ -301,8 +290,8 @@ export class DeleteTracking {
   }
 
   /** The hook the read calls in its transaction before its rows (see detectDeletes). */
-  readonly beforeRows = async (client: pg.Client): Promise<void> => {
-    this.field = await detectDeletes(client, this.plan, this.outer, this.field, this.limits);
+  readonly beforeRows = async (statements: Statements): Promise<void> => {
+    this.field = await detectDeletes(statements, this.plan, this.outer, this.field, this.limits);
     // Written now: a row of this snapshot may reach the target only under a state that holds its keys.
     await this.outer.saveBookmark(this.bookmark(), { now: true });
   };

@@ -8,13 +8,14 @@ import type pg from "pg";
 import type { SyncContext } from "../singer/stream.ts";
 import { log } from "../log.ts";
 import { runtime } from "../runtime.ts";
-import { isConnectionLost, reportedVersion, sqlState } from "./connect.ts";
+import { isConnectionLost, reportedStandby, reportedVersion, sqlState } from "./connect.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import type { ColumnType } from "./types.ts";
 import type { DeleteSettings } from "./deletes.ts";
-import { copyFields, CopyOut, CopyStopped, quoteLiteral } from "./copy.ts";
+import { CopyStopped, quoteLiteral } from "./copy.ts";
+import { Statements } from "./statement-bound.ts";
 
 /** A table with everything needed to read it, computed once. */
 export interface TablePlan {
@@ -30,8 +31,10 @@ export interface ReadOptions {
   /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
   readonly batchSize: number;
   readonly statementTimeoutS: number;
+  /** postgres.max_statement_s: no chunk statement runs longer (statement-bound.ts). */
+  readonly maxStatementS: number;
   /** Runs in each snapshot before its rows: delete detection's key read (deletes.ts). */
-  readonly beforeRows?: (client: pg.Client) => Promise<void>;
+  readonly beforeRows?: (statements: Statements) => Promise<void>;
   /** Given each written row's key, in key order: delete detection's fallback keeps them. */
   readonly onKey?: (key: string[]) => void;
 }
@@ -98,30 +101,30 @@ export const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.
 
 /**
  * Rows per keyset chunk. The first chunk is batch_size rows; chunks grow while
- * they finish well within the target time (toward it, at the rate seen) and shrink when one runs long (a
+ * they finish well within the target time and shrink when one runs long (a
  * slow target holds the statement open), so the round trip per chunk costs
  * little even at 60 ms RTT while every statement stays far below
- * statement_timeout.
+ * max_statement_s. A chunk cut at that bound halves it, below the first
+ * chunk's size if need be, so a read always moves on.
  */
 export class ChunkSize {
   private static readonly MAX = 2_000_000;
   private static readonly GROWTH = 16;
   rows: number;
-  private readonly targetMs: number;
 
   constructor(
     private readonly minRows: number,
-    statementTimeoutS: number,
+    private readonly targetMs: number,
     /** Bytes one chunk may bring at most; finite where the socket cannot be paused (see CHUNK_BYTES). */
     private readonly maxBytes = CHUNK_BYTES,
   ) {
     this.rows = minRows;
-    this.targetMs = Math.min(2000, (statementTimeoutS * 1000) / 10);
   }
 
-  /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data. */
-  observe(rows: number, ms: number, bytes = 0): void {
-    if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
+  /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data; `cut` at the bound. */
+  observe(rows: number, ms: number, bytes = 0, cut = false): void {
+    if (cut) this.rows = Math.max(1, Math.floor(this.rows / 2));
+    else if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
     // A full, quick chunk: the next one is sized to the target at the rate just seen (the rate counts the
     // round trip, so it errs small), growing at most 16-fold, so few statements, and so few round trips, read a table.
     else if (rows >= this.rows && ms < this.targetMs / 2) {
@@ -138,29 +141,6 @@ export class ChunkSize {
  * pause() holds (Node), the socket bounds memory and chunks are sized by time.
  */
 export const CHUNK_BYTES = runtime.tlsReadsWhilePaused ? 2 * 1024 * 1024 : Infinity;
-
-/**
- * Streams one COPY statement, each row's fields to `row`; resolves with the rows
- * and bytes received. A stop (`signal`) ends the read at once with CopyStopped, closing the
- * session, instead of reading the rest of a chunk or of a keyless table.
- */
-export async function copyRows(
-  client: pg.Client,
-  signal: AbortSignal,
-  text: string,
-  n: number,
-  row: (fields: (string | null)[]) => Promise<void> | void,
-): Promise<{ rows: number; bytes: number }> {
-  const copy = new CopyOut(text, (buf) => copyFields(buf, n), row);
-  const stop = () => copy.abort();
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    void client.query(copy);
-    return { rows: await copy.done, bytes: copy.bytes };
-  } finally {
-    signal.removeEventListener("abort", stop);
-  }
-}
 
 /** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
 export async function stoppable(session: Session, read: () => Promise<void>): Promise<boolean> {
@@ -184,52 +164,110 @@ function isRecoveryConflict(e: unknown): boolean {
   return sqlState(e) === "40001" && /conflict with recovery/i.test(e instanceof Error ? e.message : "");
 }
 
-const SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0";
+/** How a pass over a table runs its statements. */
+export interface SnapshotOptions {
+  /** Names the table in log lines. */
+  readonly stream: string;
+  readonly maxStatementS: number;
+  /**
+   * The pass stays correct with each chunk in its own snapshot: then on a
+   * follower it gets them (see inSnapshot). Reads whose order or bookmark
+   * needs one snapshot (ctid order, _sdc_xmin, delete detection's key read)
+   * pass false.
+   */
+  readonly perChunkOnFollower: boolean;
+}
 
 /**
- * Runs one pass over a table inside a REPEATABLE READ READ ONLY transaction (one
- * consistent snapshot). When the connection is lost, it reconnects and runs the
- * pass again: each pass continues from the bookmark the previous one left. A
- * pass that made progress resets the reconnect budget; MAX_RECONNECTS attempts
- * in a row without progress give up.
+ * Whether a session is on a follower: as the server reported it at connect (PostgreSQL 14+),
+ * else asked once per session (a promotion during a read only makes it a leader read in chunks).
+ */
+const standbys = new WeakMap<pg.Client, boolean>();
+
+async function inRecovery(client: pg.Client): Promise<boolean> {
+  let standby = reportedStandby(client) ?? standbys.get(client);
+  if (standby === undefined) {
+    const r = await client.query<{ r: string }>("SELECT pg_is_in_recovery()::text AS r");
+    standby = ["t", "true"].includes(r.rows[0]!.r);
+    standbys.set(client, standby);
+  }
+  return standby;
+}
+
+// Rows come in index order or none: a server sort could spill to temp files on Heroku's small disk.
+// One process scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
+const SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0";
+const PER_CHUNK = "SET enable_sort = off; SET max_parallel_workers_per_gather = 0";
+
+/**
+ * Runs one pass over a table. On a leader, and for passes that need it, the
+ * pass is one REPEATABLE READ READ ONLY transaction: one consistent snapshot,
+ * kept through statements cut at max_statement_s (statement-bound.ts). On a
+ * follower, a pass that allows it (`perChunkOnFollower`) runs each statement
+ * in its own snapshot instead, outside any transaction: between chunks the
+ * session holds no snapshot, so replay never waits for it and only a single
+ * chunk longer than max_standby_streaming_delay could meet a conflict.
+ *
+ * When the connection is lost, or a follower cancels the read (a conflict with
+ * recovery), it reconnects and runs the pass again: each pass continues from
+ * the bookmark the previous one left. A pass that made progress resets the
+ * reconnect budget; MAX_RECONNECTS attempts in a row without progress give up.
  */
 export async function inSnapshot(
   session: Session,
   signal: AbortSignal,
   /** Called before a retry, with why the read was interrupted. */
   onLost: (why: string) => void,
-  pass: (client: pg.Client, progress: { made: boolean }, first: readonly pg.QueryResultRow[] | undefined) => Promise<void>,
+  opts: SnapshotOptions,
+  pass: (statements: Statements, progress: { made: boolean }, first: readonly pg.QueryResultRow[] | undefined) => Promise<void>,
   /** A query whose rows the pass needs before any other, sent with BEGIN in the same round trip; undefined: none (asked before each attempt). */
   first?: () => string | undefined,
 ): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    const progress = { made: false };
-    try {
-      const client = attempt === 0 ? await session.open() : await session.reopen(signal);
-      // One round trip for the snapshot, its settings and the pass's first query. Rows come in index
-      // order or none: a server sort could spill to temp files on Heroku's small disk. One process
-      // scans: a parallel TID range scan (PostgreSQL 18) would not return rows in ctid order.
-      const query = first?.();
-      const opened = (await client.query(query ? `${SNAPSHOT}; ${query}` : SNAPSHOT)) as unknown as pg.QueryResult[];
+  let cuts = 0;
+  try {
+    for (let attempt = 0;; attempt++) {
+      const progress = { made: false };
       try {
-        await pass(client, progress, query ? opened.at(-1)!.rows : undefined);
-        await client.query("COMMIT");
+        const client = attempt === 0 ? await session.open() : await session.reopen(signal);
+        const perChunk = opts.perChunkOnFollower && (await inRecovery(client));
+        // One round trip for the snapshot (or, for per-chunk snapshots, which have no transaction to
+        // scope settings, the session's settings, reset at the end) and the pass's first query.
+        const query = first?.();
+        const opened = (await client.query([perChunk ? PER_CHUNK : SNAPSHOT, ...(query ? [query] : [])].join("; "))) as unknown as pg.QueryResult[];
+        const statements = new Statements(client, perChunk ? "chunk" : "table", opts.maxStatementS * 1000);
+        try {
+          await pass(statements, progress, query ? opened.at(-1)!.rows : undefined);
+          await end(client, perChunk ? "RESET" : "COMMIT");
+        } catch (e) {
+          await end(client, perChunk ? "RESET" : "ROLLBACK").catch(() => undefined);
+          throw e;
+        } finally {
+          cuts += statements.cuts;
+        }
+        return;
       } catch (e) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw e;
+        // A run that is stopping does not reconnect: the state already covers what was written.
+        const conflict = isRecoveryConflict(e);
+        if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
+        if (progress.made) attempt = 0;
+        await session.reset();
+        onLost(
+          conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
+        );
       }
-      return;
-    } catch (e) {
-      // A run that is stopping does not reconnect: the state already covers what was written.
-      const conflict = isRecoveryConflict(e);
-      if ((!isConnectionLost(e) && !conflict) || signal.aborted || (attempt >= MAX_RECONNECTS && !progress.made)) throw e;
-      if (progress.made) attempt = 0;
-      await session.reset();
-      onLost(
-        conflict ? "the follower cancelled the read (a conflict with recovery: the leader removed rows this snapshot still saw)" : "the connection was lost",
+    }
+  } finally {
+    if (cuts > 0) {
+      log.info(
+        `${opts.stream}: ${cuts} statement(s) reached postgres.max_statement_s (${opts.maxStatementS} s) and were cut (a target reading slowly, or a slow server); each next one went on after the last row written`,
       );
     }
   }
+}
+
+/** Ends a pass: its transaction, or the session settings a pass of per-chunk snapshots made (the session serves other reads next). */
+async function end(client: pg.Client, how: "COMMIT" | "ROLLBACK" | "RESET"): Promise<void> {
+  await client.query(how === "RESET" ? "RESET enable_sort; RESET max_parallel_workers_per_gather" : how);
 }
 
 /** Where a ctid-range pass stands. */
@@ -268,7 +306,8 @@ export interface CtidRead {
   readonly where?: string;
   readonly pass: CtidPass;
   readonly batchSize: number;
-  readonly statementTimeoutS: number;
+  /** What a range aims at, in ms (chunkTargetMs). */
+  readonly targetMs: number;
   readonly progress: { made: boolean };
   /** Writes one row; resolves when the output can take more. */
   write(fields: (string | null)[]): Promise<void> | void;
@@ -280,12 +319,13 @@ export interface CtidRead {
  * Reads the blocks after `pass.last` up to `pass.maxBlock` in ranges: `ctid >=
  * (a,0) AND ctid < (b,0)` is a TID range scan (PostgreSQL 14+), rows come in
  * physical order, and pass.last is the ctid of the last row written, so a pass
- * resumes right after it. Blocks per range grow while quick, like key chunks.
+ * resumes right after it, and so does the range after one cut at
+ * max_statement_s. Blocks per range grow while quick, like key chunks.
  * Resolves true when a stop ended the read, with the bookmark saved.
  */
-export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<boolean> {
+export async function readCtidRanges(statements: Statements, r: CtidRead): Promise<boolean> {
   const p = r.pass;
-  const blocks = new ChunkSize(128, r.statementTimeoutS);
+  const blocks = new ChunkSize(128, r.targetMs);
   let from = blockOf(p.last);
   while (from < p.maxBlock) {
     const to = Math.min(p.maxBlock, from + blocks.rows);
@@ -293,7 +333,7 @@ export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<bo
       (r.where ? ` AND (${r.where})` : "");
     const started = performance.now();
     let n = 0;
-    const got = await copyRows(client, r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
+    const got = await statements.copy(r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
       if (r.signal.aborted) return; // stopping: rows already received are not written
       const written = r.write(row);
       p.last = row[r.fields - 1]!;
@@ -304,6 +344,13 @@ export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<bo
     if (r.signal.aborted) {
       await r.save();
       return true;
+    }
+    if (got.cut) {
+      // Cut at max_statement_s: the next range starts after the last row written.
+      await r.save();
+      blocks.observe(to - from, performance.now() - started, got.bytes, true);
+      from = blockOf(p.last);
+      continue;
     }
     p.last = `(${to - 1},65535)`; // every row of the range's blocks is written
     await r.save();

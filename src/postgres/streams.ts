@@ -58,7 +58,7 @@ export function tableStreams(
   taken: Set<string>,
 ): Stream[] {
   const lookup = (oid: number) => intro.types.get(oid);
-  const limits = { batchSize: settings.batch_size, statementTimeoutS: settings.statement_timeout_s };
+  const limits = { batchSize: settings.batch_size, statementTimeoutS: settings.statement_timeout_s, maxStatementS: settings.max_statement_s };
   return intro.tables.map((table) => {
     let id = streamIdOf(db.alias, table.schema, table.name);
     for (let n = 2; taken.has(id); n++) id = `${db.alias}-${part(table.schema)}-${part(table.name)}_${n}`;

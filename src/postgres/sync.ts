@@ -18,7 +18,9 @@ import { Unreachable } from "./session.ts";
 import type { Session } from "./session.ts";
 import { quoteIdent } from "./types.ts";
 import { quoteLiteral } from "./copy.ts";
-import { ChunkSize, copyRows, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
+import { ChunkSize, fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, stoppable, tableBlocks, tidRanges } from "./read.ts";
+import { chunkTargetMs } from "./statement-bound.ts";
+import type { Statements } from "./statement-bound.ts";
 import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import { syncXmin, XMIN_KEY } from "./xmin.ts";
 import { DeletesBookmark, DeleteTracking } from "./deletes.ts";
@@ -75,7 +77,8 @@ export async function syncTable(session: Session, plan: TablePlan, ctx: SyncCont
 /** `(a, b)` for a key, `('1'::int8, 'x'::text)` for its values: COPY takes no bound parameters. */
 const keyTuple = (cols: readonly Column[], values: readonly string[]) => `(${values.map((v, i) => `${quoteLiteral(v)}::${cols[i]!.castType}`).join(", ")})`;
 
-async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, onKey }: ReadOptions): Promise<void> {
+async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, limits: ReadOptions): Promise<void> {
+  const { batchSize, onKey } = limits;
   const { table } = plan;
   const pk = table.primaryKey;
   const prior = FullTableBookmark.safeParse(ctx.bookmark ?? {});
@@ -93,7 +96,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
   const pkCols = pk.map((k) => table.columns.find((c) => c.name === k)!);
   const keyList = pkCols.map((c) => quoteIdent(c.name)).join(", ");
   const select = `SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}`;
-  const chunk = new ChunkSize(batchSize, statementTimeoutS);
+  const chunk = new ChunkSize(batchSize, chunkTargetMs(limits));
 
   let stopped = false;
   let ctidPass: (CtidPass & { readonly version: number }) | undefined;
@@ -122,18 +125,19 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
         pkCols.map((c) => `${quoteIdent(c.name)} DESC`).join(", ")
       } LIMIT 1`
       : undefined;
-  const pass = async (client: pg.Client, progress: { made: boolean }, first: readonly pg.QueryResultRow[] | undefined) => {
+  const pass = async (statements: Statements, progress: { made: boolean }, first: readonly pg.QueryResultRow[] | undefined) => {
+    const { client } = statements;
     if (pk.length === 0 && (table.kind === "r" || table.kind === "m") && (await tidRanges(client))) {
       const p = ctidPass ??= await startCtidPass(client, table, bm, version, plan.stream);
       version = p.version;
       // A table without a key, in block ranges of its heap; the bookmark is the ctid of the last row written.
-      stopped = await readCtidRanges(client, {
+      stopped = await readCtidRanges(statements, {
         signal: ctx.signal,
         select: `SELECT ${[selectList(plan, cols), "ctid::text"].filter(Boolean).join(", ")} FROM ${fromClause(table)}`,
         fields: cols.length + 1,
         pass: p,
         batchSize,
-        statementTimeoutS,
+        targetMs: chunkTargetMs(limits),
         progress,
         write: (row) => ctx.writeRecord(new RawJson(encoder.encode(row)), p.version),
         save: () => saveCtid(p),
@@ -141,12 +145,12 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       return;
     }
     if (pk.length === 0) {
-      // One COPY of the whole table (a view, a partitioned table, or PostgreSQL before 14).
-      await copyRows(client, ctx.signal, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
+      // One COPY of the whole table (a view, a partitioned table, or PostgreSQL before 14): not bounded, it cannot resume part way.
+      await statements.copy(ctx.signal, `COPY (${select}) TO STDOUT`, cols.length, (row) => {
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         progress.made = true;
         return ctx.writeRecord(new RawJson(encoder.encode(row)), version);
-      });
+      }, false);
       return;
     }
     if (max === undefined) {
@@ -160,7 +164,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       const started = performance.now();
       let n = 0;
       // The bookmark moves every batch_size rows within a chunk too: any written key is a valid resume point.
-      const got = await copyRows(client, ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
+      const got = await statements.copy(ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         const written = ctx.writeRecord(new RawJson(encoder.encode(row)), version);
         last = pkIdx.map((i) => row[i]!);
@@ -174,11 +178,14 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
         stopped = true;
         return;
       }
-      chunk.observe(n, performance.now() - started, got.bytes);
-      if (n < limit) break;
+      chunk.observe(n, performance.now() - started, got.bytes, got.cut);
+      // A chunk cut at max_statement_s goes on after the last key written.
+      if (!got.cut && n < limit) break;
     }
   };
-  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass, lastKey))) stopped = true;
+  // Keyset chunks may each have their own snapshot on a follower: key order gives each key at most once.
+  const opts = { stream: plan.stream, maxStatementS: limits.maxStatementS, perChunkOnFollower: pk.length > 0 };
+  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, opts, pass, lastKey))) stopped = true;
   if (stopped && last !== undefined && max !== undefined) await bookmark();
   encoder.warnLost(plan.stream);
   if (stopped) return;
@@ -186,7 +193,8 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
   await ctx.saveBookmark({ version });
 }
 
-async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, beforeRows }: ReadOptions): Promise<void> {
+async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, limits: ReadOptions): Promise<void> {
+  const { batchSize, beforeRows } = limits;
   const { table } = plan;
   const key = ctx.replicationKey!;
   const keyCol = table.columns.find((c) => c.name === key);
@@ -207,47 +215,70 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
 
   const onLost = (why: string) => log.warn(`${plan.stream}: ${why}; reconnecting and continuing from the bookmark`);
   const lit = (v: string) => `${quoteLiteral(v)}::${keyCol.castType}`;
-  const chunk = new ChunkSize(batchSize, statementTimeoutS);
+  const chunk = new ChunkSize(batchSize, chunkTargetMs(limits));
   // Without an index on the key, the one COPY below sorts (as any ordered read
   // would); with one, the read goes in chunks of the index, each its own statement.
   const indexed = table.indexed.includes(key);
   const from_ = fromClause(table);
-  const pass = async (client: pg.Client, progress: { made: boolean }) => {
-    await beforeRows?.(client);
+  /** Rows written in a row in this pass whose key is `from`: a chunk cut among them goes on past them. */
+  let ties = 0;
+  const pass = async (statements: Statements, progress: { made: boolean }) => {
+    await beforeRows?.(statements);
     // Rows whose key is NULL can never be bookmarked and are not read. Rows come
     // in key order, so any written key resumes with `>=`: the bookmark moves every
     // batch_size rows as they stream.
     let lower = from === undefined ? `${quoted} IS NOT NULL` : `${quoted} >= ${lit(from)}`;
+    let offset = 0;
+    // Counted from this pass's start: a new snapshot sends the rows tied with the bookmark again.
+    ties = 0;
     for (;;) {
-      // A chunk ends at the key chunk.rows rows ahead, with every row tied with it;
-      // the server finds that key itself (a subquery on the index), so a chunk is one
-      // round trip. Fewer rows than that left: the chunk takes them all and is the last.
+      // A chunk ends at the key `limit` rows ahead, with every row tied with it; the server finds that
+      // key itself (a subquery on the index), so a chunk is one round trip. Fewer rows left than that:
+      // the chunk takes them all (up to the greatest key) and is the last.
       const limit = chunk.rows;
       const bound = `(SELECT ${quoted} FROM ${from_} WHERE ${lower} ORDER BY ${quoted} OFFSET ${limit - 1} LIMIT 1)`;
       const where = ` WHERE ${lower}` + (indexed ? ` AND ${quoted} <= coalesce(${bound}, (SELECT max(${quoted}) FROM ${from_}))` : "");
       const started = performance.now();
       let n = 0;
-      let last: string | undefined;
-      const got = await copyRows(
-        client,
+      const got = await statements.copy(
         ctx.signal,
-        `COPY (SELECT ${selectList(plan, cols)} FROM ${from_}${where} ORDER BY ${quoted}) TO STDOUT`,
+        `COPY (SELECT ${selectList(plan, cols)} FROM ${from_}${where} ORDER BY ${quoted}${offset ? ` OFFSET ${offset}` : ""}) TO STDOUT`,
         cols.length,
         (row) => {
           if (ctx.signal.aborted) return; // stopping: rows already received are not written
           const written = ctx.writeRecord(new RawJson(encoder.encode(row)));
-          from = last = row[keyIdx]!;
+          const k = row[keyIdx]!;
+          // Equal text is an equal key; an equal key in other text (1.0, 1.00) only undercounts, which sends a row again, never loses one.
+          ties = k === from ? ties + 1 : 1;
+          from = k;
           progress.made = true;
           if (++n % batchSize !== 0) return written;
           return Promise.all([written, ctx.saveBookmark({ replication_key: key, replication_key_value: from })]).then(() => undefined);
         },
+        // Without an index the one COPY sorts the rest of the table: it cannot resume part way cheaply.
+        indexed,
       );
-      if (!indexed || n < limit || last === undefined || ctx.signal.aborted) return;
-      chunk.observe(n, performance.now() - started, got.bytes);
-      lower = `${quoted} > ${lit(last)}`;
+      if (ctx.signal.aborted) return;
+      chunk.observe(n, performance.now() - started, got.bytes, got.cut);
+      if (got.cut) {
+        // Cut at max_statement_s: go on after the last row written. Rows tied with its key come
+        // in the index's order, the same in the same snapshot, so the ones written are skipped.
+        if (n > 0) {
+          lower = `${quoted} >= ${lit(from!)}`;
+          offset = ties;
+        }
+        continue;
+      }
+      // The rows from `lower` on (the skipped ties included) numbered fewer than `limit`: none are left.
+      if (!indexed || n + offset < limit) return;
+      // The chunk ended with every row tied with its last key, which `from` now holds.
+      lower = `${quoted} > ${lit(from!)}`;
+      offset = 0;
     }
   };
-  await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, pass));
+  // One snapshot on a follower too: a cut among tied keys resumes by their order, which only one snapshot keeps.
+  const opts = { stream: plan.stream, maxStatementS: limits.maxStatementS, perChunkOnFollower: false };
+  await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, opts, pass));
   encoder.warnLost(plan.stream);
   if (from !== undefined) await ctx.saveBookmark({ replication_key: key, replication_key_value: from });
 }

@@ -18,19 +18,9 @@ import type { SyncContext } from "../singer/stream.ts";
 import { RawJson } from "../singer/messages.ts";
 import { RunError } from "../errors.ts";
 import { log } from "../log.ts";
-import {
-  copyRows,
-  fromClause,
-  inSnapshot,
-  readColumns,
-  readCtidRanges,
-  RowEncoder,
-  selectList,
-  serverVersion,
-  stoppable,
-  tableBlocks,
-  TID_RANGE_SCANS,
-} from "./read.ts";
+import { fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, serverVersion, stoppable, tableBlocks, TID_RANGE_SCANS } from "./read.ts";
+import { chunkTargetMs } from "./statement-bound.ts";
+import type { Statements } from "./statement-bound.ts";
 import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import type { Session } from "./session.ts";
 
@@ -193,7 +183,8 @@ export function windowStart(prior: XminBookmark | undefined, h: Horizon): { from
 const sameServer = (a: Server | undefined, b: Server | undefined) =>
   a === undefined || b === undefined || (a.system_identifier === b.system_identifier && a.timeline === b.timeline);
 
-export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncContext, { batchSize, statementTimeoutS, beforeRows }: ReadOptions): Promise<void> {
+export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncContext, limits: ReadOptions): Promise<void> {
+  const { batchSize, beforeRows } = limits;
   const { table } = plan;
   const parsed = XminBookmark.safeParse(ctx.bookmark ?? {});
   const prior = parsed.success ? parsed.data : undefined;
@@ -213,7 +204,8 @@ export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncConte
       pass: { ...passFields(pass!), ...(pass!.last ? { last_ctid: pass!.last } : {}) },
     });
 
-  const read = async (client: pg.Client, progress: { made: boolean }) => {
+  const read = async (statements: Statements, progress: { made: boolean }) => {
+    const { client } = statements;
     const h = await horizon(client, plan);
     if (pass === undefined) {
       server = h.server;
@@ -228,29 +220,28 @@ export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncConte
       const { filenode: _, ...rest } = pass;
       pass = { ...rest, max_block: blocks, maxBlock: blocks, last: undefined, ...(h.filenode !== undefined ? { filenode: h.filenode } : {}) };
     }
-    await beforeRows?.(client);
+    await beforeRows?.(statements);
     const p = pass;
     const where = p.from === undefined ? undefined : xminWindow(BigInt(p.from), h.xmax);
     const list = [selectList(plan, cols), ...(computed.length ? [xid8Of(h.xmax)] : [])].filter(Boolean);
     const write = (row: (string | null)[]) => ctx.writeRecord(new RawJson(encoder.encode(row)), p.version);
     if (table.kind === "r" && h.version >= TID_RANGE_SCANS) {
-      stopped = await readCtidRanges(client, {
+      stopped = await readCtidRanges(statements, {
         signal: ctx.signal,
         select: `SELECT ${[...list, "ctid::text"].join(", ")} FROM ${fromClause(table)}`,
         fields: fields + 1,
         ...(where ? { where } : {}),
         pass: p,
         batchSize,
-        statementTimeoutS,
+        targetMs: chunkTargetMs(limits),
         progress,
         write,
         save: bookmark,
       });
       return;
     }
-    // A partitioned table, or PostgreSQL before 14: one statement, started over if interrupted.
-    await copyRows(
-      client,
+    // A partitioned table, or PostgreSQL before 14: one statement, started over if interrupted, so not bounded.
+    await statements.copy(
       ctx.signal,
       `COPY (SELECT ${list.join(", ")} FROM ${fromClause(table)}${where ? ` WHERE ${where}` : ""}) TO STDOUT`,
       fields,
@@ -259,11 +250,14 @@ export async function syncXmin(session: Session, plan: TablePlan, ctx: SyncConte
         progress.made = true;
         return write(row);
       },
+      false,
     );
     if (ctx.signal.aborted) stopped = true;
   };
   const onLost = (why: string) => log.warn(`${plan.stream}: ${why}; reconnecting and continuing after ctid ${pass?.last ?? "(0,0)"}`);
-  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, read))) stopped = true;
+  // One snapshot on a follower too: the bookmark is its xmin, and rows read in ctid order move between snapshots.
+  const opts = { stream: plan.stream, maxStatementS: limits.maxStatementS, perChunkOnFollower: false };
+  if (await stoppable(session, () => inSnapshot(session, ctx.signal, onLost, opts, read))) stopped = true;
   encoder.warnLost(plan.stream);
   if (pass === undefined) return;
   if (stopped) return await bookmark();

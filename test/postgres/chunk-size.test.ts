@@ -3,10 +3,11 @@
 // one chunk's rows can wait in memory.
 import { describe, expect, it } from "vitest";
 import { ChunkSize } from "../../src/postgres/read.ts";
+import { chunkTargetMs } from "../../src/postgres/statement-bound.ts";
 
 describe("ChunkSize", () => {
   it("grows toward the target time at the rate seen, at most 16-fold, and shrinks when one runs long", () => {
-    const c = new ChunkSize(1000, 600, Infinity); // target: 2 s
+    const c = new ChunkSize(1000, 2000, Infinity);
     c.observe(1000, 10);
     expect(c.rows).toBe(16000); // the rate says 200,000 rows in 2 s; growth is capped
     c.observe(16000, 400);
@@ -19,8 +20,21 @@ describe("ChunkSize", () => {
     expect(c.rows).toBe(1000); // never below the first chunk
   });
 
+  it("halves at each chunk cut at max_statement_s, below the first chunk too, so a read always moves on", () => {
+    const c = new ChunkSize(1000, 2000, Infinity);
+    c.observe(300, 15_000, 0, true);
+    expect(c.rows).toBe(500);
+    for (let i = 0; i < 20; i++) c.observe(0, 15_000, 0, true);
+    expect(c.rows).toBe(1);
+  });
+
+  it("aims at an eighth of max_statement_s, at most a tenth of statement_timeout_s", () => {
+    expect(chunkTargetMs({ maxStatementS: 15, statementTimeoutS: 600 })).toBe(1875);
+    expect(chunkTargetMs({ maxStatementS: 15, statementTimeoutS: 5 })).toBe(500);
+  });
+
   it("caps a chunk at its byte budget from the bytes per row seen, wide rows below the first chunk", () => {
-    const c = new ChunkSize(5000, 600, 8 * 1024 * 1024);
+    const c = new ChunkSize(5000, 2000, 8 * 1024 * 1024);
     c.observe(5000, 10, 5000 * 400); // 400-byte rows: growth stops at 8 MB
     expect(c.rows).toBe(Math.floor((8 * 1024 * 1024) / 400));
     for (let i = 0; i < 5; i++) c.observe(c.rows, 10, c.rows * 400);
