@@ -7,7 +7,6 @@
 import type pg from "pg";
 import type { SyncContext } from "../singer/stream.ts";
 import { log } from "../log.ts";
-import { runtime } from "../runtime.ts";
 import { isConnectionLost, sqlState } from "./connect.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
@@ -111,32 +110,24 @@ export class ChunkSize {
   constructor(
     private readonly minRows: number,
     statementTimeoutS: number,
-    /** Bytes one chunk may bring at most; finite where the socket cannot be paused (see CHUNK_BYTES). */
-    private readonly maxBytes = CHUNK_BYTES,
   ) {
     this.rows = minRows;
     this.targetMs = Math.min(2000, (statementTimeoutS * 1000) / 10);
   }
 
-  /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data. */
-  observe(rows: number, ms: number, bytes = 0): void {
+  /**
+   * After a chunk: `rows` units read (rows, or blocks) in `ms`. Memory needs no
+   * bound here: the socket holds back while the writer waits, on Node and Deno.
+   */
+  observe(rows: number, ms: number): void {
     if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
     else if (rows >= this.rows && ms < this.targetMs / 2) this.rows = Math.min(ChunkSize.MAX, this.rows * 4);
-    if (rows > 0 && bytes > 0) this.rows = Math.max(1, Math.min(this.rows, Math.floor(this.maxBytes / (bytes / rows))));
   }
 }
 
 /**
- * Where a paused socket still reads (Deno's node:tls), a chunk's rows wait in
- * memory whatever the writer says, so chunks are kept to this many bytes: the
- * next statement is sent only when the last row of this one is written. Where
- * pause() holds (Node), the socket bounds memory and chunks are sized by time.
- */
-export const CHUNK_BYTES = runtime.tlsReadsWhilePaused ? 2 * 1024 * 1024 : Infinity;
-
-/**
  * Streams one COPY statement, each row's fields to `row`; resolves with the rows
- * and bytes received. A stop (`signal`) ends the read at once with CopyStopped, closing the
+ * received. A stop (`signal`) ends the read at once with CopyStopped, closing the
  * session, instead of reading the rest of a chunk or of a keyless table.
  */
 export async function copyRows(
@@ -145,13 +136,13 @@ export async function copyRows(
   text: string,
   n: number,
   row: (fields: (string | null)[]) => Promise<void> | void,
-): Promise<{ rows: number; bytes: number }> {
+): Promise<number> {
   const copy = new CopyOut(text, (buf) => copyFields(buf, n), row);
   const stop = () => copy.abort();
   signal.addEventListener("abort", stop, { once: true });
   try {
     void client.query(copy);
-    return { rows: await copy.done, bytes: copy.bytes };
+    return await copy.done;
   } finally {
     signal.removeEventListener("abort", stop);
   }
@@ -277,7 +268,7 @@ export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<bo
       (r.where ? ` AND (${r.where})` : "");
     const started = performance.now();
     let n = 0;
-    const got = await copyRows(client, r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
+    await copyRows(client, r.signal, `COPY (${r.select}${where}) TO STDOUT`, r.fields, (row) => {
       if (r.signal.aborted) return; // stopping: rows already received are not written
       const written = r.write(row);
       p.last = row[r.fields - 1]!;
@@ -291,7 +282,7 @@ export async function readCtidRanges(client: pg.Client, r: CtidRead): Promise<bo
     }
     p.last = `(${to - 1},65535)`; // every row of the range's blocks is written
     await r.save();
-    blocks.observe(to - from, performance.now() - started, got.bytes);
+    blocks.observe(to - from, performance.now() - started);
     from = to;
   }
   return false;

@@ -159,7 +159,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
       const started = performance.now();
       let n = 0;
       // The bookmark moves every batch_size rows within a chunk too: any written key is a valid resume point.
-      const got = await copyRows(client, ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
+      await copyRows(client, ctx.signal, `COPY (${select}${where} ORDER BY ${keyList} LIMIT ${limit}) TO STDOUT`, cols.length, (row) => {
         if (ctx.signal.aborted) return; // stopping: rows already received are not written
         const written = ctx.writeRecord(new RawJson(encoder.encode(row)), version);
         last = pkIdx.map((i) => row[i]!);
@@ -173,7 +173,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, { 
         stopped = true;
         return;
       }
-      chunk.observe(n, performance.now() - started, got.bytes);
+      chunk.observe(n, performance.now() - started);
       if (n < limit) break;
     }
   };
@@ -232,7 +232,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
       const where = ` WHERE ${lower}` + (upper === undefined ? "" : ` AND ${quoted} <= ${lit(upper)}`);
       const started = performance.now();
       let n = 0;
-      const got = await copyRows(
+      await copyRows(
         client,
         ctx.signal,
         `COPY (SELECT ${selectList(plan, cols)} FROM ${fromClause(table)}${where} ORDER BY ${quoted}) TO STDOUT`,
@@ -247,7 +247,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
         },
       );
       if (upper === undefined || ctx.signal.aborted) return;
-      chunk.observe(n, performance.now() - started, got.bytes);
+      chunk.observe(n, performance.now() - started);
       lower = `${quoted} > ${lit(upper)}`;
     }
   };

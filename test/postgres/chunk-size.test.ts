@@ -1,29 +1,19 @@
-// How big a chunk (one COPY statement) is: sized by time, and, where a paused
-// socket goes on reading (Deno's node:tls), capped by bytes so no more than
-// one chunk's rows can wait in memory.
+// How big a chunk (one COPY statement) is: sized by time alone. Memory is
+// bounded by the socket, which stops reading while the writer waits (on Deno
+// too: src/deno-socket.ts), not by the chunk.
 import { describe, expect, it } from "vitest";
 import { ChunkSize } from "../../src/postgres/read.ts";
 
 describe("ChunkSize", () => {
   it("grows while chunks are quick and shrinks when one runs long", () => {
-    const c = new ChunkSize(1000, 600, Infinity);
+    const c = new ChunkSize(1000, 600);
     c.observe(1000, 10);
     expect(c.rows).toBe(4000);
-    c.observe(4000, 10, 4000 * 500);
+    c.observe(4000, 10);
     expect(c.rows).toBe(16000);
     c.observe(16000, 10_000);
     expect(c.rows).toBe(8000);
     for (let i = 0; i < 5; i++) c.observe(c.rows, 10_000);
     expect(c.rows).toBe(1000); // never below the first chunk
-  });
-
-  it("caps a chunk at its byte budget from the bytes per row seen, wide rows below the first chunk", () => {
-    const c = new ChunkSize(5000, 600, 8 * 1024 * 1024);
-    c.observe(5000, 10, 5000 * 400); // 400-byte rows: growth stops at 8 MB
-    expect(c.rows).toBe(20000);
-    for (let i = 0; i < 5; i++) c.observe(c.rows, 10, c.rows * 400);
-    expect(c.rows).toBe(Math.floor((8 * 1024 * 1024) / 400));
-    c.observe(c.rows, 10, c.rows * 4 * 1024 * 1024); // 4 MB rows: two a chunk
-    expect(c.rows).toBe(2);
   });
 });
