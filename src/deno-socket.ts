@@ -28,7 +28,7 @@ interface DenoTcpConn {
 }
 
 export interface DenoNet {
-  connect(options: { hostname: string; port: number }): Promise<DenoTcpConn>;
+  connect(options: { hostname: string; port: number; signal?: AbortSignal }): Promise<DenoTcpConn>;
 }
 
 export class DenoSocket extends Duplex {
@@ -42,6 +42,8 @@ export class DenoSocket extends Duplex {
   private gate: Readable = this;
   private noDelay = false;
   private referenced = true;
+  /** Cancels a connect still under way when pg gives up (connect_timeout_s): a pending connect would keep Deno running. */
+  private readonly connecting = new AbortController();
 
   constructor(private readonly deno: DenoNet) {
     // allowHalfOpen false: the server's end of the connection ends ours too, as a net.Socket does.
@@ -50,7 +52,7 @@ export class DenoSocket extends Duplex {
 
   /** pg calls connect(port, host) and waits for 'connect'. */
   connect(port: number, host: string): this {
-    this.deno.connect({ hostname: host, port }).then(
+    this.deno.connect({ hostname: host, port, signal: this.connecting.signal }).then(
       (conn) => {
         if (this.destroyed) return conn.close(); // pg gave up (connect timeout) meanwhile
         this.conn = conn;
@@ -59,7 +61,9 @@ export class DenoSocket extends Duplex {
         this.emit("connect");
         if (this.wanted) this._read();
       },
-      (e: unknown) => this.destroy(withCode(e)),
+      (e: unknown) => {
+        if (!this.destroyed) this.destroy(withCode(e));
+      },
     );
     return this;
   }
@@ -142,6 +146,7 @@ export class DenoSocket extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    if (!this.conn) this.connecting.abort();
     try {
       this.conn?.close();
     } catch {

@@ -3,8 +3,9 @@
 // and reads a 200,000-row COPY whose first row makes the reader wait 1.5 s.
 // Prints, per mode, whether the session is TLS, the bytes the socket took from
 // the network before and during the wait, and the rows read; then how a wrong
-// CA and a refused connection fail. Arguments: database URL, CA file, other CA file.
+// CA, a refused connection and a server that never answers fail. Arguments: database URL, CA file, other CA file.
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
 import { PostgresSettings } from "../../src/config.ts";
 import { connect, describeConnectError } from "../../src/postgres/connect.ts";
@@ -56,8 +57,17 @@ const failure = async (u: string, s: ReturnType<typeof settings>) => {
 };
 const refused = new URL(url);
 refused.port = "1";
+// A server that accepts the connection and never answers: pg gives up after connect_timeout_s.
+const silent = createServer(() => undefined);
+await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+const started = Date.now();
+const timeout = await failure(`postgres://u:p@127.0.0.1:${(silent.address() as AddressInfo).port}/db`, { ...settings("no-verify"), connect_timeout_s: 1 });
+const timeoutMs = Date.now() - started;
+silent.close();
 console.log(JSON.stringify({
   results,
   wrongCa: await failure(url, settings("verify-full", otherCaFile)),
   refused: await failure(refused.toString(), settings("no-verify")),
+  timeout,
+  timeoutMs,
 }));

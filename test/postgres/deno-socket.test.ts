@@ -1,7 +1,7 @@
 // The socket pg reads through on Deno (src/deno-socket.ts), run under Deno: a
 // paused reader holds back the network, over TLS too (Deno's own node:tls
 // socket read a whole table meanwhile), every ssl mode connects as it does on
-// Node, and failures read the same.
+// Node, failures read the same, and a connect timeout lets the process end.
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +22,8 @@ describe("DenoSocket", () => {
       results: { ssl: string; tls: boolean; before: number; paused: number; rows: number; total: number }[];
       wrongCa: string;
       refused: string;
+      timeout: string;
+      timeoutMs: number;
     };
     expect(out.results.map((r) => [r.ssl, r.tls, r.rows])).toEqual([["no-verify", true, 200000], ["disable", false, 200000], ["verify-full", true, 200000]]);
     for (const r of out.results) {
@@ -31,5 +33,8 @@ describe("DenoSocket", () => {
     }
     expect(out.wrongCa).toMatch(/TLS certificate rejected/);
     expect(out.refused).toBe("connection refused");
+    expect(out.timeout).toBe("no answer within 10 s (connect_timeout_s)"); // describeConnectError's wording, given 10
+    expect(out.timeoutMs).toBeGreaterThanOrEqual(900);
+    expect(out.timeoutMs).toBeLessThan(5000);
   });
 });
