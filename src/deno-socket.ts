@@ -21,14 +21,18 @@ interface DenoTcpConn {
   write(p: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
-  setNoDelay(noDelay?: boolean): void;
-  setKeepAlive(keepAlive?: boolean): void;
+  /** TCP only. */
+  setNoDelay?(noDelay?: boolean): void;
+  /** TCP only. */
+  setKeepAlive?(keepAlive?: boolean): void;
   ref(): void;
   unref(): void;
 }
 
 export interface DenoNet {
-  connect(options: { hostname: string; port: number; signal?: AbortSignal }): Promise<DenoTcpConn>;
+  connect(
+    options: { hostname: string; port: number; signal?: AbortSignal } | { transport: "unix"; path: string },
+  ): Promise<DenoTcpConn>;
 }
 
 export class DenoSocket extends Duplex {
@@ -50,13 +54,14 @@ export class DenoSocket extends Duplex {
     super({ allowHalfOpen: false });
   }
 
-  /** pg calls connect(port, host) and waits for 'connect'. */
-  connect(port: number, host: string): this {
-    this.deno.connect({ hostname: host, port, signal: this.connecting.signal }).then(
+  /** pg calls connect(port, host), or connect(path) for a Unix socket (which Deno lets only --allow-write use), and waits for 'connect'. */
+  connect(port: number | string, host?: string): this {
+    const options = typeof port === "string" ? { transport: "unix" as const, path: port } : { hostname: host!, port, signal: this.connecting.signal };
+    this.deno.connect(options).then(
       (conn) => {
         if (this.destroyed) return conn.close(); // pg gave up (connect timeout) meanwhile
         this.conn = conn;
-        conn.setNoDelay(this.noDelay);
+        conn.setNoDelay?.(this.noDelay);
         if (!this.referenced) conn.unref();
         this.emit("connect");
         if (this.wanted) this._read();
@@ -82,14 +87,14 @@ export class DenoSocket extends Duplex {
 
   setNoDelay(noDelay = true): this {
     this.noDelay = noDelay;
-    this.conn?.setNoDelay(noDelay);
+    this.conn?.setNoDelay?.(noDelay);
     return this;
   }
 
   setKeepAlive(enable = false): this {
-    // Deno sets no initial delay: the system's default applies.
-    if (this.conn) this.conn.setKeepAlive(enable);
-    else this.once("connect", () => this.conn?.setKeepAlive(enable));
+    // Deno sets no initial delay: the system's default applies. A Unix socket has neither setting.
+    if (this.conn) this.conn.setKeepAlive?.(enable);
+    else this.once("connect", () => this.conn?.setKeepAlive?.(enable));
     return this;
   }
 
