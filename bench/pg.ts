@@ -43,7 +43,7 @@ import pg from "pg";
 import setup from "../test/global-setup.ts";
 import { startSimulator } from "../simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
-import { BINARY, command, DENO_PERMISSIONS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
+import { BINARY, command, DENO_PERMISSIONS, DENO_V8_FLAGS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";
 import { type Catalog, selecting } from "../test/heroku/util.ts";
 import { benchCapture } from "./capture.ts";
@@ -78,6 +78,12 @@ SELECT i, ((i::bigint * 7919) % 100000)::int, 'customer ' || i, round((i * 1.37)
   FROM generate_series(1, ${n}) i;
 CREATE INDEX ON ${table} (updated_at);`;
 
+/** --deno-flags with deno task tap's V8 flags first: Deno takes --v8-flags once, and a later V8 flag overrides an earlier one. */
+function denoFlags(): string[] {
+  const v8 = DENO_FLAGS.filter((f) => f.startsWith("--v8-flags=")).map((f) => f.slice("--v8-flags=".length));
+  return [...DENO_FLAGS.filter((f) => !f.startsWith("--v8-flags=")), `--v8-flags=${[...DENO_V8_FLAGS, ...v8].join(",")}`];
+}
+
 /** How a launch path starts the tap: the command and its leading arguments. */
 function launch(name: string): [string, string[]] | undefined {
   switch (name) {
@@ -88,7 +94,7 @@ function launch(name: string): [string, string[]] | undefined {
     case "node-dist":
       return ["node", [...NODE_FLAGS, join(ROOT, "dist/main.js")]];
     case "deno":
-      return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, ...DENO_FLAGS, join(ROOT, "src/main.ts")]];
+      return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, ...denoFlags(), join(ROOT, "src/main.ts")]];
     case "binary":
       return existsSync(BINARY) ? [BINARY, []] : undefined;
     case "node22-bin":

@@ -4,6 +4,13 @@
 import process from "node:process";
 import v8 from "node:v8";
 import vm from "node:vm";
+import type { Readable } from "node:stream";
+import { type DenoNet, DenoSocket } from "./deno-socket.ts";
+
+/** A socket for pg's `stream` option: pg connects it; `follow` names the stream pg then reads (TLS over it). */
+export interface PgSocket extends Readable {
+  follow(reader: Readable): void;
+}
 
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -15,11 +22,11 @@ export interface Runtime {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stderrIsTTY: boolean;
   /**
-   * Whether a paused TLS socket goes on reading from the network (Deno 2's
-   * node:tls does): a reader cannot lean on pause() there and must bound
-   * what it asks the server for instead.
+   * Makes the socket pg reads through, where the runtime's own does not stop
+   * reading from the network while pg's reader is paused (Deno: see
+   * deno-socket.ts); undefined where it does (Node), and pg uses its own.
    */
-  readonly tlsReadsWhilePaused: boolean;
+  readonly pgSocket: (() => PgSocket) | undefined;
   /** Writes bytes to stdout; resolves once they are written (the caller may then reuse them). Rejects on EPIPE. */
   writeStdout(bytes: Uint8Array): Promise<void>;
   /** Whether an error means the reader of stdout has gone (EPIPE on Node, BrokenPipe on Deno). */
@@ -36,6 +43,7 @@ interface DenoGlobal {
   args: string[];
   env: { toObject(): Record<string, string> };
   stdout: { writable: WritableStream<Uint8Array> };
+  connect: DenoNet["connect"];
   stderr: { writeSync(bytes: Uint8Array): number; isTerminal(): boolean };
   addSignalListener(signal: string, handler: () => void): void;
   removeSignalListener(signal: string, handler: () => void): void;
@@ -56,7 +64,7 @@ function denoRuntime(d: DenoGlobal): Runtime {
     args: d.args,
     env: d.env.toObject(),
     stderrIsTTY: d.stderr.isTerminal(),
-    tlsReadsWhilePaused: true,
+    pgSocket: () => new DenoSocket(d),
     async writeStdout(bytes) {
       writer ??= d.stdout.writable.getWriter();
       await writer.ready;
@@ -99,7 +107,7 @@ function nodeRuntime(): Runtime {
     args: process.argv.slice(2),
     env: process.env,
     stderrIsTTY: Boolean(process.stderr.isTTY),
-    tlsReadsWhilePaused: false,
+    pgSocket: undefined,
     writeStdout(bytes) {
       sinceCheck += bytes.length;
       if (sinceCheck >= CHECK_EVERY) {

@@ -7,9 +7,11 @@
 // - renders values in a fixed, exact text form (UTC, ISO dates, ISO 8601
 //   intervals, shortest-exact floats, hex bytea) and hands them over as
 //   that text: no value is parsed into a JS number or Date.
+import type { Readable } from "node:stream";
 import pg from "pg";
 import type { Settings } from "../config.ts";
 import { addSecret } from "../log.ts";
+import { type PgSocket, runtime } from "../runtime.ts";
 
 /** The postgres.* settings, with the one top-level setting that shapes table schemas (the SDK keeps it top-level). */
 export type PostgresSettings = Settings["postgres"] & { readonly use_singer_decimal?: boolean };
@@ -107,7 +109,12 @@ interface ParameterStatus {
 
 /** Connects; the caller ends the client. */
 export async function connect(url: string, settings: PostgresSettings): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(url, settings));
+  let socket: PgSocket | undefined;
+  const config = clientConfig(url, settings);
+  // Deno: a socket that stops reading while the reader is paused (runtime.ts); Node: pg's own net.Socket.
+  const make = runtime.pgSocket;
+  if (make) config.stream = (() => (socket = make())) as unknown as pg.ClientConfig["stream"];
+  const client = new pg.Client(config);
   const params = new Map<string, string>();
   reported.set(client, params);
   // pg's Connection emits every backend message by name; the Client keeps none of these.
@@ -120,6 +127,8 @@ export async function connect(url: string, settings: PostgresSettings): Promise<
   client.on("error", () => undefined);
   try {
     await client.connect();
+    // pg reads from the TLS socket it layered over ours (or from ours): pausing that must stop the network reads.
+    socket?.follow((client as unknown as { connection: { stream: Readable } }).connection.stream);
   } catch (e) {
     await client.end().catch(() => undefined);
     throw e;

@@ -7,7 +7,6 @@
 import type pg from "pg";
 import type { SyncContext } from "../singer/stream.ts";
 import { log } from "../log.ts";
-import { runtime } from "../runtime.ts";
 import { isConnectionLost, reportedStandby, reportedVersion, sqlState } from "./connect.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
@@ -115,14 +114,15 @@ export class ChunkSize {
   constructor(
     private readonly minRows: number,
     private readonly targetMs: number,
-    /** Bytes one chunk may bring at most; finite where the socket cannot be paused (see CHUNK_BYTES). */
-    private readonly maxBytes = CHUNK_BYTES,
   ) {
     this.rows = minRows;
   }
 
-  /** After a chunk: `rows` units read (rows, or blocks) in `ms`, bringing `bytes` of row data; `cut` at the bound. */
-  observe(rows: number, ms: number, bytes = 0, cut = false): void {
+  /**
+   * After a chunk: `rows` units read (rows, or blocks) in `ms`; `cut` at the bound. Memory needs no
+   * bound here: the socket holds back while the writer waits, on Node and Deno.
+   */
+  observe(rows: number, ms: number, cut = false): void {
     if (cut) this.rows = Math.max(1, Math.floor(this.rows / 2));
     else if (ms > this.targetMs * 2) this.rows = Math.max(this.minRows, Math.floor(this.rows / 2));
     // A full, quick chunk: the next one is sized to the target at the rate just seen (the rate counts the
@@ -130,17 +130,8 @@ export class ChunkSize {
     else if (rows >= this.rows && ms < this.targetMs / 2) {
       this.rows = Math.min(ChunkSize.MAX, this.rows * ChunkSize.GROWTH, Math.max(this.rows * 2, Math.floor((rows * this.targetMs) / Math.max(ms, 1))));
     }
-    if (rows > 0 && bytes > 0) this.rows = Math.max(1, Math.min(this.rows, Math.floor(this.maxBytes / (bytes / rows))));
   }
 }
-
-/**
- * Where a paused socket still reads (Deno's node:tls), a chunk's rows wait in
- * memory whatever the writer says, so chunks are kept to this many bytes: the
- * next statement is sent only when the last row of this one is written. Where
- * pause() holds (Node), the socket bounds memory and chunks are sized by time.
- */
-export const CHUNK_BYTES = runtime.tlsReadsWhilePaused ? 2 * 1024 * 1024 : Infinity;
 
 /** Runs `read`; true when a stop ended it part way (CopyStopped), after dropping the session it closed. */
 export async function stoppable(session: Session, read: () => Promise<void>): Promise<boolean> {
@@ -348,13 +339,13 @@ export async function readCtidRanges(statements: Statements, r: CtidRead): Promi
     if (got.cut) {
       // Cut at max_statement_s: the next range starts after the last row written.
       await r.save();
-      blocks.observe(to - from, performance.now() - started, got.bytes, true);
+      blocks.observe(to - from, performance.now() - started, true);
       from = blockOf(p.last);
       continue;
     }
     p.last = `(${to - 1},65535)`; // every row of the range's blocks is written
     await r.save();
-    blocks.observe(to - from, performance.now() - started, got.bytes);
+    blocks.observe(to - from, performance.now() - started);
     from = to;
   }
   return false;

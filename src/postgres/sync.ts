@@ -178,7 +178,7 @@ async function fullTable(session: Session, plan: TablePlan, ctx: SyncContext, li
         stopped = true;
         return;
       }
-      chunk.observe(n, performance.now() - started, got.bytes, got.cut);
+      chunk.observe(n, performance.now() - started, got.cut);
       // A chunk cut at max_statement_s goes on after the last key written.
       if (!got.cut && n < limit) break;
     }
@@ -259,7 +259,7 @@ async function incremental(session: Session, plan: TablePlan, ctx: SyncContext, 
         indexed,
       );
       if (ctx.signal.aborted) return;
-      chunk.observe(n, performance.now() - started, got.bytes, got.cut);
+      chunk.observe(n, performance.now() - started, got.cut);
       if (got.cut) {
         // Cut at max_statement_s: go on after the last row written. Rows tied with its key come
         // in the index's order, the same in the same snapshot, so the ones written are skipped.

@@ -1,13 +1,13 @@
-// How big a chunk (one COPY statement) is: sized by time, and, where a paused
-// socket goes on reading (Deno's node:tls), capped by bytes so no more than
-// one chunk's rows can wait in memory.
+// How big a chunk (one COPY statement) is: sized by time alone. Memory is
+// bounded by the socket, which stops reading while the writer waits (on Deno
+// too: src/deno-socket.ts), not by the chunk.
 import { describe, expect, it } from "vitest";
 import { ChunkSize } from "../../src/postgres/read.ts";
 import { chunkTargetMs } from "../../src/postgres/statement-bound.ts";
 
 describe("ChunkSize", () => {
   it("grows toward the target time at the rate seen, at most 16-fold, and shrinks when one runs long", () => {
-    const c = new ChunkSize(1000, 2000, Infinity);
+    const c = new ChunkSize(1000, 2000);
     c.observe(1000, 10);
     expect(c.rows).toBe(16000); // the rate says 200,000 rows in 2 s; growth is capped
     c.observe(16000, 400);
@@ -21,25 +21,15 @@ describe("ChunkSize", () => {
   });
 
   it("halves at each chunk cut at max_statement_s, below the first chunk too, so a read always moves on", () => {
-    const c = new ChunkSize(1000, 2000, Infinity);
-    c.observe(300, 15_000, 0, true);
+    const c = new ChunkSize(1000, 2000);
+    c.observe(300, 15_000, true);
     expect(c.rows).toBe(500);
-    for (let i = 0; i < 20; i++) c.observe(0, 15_000, 0, true);
+    for (let i = 0; i < 20; i++) c.observe(0, 15_000, true);
     expect(c.rows).toBe(1);
   });
 
   it("aims at an eighth of max_statement_s, at most a tenth of statement_timeout_s", () => {
     expect(chunkTargetMs({ maxStatementS: 15, statementTimeoutS: 600 })).toBe(1875);
     expect(chunkTargetMs({ maxStatementS: 15, statementTimeoutS: 5 })).toBe(500);
-  });
-
-  it("caps a chunk at its byte budget from the bytes per row seen, wide rows below the first chunk", () => {
-    const c = new ChunkSize(5000, 2000, 8 * 1024 * 1024);
-    c.observe(5000, 10, 5000 * 400); // 400-byte rows: growth stops at 8 MB
-    expect(c.rows).toBe(Math.floor((8 * 1024 * 1024) / 400));
-    for (let i = 0; i < 5; i++) c.observe(c.rows, 10, c.rows * 400);
-    expect(c.rows).toBe(Math.floor((8 * 1024 * 1024) / 400));
-    c.observe(c.rows, 10, c.rows * 4 * 1024 * 1024); // 4 MB rows: two a chunk
-    expect(c.rows).toBe(2);
   });
 });
