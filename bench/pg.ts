@@ -3,6 +3,7 @@
 //   npm run bench:pg                          # 1,000,000 rows; loopback, 20 ms and 60 ms RTT
 //   npm run bench:pg -- --flat-rss            # also 5,000,000 rows, to show RSS stays flat
 //   npm run bench:pg -- --paths 0,10 --runs 3 # one-way delays in ms; alternating runs, medians
+//   npm run bench:pg -- --paths 0,r0,10       # r0: through the relay without delay (what the relay costs)
 //   npm run bench:pg -- --mbit 50             # cap each relayed connection at 50 Mbit/s
 //   npm run bench:pg -- --launch bin,node-bin,node-dist,deno,binary   # peak RSS per launch path
 //   npm run bench:pg -- --method INCREMENTAL  # on updated_at (indexed)
@@ -53,7 +54,13 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const ROWS = Number(option("--rows", "1000000"));
 const RUNTIME = option("--runtime", "node") as RuntimeName;
 const BATCH = Number(option("--batch-size", "5000"));
-const PATHS = option("--paths", "0,10,30").split(",").map(Number);
+/**
+ * One-way delays in ms; 0 is loopback, without the relay. "r0" is the relay
+ * with no delay: what the relay itself costs the tap and the floor (its JS
+ * copies every byte on the cores they share), apart from latency.
+ */
+const PATHS = option("--paths", "0,10,30").split(",");
+const delayOf = (path: string) => Number(path.replace(/^r/, ""));
 const RUNS = Number(option("--runs", "1"));
 const MBIT = option("--mbit", "") ? Number(option("--mbit", "")) : undefined;
 const METHOD = option("--method", "FULL_TABLE");
@@ -161,7 +168,8 @@ function output(cmd: string, cmdArgs: string[]): Promise<string> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
-const pathName = (oneWay: number) => (oneWay === 0 ? "loopback" : `${2 * oneWay} ms RTT (${oneWay} ms each way${MBIT ? `, ${MBIT} Mbit/s` : ""})`);
+const pathName = (path: string) =>
+  path === "0" ? "loopback" : path === "r0" ? "relay, no delay" : `${2 * delayOf(path)} ms RTT (${delayOf(path)} ms each way${MBIT ? `, ${MBIT} Mbit/s` : ""})`;
 
 async function main() {
   let databaseUrl = "";
@@ -189,10 +197,11 @@ async function main() {
     await admin.end();
 
     // One URL per network path: loopback, or a relay adding the delay each way.
-    const urls = new Map<number, string>();
-    for (const oneWay of PATHS) {
-      if (oneWay === 0) {
-        urls.set(0, databaseUrl);
+    const urls = new Map<string, string>();
+    for (const path of PATHS) {
+      const oneWay = delayOf(path);
+      if (path === "0") {
+        urls.set(path, databaseUrl);
         continue;
       }
       const u = new URL(databaseUrl);
@@ -200,7 +209,7 @@ async function main() {
       relays.push(relay);
       u.hostname = "127.0.0.1";
       u.port = String(relay.port);
-      urls.set(oneWay, u.toString());
+      urls.set(path, u.toString());
     }
 
     // The simulator's app gets DATABASE_URL (and its color) pointing at the path measured.
@@ -253,8 +262,8 @@ async function main() {
     console.log("| path | table | rows | tap s | tap rows/s | tap peak RSS | floor s | floor rows/s | tap/floor |");
     console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (const { n, table } of tables) {
-      for (const oneWay of PATHS) {
-        const url = urls.get(oneWay)!;
+      for (const path of PATHS) {
+        const url = urls.get(path)!;
         usePath(url);
         const taps: Measure[] = [];
         const floors: Measure[] = [];
@@ -268,7 +277,7 @@ async function main() {
         const rss = median(taps.map((m) => m.peakRssMb ?? 0));
         const floorS = floors.length ? median(floors.map((m) => m.seconds)) : undefined;
         console.log(
-          `| ${pathName(oneWay)} | ${table} | ${fmt(n)} | ${tapS.toFixed(1)} | ${fmt(n / tapS)} | ${rss ? rss.toFixed(0) + " MB" : "?"} | ` +
+          `| ${pathName(path)} | ${table} | ${fmt(n)} | ${tapS.toFixed(1)} | ${fmt(n / tapS)} | ${rss ? rss.toFixed(0) + " MB" : "?"} | ` +
             (floorS ? `${floorS.toFixed(1)} | ${fmt(n / floorS)} | ${(floorS / tapS).toFixed(2)} |` : "no psql | | |"),
         );
         if (texts.length) {
