@@ -33,8 +33,6 @@ export class CopyStopped extends Error {
 export class CopyOut<T> implements pg.Submittable {
   /** Rows received. */
   rows = 0;
-  /** Bytes of row data received. */
-  bytes = 0;
   /** Settles after ReadyForQuery and once every row was handed over and its promise settled. */
   readonly done: Promise<number>;
   private resolve!: (n: number) => void;
@@ -75,7 +73,6 @@ export class CopyOut<T> implements pg.Submittable {
     // Failed or cut: the rest is read and dropped, the session stays usable.
     if (this.failure !== undefined || this.dropping) return;
     this.rows++;
-    this.bytes += msg.chunk.length;
     let row: T;
     try {
       row = this.decode(msg.chunk);

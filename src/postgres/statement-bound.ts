@@ -25,8 +25,6 @@ export type SnapshotScope = "table" | "chunk";
 export interface CopyResult {
   /** Rows received before any cut (all handed over, unless the cut dropped those still queued). */
   readonly rows: number;
-  /** Bytes of those rows. */
-  readonly bytes: number;
   /** The statement reached the bound: rows after the last one handed over were dropped. */
   readonly cut: boolean;
 }
@@ -120,9 +118,9 @@ export class Statements {
       if (!(cancelled || late) || !isOurCancel(failure)) throw failure;
       if (guard) await this.client.query("ROLLBACK TO SAVEPOINT chunk");
       if (late) this.cuts++;
-      return { rows: copy.rows, bytes: copy.bytes, cut: true };
+      return { rows: copy.rows, cut: true };
     }
-    return { rows: copy.rows, bytes: copy.bytes, cut: cancelled !== undefined };
+    return { rows: copy.rows, cut: cancelled !== undefined };
   }
 }
 
