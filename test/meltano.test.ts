@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { meltanoExampleProject, meltanoPluginYaml, meltanoSettings } from "../src/meltano.ts";
 import { loadSettings } from "../src/config.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
+import { settingLeaves } from "./helpers/meltano.ts";
 
 describe("Meltano plugin definition", () => {
   it("is committed exactly as generated (npm run meltano:plugin)", () => {
@@ -22,15 +23,7 @@ describe("Meltano plugin definition", () => {
 
   it("lists every setting of --about with its kind, and marks the token sensitive", async () => {
     const about = JSON.parse((await runTap(["--about", "--format", "json"])).stdout);
-    const leaves: string[] = [];
-    const walk = (schema: { properties?: Record<string, { type?: unknown; properties?: unknown; additionalProperties?: unknown }> }, prefix: string) => {
-      for (const [k, v] of Object.entries(schema.properties ?? {})) {
-        // A group of settings; an object of free names (stream_maps) is one setting.
-        if (v.type === "object" && v.properties && v.additionalProperties === undefined) walk(v as never, `${prefix}${k}.`);
-        else leaves.push(prefix + k);
-      }
-    };
-    walk(about.settings, "");
+    const leaves = settingLeaves(about.settings);
     const settings = meltanoSettings();
     expect(settings.map((s) => s.name).sort()).toEqual(leaves.sort());
     expect(settings.find((s) => s.name === "token")).toMatchObject({ kind: "password", sensitive: true });

@@ -5,6 +5,7 @@ import { refreshed } from "../scripts/readme.ts";
 import { exampleOf } from "../scripts/meltano-snippets.ts";
 import { loadSettings } from "../src/config.ts";
 import { runTap, tempFiles } from "./helpers/tap.ts";
+import { settingLeaves } from "./helpers/meltano.ts";
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), "utf8");
 
@@ -56,14 +57,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 describe("README: a meltano.yml snippet for every setting", () => {
   it("has one for each setting --about publishes, in its order", async () => {
     const about = JSON.parse((await runTap(["--about", "--format", "json"])).stdout);
-    const leaves: string[] = [];
-    const walk = (schema: { properties?: Record<string, { type?: unknown; properties?: unknown; additionalProperties?: unknown }> }, prefix: string) => {
-      for (const [k, v] of Object.entries(schema.properties ?? {})) {
-        if (v.type === "object" && v.properties && v.additionalProperties === undefined) walk(v as never, `${prefix}${k}.`);
-        else leaves.push(prefix + k);
-      }
-    };
-    walk(about.settings, "");
+    const leaves = settingLeaves(about.settings);
     expect(snippetsConfig(read("README.md")).names).toEqual(leaves);
   });
 

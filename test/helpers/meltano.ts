@@ -120,3 +120,14 @@ export function runDir(config: object) {
     },
   };
 }
+
+interface SettingsSchema {
+  properties?: Record<string, { type?: unknown; properties?: unknown; additionalProperties?: unknown }>;
+}
+
+/** The setting names `--about` publishes, dotted: a group is walked into; an object of free names (stream_maps) is one setting. */
+export function settingLeaves(schema: SettingsSchema, prefix = ""): string[] {
+  return Object.entries(schema.properties ?? {}).flatMap(([k, v]) =>
+    v.type === "object" && v.properties && v.additionalProperties === undefined ? settingLeaves(v as SettingsSchema, `${prefix}${k}.`) : [prefix + k]
+  );
+}
