@@ -29,62 +29,55 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => proxy?.close());
 
+/** Opens the database through the proxy and syncs `select`: the statements each step sent, and the run. */
+async function read(select: Parameters<typeof catalogFor>[1]) {
+  proxy.statements.length = 0;
+  const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
+  const opened = proxy.statements.splice(0);
+  try {
+    const run = await runInProcess(db.streams, catalogFor(db.streams, select));
+    return { streams: db.streams.map((s) => s.id), opened, run, sent: proxy.statements.splice(0) };
+  } finally {
+    await db.session.close();
+  }
+}
+
 describe("round trips of a table read", () => {
   it("introspects in one statement, opens the snapshot in one, and reads 50,000 rows in at most 3 chunks from batch_size 1,000", async () => {
-    proxy.statements.length = 0;
-    const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
-    try {
-      expect(proxy.statements).toHaveLength(1); // columns, keys, types and the rest of the catalog at once
-      expect(proxy.statements[0]).toContain("pg_attribute");
-      expect(db.streams.map((s) => s.id)).toEqual(["fixture-public-small", "fixture-public-wide"]);
-
-      proxy.statements.length = 0;
-      const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-wide": { method: "FULL_TABLE" } }));
-      expect(recordsOf(run.messages, "fixture-public-wide")).toHaveLength(ROWS);
-      const [snapshot, ...rest] = proxy.statements;
-      expect(snapshot).toMatch(
-        /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; /,
-      );
-      const copies = rest.filter(isChunk);
-      // 1,000 rows, then up to 16,000, then the rest: growing fourfold, as before, took four.
-      expect(copies.length).toBeGreaterThanOrEqual(2);
-      expect(copies.length).toBeLessThanOrEqual(3);
-      // The snapshot with the table's last key, the chunks, COMMIT: nothing else waits for the server.
-      expect(snapshot).toMatch(/; SELECT .* ORDER BY .* DESC LIMIT 1$/);
-      expect(rest.filter((s) => !isChunk(s))).toEqual(["COMMIT"]);
-    } finally {
-      await db.session.close();
-    }
+    const { streams, opened, run, sent } = await read({ "fixture-public-wide": { method: "FULL_TABLE" } });
+    expect(opened).toHaveLength(1); // columns, keys, types and the rest of the catalog at once
+    expect(opened[0]).toContain("pg_attribute");
+    expect(streams).toEqual(["fixture-public-small", "fixture-public-wide"]);
+    expect(recordsOf(run.messages, "fixture-public-wide")).toHaveLength(ROWS);
+    const [snapshot, ...rest] = sent;
+    expect(snapshot).toMatch(
+      /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; /,
+    );
+    const copies = rest.filter(isChunk);
+    // 1,000 rows, then up to 16,000, then the rest: growing fourfold, as before, took four.
+    expect(copies.length).toBeGreaterThanOrEqual(2);
+    expect(copies.length).toBeLessThanOrEqual(3);
+    // The snapshot with the table's last key, the chunks, COMMIT: nothing else waits for the server.
+    expect(snapshot).toMatch(/; SELECT .* ORDER BY .* DESC LIMIT 1$/);
+    expect(rest.filter((s) => !isChunk(s))).toEqual(["COMMIT"]);
   });
 
   it("reads INCREMENTAL chunks of an indexed key in one statement each: the server finds each chunk's last key", async () => {
-    const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
-    try {
-      proxy.statements.length = 0;
-      const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-wide": { method: "INCREMENTAL", key: "at" } }));
-      const ids = recordsOf(run.messages, "fixture-public-wide").map((r) => (r.record as { id: number }).id);
-      expect(ids).toHaveLength(ROWS); // ties (three rows a second) never split across chunks
-      expect(new Set(ids).size).toBe(ROWS);
-      const [snapshot, ...rest] = proxy.statements;
-      expect(snapshot).toMatch(/^BEGIN /);
-      const copies = rest.filter(isChunk);
-      expect(copies.length).toBeGreaterThanOrEqual(2);
-      expect(copies.length).toBeLessThanOrEqual(3);
-      expect(rest.filter((s) => !isChunk(s))).toEqual(["COMMIT"]);
-    } finally {
-      await db.session.close();
-    }
+    const { run, sent } = await read({ "fixture-public-wide": { method: "INCREMENTAL", key: "at" } });
+    const ids = recordsOf(run.messages, "fixture-public-wide").map((r) => (r.record as { id: number }).id);
+    expect(ids).toHaveLength(ROWS); // ties (three rows a second) never split across chunks
+    expect(new Set(ids).size).toBe(ROWS);
+    const [snapshot, ...rest] = sent;
+    expect(snapshot).toMatch(/^BEGIN /);
+    const copies = rest.filter(isChunk);
+    expect(copies.length).toBeGreaterThanOrEqual(2);
+    expect(copies.length).toBeLessThanOrEqual(3);
+    expect(rest.filter((s) => !isChunk(s))).toEqual(["COMMIT"]);
   });
 
   it("reads a table that fits in one chunk with three statements: the snapshot, one COPY, COMMIT", async () => {
-    const db = await openDb(proxy.via(url), "fixture", { ssl: "disable", batch_size: 1000 });
-    try {
-      proxy.statements.length = 0;
-      const run = await runInProcess(db.streams, catalogFor(db.streams, { "fixture-public-small": { method: "FULL_TABLE" } }));
-      expect(recordsOf(run.messages, "fixture-public-small")).toHaveLength(500);
-      expect(proxy.statements.map((s) => (isChunk(s) ? "chunk" : s.split(" ")[0]))).toEqual(["BEGIN", "chunk", "COMMIT"]);
-    } finally {
-      await db.session.close();
-    }
+    const { run, sent } = await read({ "fixture-public-small": { method: "FULL_TABLE" } });
+    expect(recordsOf(run.messages, "fixture-public-small")).toHaveLength(500);
+    expect(sent.map((s) => (isChunk(s) ? "chunk" : s.split(" ")[0]))).toEqual(["BEGIN", "chunk", "COMMIT"]);
   });
 });
