@@ -99,8 +99,8 @@ export function selectList(plan: TablePlan, cols: Column[]): string {
 export const fromClause = (t: Table) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
 /**
- * Rows per keyset chunk. The first chunk is batch_size rows; chunks grow while
- * they finish well within the target time and shrink when one runs long (a
+ * Rows per keyset chunk. The first chunk is batch_size rows; chunks grow toward
+ * the target time at the rate seen while they finish well within it, and shrink when one runs long (a
  * slow target holds the statement open), so the round trip per chunk costs
  * little even at 60 ms RTT while every statement stays far below
  * max_statement_s. A chunk cut at that bound halves it, below the first
