@@ -30,9 +30,10 @@
 //     `COPY (SELECT row_to_json(t) FROM big_table t) TO STDOUT` through psql
 //     (/usr/bin/psql, Debian's postgresql-client; without it there is no floor)
 //     to `wc -c`, through the same path.
-// Then, on loopback, peak RSS for each launch path (--launch): the bin (its
-// shebang passes --max-semi-space-size=4), `node bin/tap-heroku.js` and
-// `node dist/main.js` (no flag), Deno on src/, and the single binary if built.
+// Then, on loopback, peak RSS for each launch path (--launch): the bin run
+// directly, `node bin/tap-heroku.js` and `node dist/main.js`, Deno on src/ with
+// deno task tap's flag and without (deno-plain), the single binary if built, and
+// Node 22 and 24 (node22-bin, node24-bin: the bin run by that Node).
 // Run with Deno (it imports TypeScript): deno run -A bench/pg.ts. The Node
 // runs need a current dist/ (npm run build).
 import { execFileSync, spawn } from "node:child_process";
@@ -47,6 +48,7 @@ import { startSimulator } from "../simulator/index.ts";
 import { flag, option } from "../scripts/options.ts";
 import { BINARY, command, DENO_PERMISSIONS, DENO_V8_FLAGS, denoBinary, type RuntimeName } from "../test/helpers/tap.ts";
 import { type Relay, startRelay } from "./relay.ts";
+import { nodeExecutable } from "../scripts/runtimes.ts";
 import { type Catalog, selecting } from "../test/heroku/util.ts";
 import { benchCapture } from "./capture.ts";
 import { benchDeletes } from "./pg-deletes.ts";
@@ -108,9 +110,14 @@ function launch(name: string): [string, string[]] | undefined {
     case "node22-bin":
     case "node24-bin":
       // The Node versions the tests fetch (npm run runtimes), running the bin as its shebang would.
-      return command(name === "node22-bin" ? "node22" : "node24");
+      return [nodeExecutable(name === "node22-bin" ? "node22" : "node24"), [...NODE_FLAGS, join(ROOT, "bin/tap-heroku.js")]];
+    case "deno-plain":
+      // A bare `deno run`, without deno task tap's V8 flags.
+      return [denoBinary(), ["run", "--quiet", ...DENO_PERMISSIONS, ...DENO_FLAGS, join(ROOT, "src/main.ts")]];
   }
-  throw new Error(`unknown launch path ${name}: bin, node-bin, node-dist, deno, binary, node22-bin or node24-bin`);
+  throw new Error(
+    `unknown launch path ${name}: bin, node-bin, node-dist, deno, deno-plain, binary, node22-bin or node24-bin`,
+  );
 }
 
 interface Measure {

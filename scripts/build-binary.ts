@@ -28,12 +28,11 @@ const BIN = join(OUT, "tap-heroku");
 // The fuse Node's SEA loader looks for (Node's single-executable documentation).
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
-// A small young generation keeps a large sync's peak memory low, as the bin's shebang flag
-// (1 MB) does on Node 20. On Node 22 and 24 (V8 12.4, 13.6) 1 MB semi-spaces do the opposite:
-// the socket and output buffers, alive for a few ms, survive the scavenges (one every ~2 ms)
-// into the old generation, where only a full GC frees them, so 30-60 MB of ArrayBuffers pile up
-// between full GCs. With 4 MB they die young: a 1,000,000-row sync on Node 24 peaked at
-// 111-115 MB against 143-184 MB with 1 MB (README, Single binary).
+// 4 MB semi-spaces from the start: the runtime would hold the young generation near that size
+// anyway (src/runtime.ts), and a binary can carry its flags, so it needs no check. On Node 22 and
+// 24 (V8 12.4, 13.6) 1 MB semi-spaces do worse: the socket and output buffers, alive for a few
+// ms, survive the scavenges into the old generation, where only a full GC frees them (a
+// 1,000,000-row sync on Node 24 peaked at 111-115 MB against 143-184 MB with 1 MB; README).
 const SEMI_SPACE = "--max-semi-space-size=4";
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
