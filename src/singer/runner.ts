@@ -311,7 +311,8 @@ async function syncStream(p: PlannedStream, run: RunScope): Promise<StreamSummar
     },
     async saveBookmark(bookmark: Bookmark, opts?: { now?: boolean }) {
       state.bookmarks[id] = bookmark;
-      if (opts?.now || sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000) await writeState();
+      const due = sinceState >= every.records || Date.now() - lastState >= every.seconds * 1000;
+      if (opts?.now || (due && writer.stateOutweighed())) await writeState();
     },
     activateVersion(version: number) {
       return writer.activateVersion({ stream: id, version });

@@ -9,6 +9,9 @@ import type { ActivateVersionMessage, Record_, SchemaMessage } from "./messages.
 import { encodeRecord, RawJson } from "./messages.ts";
 import type { Batch, BatchFiles } from "./batch.ts";
 
+/** STATE lines take at most about a fifth of the output between them: see stateOutweighed. */
+export const STATE_SHARE = 4;
+
 /** Takes a chunk of output; resolves once it can take more. */
 export type Sink = (bytes: Uint8Array) => Promise<void>;
 
@@ -33,6 +36,10 @@ export class MessageWriter {
   private writing: Promise<void> = Promise.resolve();
   /** Lines written per message type, for metrics and tests. */
   readonly counts = { SCHEMA: 0, RECORD: 0, STATE: 0, ACTIVATE_VERSION: 0, BATCH: 0 };
+  /** Characters of records written (to stdout or to batch files) since the last STATE line. */
+  private recordCharsSinceState = 0;
+  /** The last STATE line's length. */
+  private stateChars = 0;
 
   constructor(
     private readonly sink: Sink,
@@ -48,8 +55,14 @@ export class MessageWriter {
 
   record(stream: string, record: Record_, timeExtracted: string, version?: number): Promise<void> {
     this.counts.RECORD++;
-    if (!this.batches) return this.line(encodeRecord(stream, record, timeExtracted, version));
-    const added = this.add(this.batches, stream, record instanceof RawJson ? record.json : JSON.stringify(record));
+    if (!this.batches) {
+      const line = encodeRecord(stream, record, timeExtracted, version);
+      this.recordCharsSinceState += line.length;
+      return this.line(line);
+    }
+    const json = record instanceof RawJson ? record.json : JSON.stringify(record);
+    this.recordCharsSinceState += json.length;
+    const added = this.add(this.batches, stream, json);
     // A STATE waits for it: the file it completes must be announced before.
     this.adding.add(added);
     return added.finally(() => this.adding.delete(added));
@@ -72,6 +85,8 @@ export class MessageWriter {
    */
   state(value: unknown): Promise<void> {
     const line = JSON.stringify({ type: "STATE", value });
+    this.stateChars = line.length;
+    this.recordCharsSinceState = 0;
     const written = this.states.then(async () => {
       if (this.batches) {
         // Every record the STATE covers must be in a finished, announced file first.
@@ -84,6 +99,17 @@ export class MessageWriter {
     });
     this.states = written.catch(() => undefined);
     return written;
+  }
+
+  /**
+   * Whether the records written since the last STATE line outweigh it
+   * STATE_SHARE times over. Every STATE line repeats the whole state, and
+   * delete detection's kept keys can make that megabytes: a STATE line every
+   * 10,000 records would then be most of the output. A state of a few KB is
+   * outweighed by a handful of records, so this holds back only large ones.
+   */
+  stateOutweighed(): boolean {
+    return this.recordCharsSinceState >= STATE_SHARE * this.stateChars;
   }
 
   activateVersion(message: Omit<ActivateVersionMessage, "type">): Promise<void> {
