@@ -10,7 +10,7 @@ import type pg from "pg";
 import { connect } from "../../src/postgres/connect.ts";
 import { Statements } from "../../src/postgres/statement-bound.ts";
 import { cancelStatement } from "../../src/postgres/cancel.ts";
-import { catalogFor, createDatabase, openDb, pgSettings, recordsOf, runInProcess, sql } from "./helpers.ts";
+import { catalogFor, createDatabase, openDb, pgSettings, recordsOf, runInProcess, sql, superuserUrl } from "./helpers.ts";
 import { vi } from "vitest";
 import { runtime } from "../../src/runtime.ts";
 import { configureLogging } from "../../src/log.ts";
@@ -185,6 +185,47 @@ describe("every kind of chunked read goes on after the last row written when cut
     expect(ids).toHaveLength(ROWS);
     const ks = records.map((r) => r.k as number);
     expect(ks).toEqual([...ks].sort((a, b) => a - b)); // key order
+  });
+
+  it("INCREMENTAL: a reconnect among tied rows, then a cut among the same ties in the new snapshot: the count starts again, none lost", async () => {
+    const db = await openDb(url, "bound", { batch_size: ROWS, max_statement_s: 1 });
+    const lines: string[] = [];
+    const stderr = vi.spyOn(runtime, "writeStderr").mockImplementation((t: string) => void lines.push(t));
+    configureLogging({ level: "info", format: "text" });
+    let terminatedAt: number | undefined;
+    try {
+      const run = await runInProcess(db.streams, catalogFor(db.streams, { "bound-public-tied": { method: "INCREMENTAL", key: "k" } }), undefined, {
+        onFlush: async (records) => {
+          if (terminatedAt === undefined && records >= 1000) {
+            // 1,000 of the 2,500 rows tied at k = 0 written: the session goes.
+            terminatedAt = records;
+            const killed = await sql(
+              superuserUrl(DB),
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tap-heroku' AND datname = current_database()",
+            );
+            expect(killed.length).toBeGreaterThan(0);
+          } else if (terminatedAt !== undefined && records < terminatedAt + 2000) {
+            // The new snapshot sends the k = 0 rows again, slowly: cut about 1,000 rows in, still at k = 0.
+            await sleep(30);
+          }
+        },
+      });
+      const records = recordsOf(run.messages, "bound-public-tied").map((r) => r.record);
+      expect(lines.join(""), "reconnected").toMatch(/reconnecting and continuing from the bookmark/);
+      expect(lines.join("")).toMatch(/[1-9]\d* statement\(s\) reached/);
+      const ids = records.map((r) => r.id as number);
+      expect(new Set(ids).size).toBe(ROWS); // none lost
+      // Sent twice: only rows tied at k = 0 that the lost session had written.
+      const seen = new Map<number, number>();
+      for (const r of records) seen.set(r.id as number, (seen.get(r.id as number) ?? 0) + 1);
+      const twice = records.filter((r) => seen.get(r.id as number)! > 1);
+      expect(twice.every((r) => r.k === 0 && seen.get(r.id as number) === 2)).toBe(true);
+      expect(ids.length - ROWS).toBeGreaterThanOrEqual(terminatedAt! - 100);
+    } finally {
+      configureLogging({ level: "warning", format: "text" });
+      stderr.mockRestore();
+      await db.session.close();
+    }
   });
 
   it("a keyless table in ctid ranges, and its _sdc_xmin pass: each row once", async () => {
