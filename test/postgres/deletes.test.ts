@@ -16,6 +16,9 @@ import type { Message } from "../../src/singer/messages.ts";
 import type { State } from "../../src/singer/state.ts";
 import { runtime } from "../../src/runtime.ts";
 import { random } from "../helpers/random.ts";
+import { configureLogging } from "../../src/log.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const DB = "tap_pg_deletes";
 const SCRIPT = `
@@ -33,6 +36,9 @@ CREATE TABLE keyless (v text, updated_at timestamptz DEFAULT clock_timestamp());
 CREATE TABLE recon (id int4 PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE INDEX ON recon (updated_at);
 INSERT INTO recon (id, v) SELECT i, 'r' || i FROM generate_series(1, 30000) i;
+CREATE TABLE slowkeys (id int4 PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE INDEX ON slowkeys (updated_at);
+INSERT INTO slowkeys (id, v) SELECT i, 's' || i FROM generate_series(1, 30000) i;
 CREATE TABLE parted (id int8 PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp()) PARTITION BY RANGE (id);
 CREATE TABLE parted_a PARTITION OF parted FOR VALUES FROM (MINVALUE) TO (5000);
 CREATE TABLE parted_b PARTITION OF parted FOR VALUES FROM (5000) TO (MAXVALUE);
@@ -304,6 +310,32 @@ describe("delete detection", () => {
       expect(tombstonesOf(again, stream)).toHaveLength(0);
     } finally {
       stderr.mockRestore();
+    }
+  });
+
+  it("goes on after the last key when a slow target gets the key read cut at max_statement_s: each tombstone once, none lost", async () => {
+    const bounded = await openDb(url, "dd", { detect_deletes: true, batch_size: 100, max_statement_s: 1 });
+    const stream = "dd-public-slowkeys";
+    const catalog = incremental(bounded, [stream]);
+    const lines: string[] = [];
+    const stderr = vi.spyOn(runtime, "writeStderr").mockImplementation((t: string) => void lines.push(t));
+    configureLogging({ level: "info", format: "text" });
+    try {
+      const first = await runInProcess(bounded.streams, catalog);
+      await sql(url, "DELETE FROM slowkeys WHERE id % 10 = 3"); // 3,000 keys, in every chunk of the key read
+      let slow = 3;
+      // Each flush (about 600 tombstones) takes 1.5 s while a chunk of keys is being read: past the bound.
+      const run = await runInProcess(bounded.streams, catalog, first.lastState, { onFlush: () => (slow-- > 0 ? sleep(1500) : Promise.resolve()) });
+      expect(lines.join("")).toMatch(/[1-9]\d* statement\(s\) reached/);
+      const stones = tombstonesOf(run, stream).map((m) => m.type === "RECORD" && Number(m.record.id));
+      expect(stones).toHaveLength(3000);
+      expect(new Set(stones)).toEqual(new Set(Array.from({ length: 3000 }, (_, i) => i * 10 + 3)));
+      const again = await runInProcess(bounded.streams, catalog, run.lastState);
+      expect(tombstonesOf(again, stream)).toHaveLength(0);
+    } finally {
+      configureLogging({ level: "warning", format: "text" });
+      stderr.mockRestore();
+      await bounded.session.close();
     }
   });
 
