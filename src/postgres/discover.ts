@@ -15,6 +15,7 @@ import type { UrlSource } from "./session.ts";
 import { setOwn } from "../own.ts";
 import { inShard } from "../shard.ts";
 import type { Shard } from "../shard.ts";
+import { isTrue } from "./types.ts";
 
 const SERVICE = "heroku-postgresql";
 
@@ -295,7 +296,7 @@ async function identify(session: Session): Promise<Identity> {
   };
   let system = "";
   // Asked only where the credential may: a refused query would cost a round trip for nothing.
-  if (row.system_readable === "true") {
+  if (isTrue(row.system_readable)) {
     try {
       // A physical follower shares the leader's system identifier; reading it may need pg_monitor.
       const s = await client.query<{ id: string }>("SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()");
@@ -304,5 +305,5 @@ async function identify(session: Session): Promise<Identity> {
       // Heroku database names are random and a follower keeps its leader's: name and oid suffice.
     }
   }
-  return { follower: row.follower === "true", key: `${system}/${row.db}/${row.dboid}`, facts };
+  return { follower: isTrue(row.follower), key: `${system}/${row.db}/${row.dboid}`, facts };
 }

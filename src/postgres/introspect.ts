@@ -2,6 +2,7 @@
 // partitioned tables (parents only), their columns with types, primary keys
 // and row estimates, and which of them this credential may read.
 import type pg from "pg";
+import { isTrue } from "./types.ts";
 import type { PgType } from "./types.ts";
 import { quoteLiteral } from "./copy.ts";
 
@@ -189,9 +190,6 @@ export async function introspect(client: pg.Client, filter: SchemaFilter): Promi
   }
   return { database, tables, denied, deniedRelations, types: typeMap };
 }
-
-// Values come back as the server's text, booleans included.
-const isTrue = (v: unknown) => v === true || v === "t";
 
 function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();

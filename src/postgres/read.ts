@@ -10,7 +10,7 @@ import { log } from "../log.ts";
 import { isConnectionLost, reportedStandby, reportedVersion, sqlState } from "./connect.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { Session } from "./session.ts";
-import { quoteIdent } from "./types.ts";
+import { isTrue, quoteIdent } from "./types.ts";
 import type { ColumnType } from "./types.ts";
 import type { DeleteSettings } from "./deletes.ts";
 import { CopyStopped, quoteLiteral } from "./copy.ts";
@@ -179,7 +179,7 @@ async function inRecovery(client: pg.Client): Promise<boolean> {
   let standby = reportedStandby(client) ?? standbys.get(client);
   if (standby === undefined) {
     const r = await client.query<{ r: string }>("SELECT pg_is_in_recovery()::text AS r");
-    standby = ["t", "true"].includes(r.rows[0]!.r);
+    standby = isTrue(r.rows[0]!.r);
     standbys.set(client, standby);
   }
   return standby;

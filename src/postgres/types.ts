@@ -305,6 +305,9 @@ export function arrayEncoder(element: Encoder, delim = ","): Encoder {
   };
 }
 
+/** A PostgreSQL boolean as pg hands it over: true, or its text ("t" raw, "true" cast with ::text). */
+export const isTrue = (v: unknown): boolean => v === true || v === "t" || v === "true";
+
 /** Quotes an identifier for SQL: "a ""b""". */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

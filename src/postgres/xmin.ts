@@ -21,6 +21,7 @@ import { log } from "../log.ts";
 import { fromClause, inSnapshot, readColumns, readCtidRanges, RowEncoder, selectList, serverVersion, stoppable, tableBlocks, TID_RANGE_SCANS } from "./read.ts";
 import { chunkTargetMs } from "./statement-bound.ts";
 import type { Statements } from "./statement-bound.ts";
+import { isTrue } from "./types.ts";
 import type { CtidPass, ReadOptions, TablePlan } from "./read.ts";
 import type { Session } from "./session.ts";
 
@@ -113,7 +114,7 @@ function serverAccess(client: pg.Client): Promise<ServerAccess> {
         `SELECT (has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
                  AND has_function_privilege('pg_catalog.pg_control_checkpoint()', 'EXECUTE'))::text AS control`,
       ),
-    ]).then(([version, r]) => ({ version, control: ["t", "true"].includes(r.rows[0]!.control) }));
+    ]).then(([version, r]) => ({ version, control: isTrue(r.rows[0]!.control) }));
     access.set(client, a);
     a.catch(() => access.delete(client));
   }
@@ -143,7 +144,7 @@ async function horizon(client: pg.Client, plan: TablePlan): Promise<Horizon> {
   return {
     xmin: BigInt(row.xmin),
     xmax: BigInt(row.xmax),
-    standby: ["t", "true"].includes(row.standby),
+    standby: isTrue(row.standby),
     server: row.system !== null && row.timeline !== null ? { system_identifier: row.system, timeline: Number(row.timeline) } : undefined,
     filenode: row.filenode ?? undefined,
     version,
