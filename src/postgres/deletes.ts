@@ -18,6 +18,7 @@ import { log } from "../log.ts";
 import { copyFields, quoteLiteral } from "./copy.ts";
 import { chunkTargetMs } from "./statement-bound.ts";
 import type { Statements } from "./statement-bound.ts";
+import type { ReadLimits } from "./read.ts";
 import type { Column, Table } from "./introspect.ts";
 import type { ColumnType } from "./types.ts";
 import { quoteIdent } from "./types.ts";
@@ -58,12 +59,6 @@ export interface KeyedTable {
   readonly table: Table;
   readonly types: ReadonlyMap<string, ColumnType>;
   readonly deletes?: DeleteSettings | undefined;
-}
-
-export interface ReadLimits {
-  readonly batchSize: number;
-  readonly statementTimeoutS: number;
-  readonly maxStatementS: number;
 }
 
 const INTEGER_TYPES = new Set(["int2", "int4", "int8"]);

@@ -26,12 +26,16 @@ export interface TablePlan {
 }
 
 /** What every read of a table takes besides the table and its context. */
-export interface ReadOptions {
+/** The settings that size and bound a read's statements. */
+export interface ReadLimits {
   /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
   readonly batchSize: number;
   readonly statementTimeoutS: number;
   /** postgres.max_statement_s: no chunk statement runs longer (statement-bound.ts). */
   readonly maxStatementS: number;
+}
+
+export interface ReadOptions extends ReadLimits {
   /** Runs in each snapshot before its rows: delete detection's key read (deletes.ts). */
   readonly beforeRows?: (statements: Statements) => Promise<void>;
   /** Given each written row's key, in key order: delete detection's fallback keeps them. */
