@@ -8,6 +8,7 @@ import type { Simulator } from "../../simulator/index.ts";
 import { parseMessages, runTap, RUNTIMES, tempFiles } from "../helpers/tap.ts";
 import type { Message } from "../../src/singer/messages.ts";
 import { createDatabase, readerRole, sql } from "./helpers.ts";
+import { type Catalog, selecting } from "../heroku/util.ts";
 
 const SCRIPT = `
 CREATE SCHEMA "Sales-EU";
@@ -33,19 +34,6 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function select(
-  catalog: { streams: { tap_stream_id: string; metadata: { breadcrumb: string[]; metadata: Record<string, unknown> }[] }[] },
-  id: string,
-  more: Record<string, unknown> = {},
-) {
-  return {
-    streams: catalog.streams.map((s) => ({
-      ...s,
-      metadata: s.metadata.map((m) => (m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, selected: s.tap_stream_id === id, ...more } } : m)),
-    })),
-  };
-}
-
 const records = (ms: Message[]) => ms.filter((m): m is Extract<Message, { type: "RECORD" }> => m.type === "RECORD");
 
 describe.each(RUNTIMES)("on %s", (runtime) => {
@@ -56,7 +44,7 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     const big = catalog.streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-big"));
     expect(big).toBeDefined();
     expect(big.tap_stream_id.split("-")).toHaveLength(3);
-    const f = tempFiles({ "catalog.json": select(catalog, big.tap_stream_id) });
+    const f = tempFiles({ "catalog.json": selecting(catalog, [big.tap_stream_id]) });
 
     // Kill the tap as soon as it has written a STATE inside the table.
     let stdout = "";
@@ -97,7 +85,9 @@ describe.each(RUNTIMES)("on %s", (runtime) => {
     const discover = await runTap(["--config", files["config.json"]!, "--discover"], { runtime });
     const catalog = JSON.parse(discover.stdout);
     const big = catalog.streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-big"));
-    const f = tempFiles({ "catalog.json": select(catalog, big.tap_stream_id, { "replication-method": "INCREMENTAL", "replication-key": "_sdc_xmin" }) });
+    const f = tempFiles({
+      "catalog.json": selecting(catalog, [big.tap_stream_id], { [big.tap_stream_id]: "INCREMENTAL" }, { [big.tap_stream_id]: "_sdc_xmin" }),
+    });
     const args = ["--config", files["config.json"]!, "--catalog", f["catalog.json"]!];
     let stdout = "";
     const first = await runTap(args, {
@@ -132,14 +122,9 @@ describe("a table's state written by the Meltano SDK (MeltanoLabs tap-postgres)"
   it("resumes INCREMENTAL from its replication_key_value; the markers of its interrupted run are dropped, its partitions left out with one warning", async () => {
     const discover = await runTap(["--config", files["config.json"]!, "--discover"], {});
     expect(discover.code, discover.stderr).toBe(0);
-    const catalog = select(
-      JSON.parse(discover.stdout),
-      JSON.parse(discover.stdout).streams.find((s: { tap_stream_id: string }) => s.tap_stream_id.endsWith("-public-big")).tap_stream_id,
-    );
-    const big = catalog.streams.find((s) => s.tap_stream_id.endsWith("-public-big"))!;
-    big.metadata = big.metadata.map((m) =>
-      m.breadcrumb.length === 0 ? { ...m, metadata: { ...m.metadata, "replication-method": "INCREMENTAL", "replication-key": "at" } } : m
-    );
+    const discovered = JSON.parse(discover.stdout) as Catalog;
+    const id = discovered.streams.find((s) => s.tap_stream_id.endsWith("-public-big"))!.tap_stream_id;
+    const catalog = selecting(discovered, [id], { [id]: "INCREMENTAL" }, { [id]: "at" });
     // Row 29,990's timestamp as Python's isoformat() writes it (the SDK's to_json_compatible): 2024-01-01T00:00:00.029990+00:00.
     const from = "2024-01-01T00:00:00.029990+00:00";
     const sdk = {
@@ -150,7 +135,7 @@ describe("a table's state written by the Meltano SDK (MeltanoLabs tap-postgres)"
       progress_markers: { Note: "Progress is not resumable if interrupted.", replication_key: "at", replication_key_value: "2099-01-01T00:00:00+00:00" },
       partitions: [{ context: { schema: "public" }, replication_key: "at", replication_key_value: "2099-01-01T00:00:00+00:00" }],
     };
-    const f = tempFiles({ "catalog.json": catalog, "state.json": { singer_state: { bookmarks: { [big.tap_stream_id]: sdk } } } });
+    const f = tempFiles({ "catalog.json": catalog, "state.json": { singer_state: { bookmarks: { [id]: sdk } } } });
     const run = await runTap(["--config", files["config.json"]!, "--catalog", f["catalog.json"]!, "--state", f["state.json"]!], {
       env: { TZ: "UTC", PGTZ: "UTC" },
     });
@@ -164,6 +149,6 @@ describe("a table's state written by the Meltano SDK (MeltanoLabs tap-postgres)"
     const ids = records(run.messages()).map((r) => Number(r.record.id));
     expect(ids).toEqual(Array.from({ length: 11 }, (_, i) => 29_990 + i)); // from the SDK's value, ties included
     const end = run.messages().filter((m) => m.type === "STATE").at(-1)!.value as { bookmarks: Record<string, Record<string, unknown>> };
-    expect(Object.keys(end.bookmarks[big.tap_stream_id]!).sort()).toEqual(["replication_key", "replication_key_value"]);
+    expect(Object.keys(end.bookmarks[id]!).sort()).toEqual(["replication_key", "replication_key_value"]);
   });
 });
