@@ -25,7 +25,6 @@ export interface TablePlan {
   readonly deletes?: DeleteSettings;
 }
 
-/** What every read of a table takes besides the table and its context. */
 /** The settings that size and bound a read's statements. */
 export interface ReadLimits {
   /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
@@ -35,6 +34,7 @@ export interface ReadLimits {
   readonly maxStatementS: number;
 }
 
+/** What every read of a table takes besides the table and its context. */
 export interface ReadOptions extends ReadLimits {
   /** Runs in each snapshot before its rows: delete detection's key read (deletes.ts). */
   readonly beforeRows?: (statements: Statements) => Promise<void>;
