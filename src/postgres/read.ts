@@ -14,7 +14,7 @@ import { isTrue, quoteIdent } from "./types.ts";
 import type { ColumnType } from "./types.ts";
 import type { DeleteSettings } from "./deletes.ts";
 import { CopyStopped, quoteLiteral } from "./copy.ts";
-import { Statements } from "./statement-bound.ts";
+import { type ReadLimits, Statements } from "./statement-bound.ts";
 
 /** A table with everything needed to read it, computed once. */
 export interface TablePlan {
@@ -23,15 +23,6 @@ export interface TablePlan {
   readonly types: ReadonlyMap<string, ColumnType>;
   /** Set when postgres.detect_deletes applies to the table (it has a primary key): see deletes.ts. */
   readonly deletes?: DeleteSettings;
-}
-
-/** The settings that size and bound a read's statements. */
-export interface ReadLimits {
-  /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
-  readonly batchSize: number;
-  readonly statementTimeoutS: number;
-  /** postgres.max_statement_s: no chunk statement runs longer (statement-bound.ts). */
-  readonly maxStatementS: number;
 }
 
 /** What every read of a table takes besides the table and its context. */

@@ -29,13 +29,22 @@ export interface CopyResult {
   readonly cut: boolean;
 }
 
+/** The settings that size and bound a read's statements. */
+export interface ReadLimits {
+  /** Rows between bookmarks, and the first chunk's size (postgres.batch_size). */
+  readonly batchSize: number;
+  readonly statementTimeoutS: number;
+  /** postgres.max_statement_s: no chunk statement runs longer. */
+  readonly maxStatementS: number;
+}
+
 /**
  * What a chunk aims at: an eighth of postgres.max_statement_s (about 2 s at
  * its default 15), at most a tenth of statement_timeout_s, so a chunk ends by
  * itself well inside the bound and the bound cuts only a chunk slowed down by
  * its target (or by a slow server).
  */
-export function chunkTargetMs(limits: { readonly statementTimeoutS: number; readonly maxStatementS: number }): number {
+export function chunkTargetMs(limits: Omit<ReadLimits, "batchSize">): number {
   return Math.min(limits.maxStatementS * 125, limits.statementTimeoutS * 100);
 }
 
