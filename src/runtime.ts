@@ -94,9 +94,11 @@ function nodeRuntime(): Runtime {
   // peak of a whole table sync (discovery alone: 107-116 MB on Node 20-24, 82-98
   // MB without). Liftoff's baseline code parses the replies well enough. Wasm
   // tiering is decided when a function runs, so unlike the heap's sizes this
-  // applies from here, however Node was started; a budget no run spends does it
-  // on Node 20, 22 and 24 alike (`--liftoff-only`, set here, Node 24 ignores).
+  // applies from here, however Node was started. A budget no run spends was not
+  // enough: an API sync of the default streams (100 apps) spent it and peaked at
+  // 122 MB on Node 20, 22 and 24 alike; with `--liftoff-only` as well, 90-91 MB.
   v8.setFlagsFromString("--wasm-tiering-budget=2147483647");
+  v8.setFlagsFromString("--liftoff-only");
   let broken: Error | undefined;
   process.stdout.on("error", (e) => (broken = e));
   const keepHeap = heapKeeper({
