@@ -96,8 +96,8 @@ function nodeRuntime(): Runtime {
   // tiering is decided when a function runs, so unlike the heap's sizes this
   // applies from here, however Node was started. A budget no run spends was not
   // enough: an API sync of the default streams (100 apps) spent it and peaked at
-  // 122 MB on Node 20, 22 and 24 alike; with `--liftoff-only` as well, 89-91 MB
-  // (on Node 24 too, though there it does not stop a tier-up a spent budget asks for).
+  // 122 MB on Node 20 (111 on Node 22); with `--liftoff-only` as well, 89 (98).
+  // Node 24's V8 takes neither flag at run time (116-119 MB either way).
   v8.setFlagsFromString("--wasm-tiering-budget=2147483647");
   v8.setFlagsFromString("--liftoff-only");
   let broken: Error | undefined;

@@ -66,8 +66,7 @@ describe("the old generation", () => {
 });
 
 describe("WebAssembly", () => {
-  // Node 24 recompiles the fixture's loop whatever the runtime sets once its budget is this low;
-  // in a sync, with the budget the runtime sets, --liftoff-only still took its peak from 122 to 90 MB (README).
+  // Node 24's V8 takes the wasm flags only at start: it recompiles the loop whatever the runtime sets (README).
   for (const runtime of ["node", "node22"] as const) {
     it(`stays on Liftoff on ${runtime}, where a spent tiering budget would have TurboFan recompile it`, () => {
       expect(runFixture("wasm-tiering.mjs", runtime, false, ["--allow-natives-syntax"])).toBe("turbofan");
