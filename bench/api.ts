@@ -15,7 +15,7 @@
 //              parent field signals (it waits for its refresh interval)
 //   no change  nothing changed since
 // and prints for each: requests (and their share of the full run), records,
-// wall time, and the time the run would take at Heroku's rate limit (a bucket
+// wall time, the tap's peak RSS (VmHWM from /proc), and the time the run would take at Heroku's rate limit (a bucket
 // of 4,500 less the 200 reserve, then 75 a minute: the wall time plus the
 // paced wait, computed; the simulator's own bucket is unlimited here). Then the
 // hourly steady state: what a run an hour after the last one adds, by refresh
@@ -23,7 +23,7 @@
 // default per-run budget. The Node run needs a current dist/ (npm run build).
 import { execFileSync, spawn } from "node:child_process";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
@@ -63,11 +63,23 @@ interface Run {
   seconds: number;
   state: unknown;
   estimate: string[];
+  /** The tap's peak RSS in MB (VmHWM, sampled from /proc every 20 ms); undefined where there is no /proc. */
+  peakRssMb: number | undefined;
 }
 
 function tap(args: string[]): Promise<Omit<Run, "requests" | "seconds">> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let peakKb: number | undefined;
+    const sample = () => {
+      try {
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1]);
+        if (kb) peakKb = Math.max(peakKb ?? 0, kb);
+      } catch {
+        // exited, or no /proc
+      }
+    };
+    const poll = setInterval(sample, 20);
     let records = 0;
     let state: unknown;
     let tail = "";
@@ -85,6 +97,7 @@ function tap(args: string[]): Promise<Omit<Run, "requests" | "seconds">> {
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => {
+      clearInterval(poll);
       if (args.includes("--discover")) stdout += tail;
       if (code !== 0) process.stderr.write(stderr.split("\n").filter((l) => !l.includes("METRIC")).slice(-20).join("\n") + "\n");
       resolve({
@@ -92,6 +105,7 @@ function tap(args: string[]): Promise<Omit<Run, "requests" | "seconds">> {
         records,
         state: args.includes("--discover") ? JSON.parse(stdout) : state,
         estimate: stderr.split("\n").filter((l) => / Heroku API requests/.test(l)),
+        peakRssMb: peakKb === undefined ? undefined : Math.round(peakKb / 1024),
       });
     });
   });
@@ -143,12 +157,12 @@ const hms = (s: number) => (s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60
 
 console.log(`tap-heroku API benchmark: ${APPS} apps, ${LATENCY} ms per request, max_concurrency ${CONCURRENCY}, ${selected.length} streams (${STREAMS})`);
 console.log(`machine         ${machine}`);
-console.log(`run             exit  requests  of full  records   wall time  at Heroku's rate limit`);
+console.log(`run             exit  requests  of full  records   wall time  at Heroku's rate limit  peak RSS`);
 for (const [name, r] of [["full", full], [`1 % change (${changedApps} apps)`, onePercent], ["no change", quiet]] as const) {
   console.log(
     `${name.padEnd(24)}${String(r.code).padStart(2)}  ${String(r.requests).padStart(8)}  ${((100 * r.requests) / full.requests).toFixed(1).padStart(6)} %  ${
       String(r.records).padStart(7)
-    }  ${hms(r.seconds).padStart(10)}  ${hms(paced(r))}`,
+    }  ${hms(r.seconds).padStart(10)}  ${hms(paced(r)).padEnd(22)}  ${r.peakRssMb === undefined ? "?" : `${r.peakRssMb} MB`}`,
   );
 }
 if (floor !== undefined) console.log(`minimum (full)  ${floor}${floor === full.requests ? " (the full run made exactly that)" : ""}`);
