@@ -29,7 +29,7 @@ const BIN = join(OUT, "tap-heroku");
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
 // 4 MB semi-spaces from the start: the runtime would hold the young generation near that size
-// anyway (src/runtime.ts), and a binary can carry its flags, so it needs no check. On Node 22 and
+// anyway (src/heap.ts), and a binary can carry its flags, so it needs no check. On Node 22 and
 // 24 (V8 12.4, 13.6) 1 MB semi-spaces do worse: the socket and output buffers, alive for a few
 // ms, survive the scavenges into the old generation, where only a full GC frees them (a
 // 1,000,000-row sync on Node 24 peaked at 111-115 MB against 143-184 MB with 1 MB; README).

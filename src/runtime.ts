@@ -93,8 +93,8 @@ function nodeRuntime(): Runtime {
   // requests those compiles took 15-37 MB of native memory for about 50 ms, the
   // peak of a whole table sync (discovery alone: 107-116 MB on Node 20-24, 82-98
   // MB without). Liftoff's baseline code parses the replies well enough. Wasm
-  // tiering is decided when a function runs, so unlike the heap's sizes this
-  // applies from here, however Node was started. A budget no run spends was not
+  // tiering is decided when a function runs, so on Node 20 and 22, unlike the
+  // heap's sizes, this applies from here, however Node was started. A budget no run spends was not
   // enough: an API sync of the default streams (100 apps) spent it and peaked at
   // 122 MB on Node 20 (111 on Node 22); with `--liftoff-only` as well, 89 (98).
   // Node 24's V8 takes neither flag at run time (116-119 MB either way).

@@ -1,5 +1,5 @@
 // The tap holds V8's heap near what it needs however it was started
-// (src/runtime.ts), with the allocation patterns of test/fixtures/:
+// (src/heap.ts, driven by src/runtime.ts; WebAssembly flags in runtime.ts), with the patterns of test/fixtures/:
 //   - the young generation near two 4 MB semi-spaces: without a flag, Node 20
 //     and 22 let it grow to 32 MB, Node 24 to 128 MB and Deno to 64 MB under a
 //     table read's pattern (young-generation.mjs);

@@ -38,13 +38,13 @@ export interface RunOptions {
 export const DENO_PERMISSIONS = ["--allow-read", "--allow-env", "--allow-net", "--allow-sys"];
 /**
  * The V8 flags `deno task tap` passes (deno.json): 4 MB semi-spaces instead of V8's 32 MB, which
- * spare a flagless Deno the full collections that hold its young generation (src/runtime.ts).
+ * spare a flagless Deno the full collections that hold its young generation (src/heap.ts).
  * The tests and the benchmark start Deno with them.
  */
 export const DENO_V8_FLAGS = ["--max-semi-space-size=4"];
 
 export function command(runtime: RuntimeName): [string, string[]] {
-  if (runtime === "node") return [join(ROOT, "bin/tap-heroku.js"), []]; // executed directly, as users do: its shebang sets Node's flags
+  if (runtime === "node") return [join(ROOT, "bin/tap-heroku.js"), []]; // executed directly, as users do (its shebang: `env node`)
   if (runtime === "binary") return [BINARY, []];
   // What the bin's shebang does (`env node`), with that Node.
   if (runtime === "node22" || runtime === "node24") return [nodeExecutable(runtime), [join(ROOT, "bin/tap-heroku.js")]];
